@@ -1,0 +1,4 @@
+"""JSON API (v1) endpoints of the permissions app. Paths have no trailing slash; one works too."""
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
