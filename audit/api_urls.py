@@ -1,4 +1,9 @@
 """JSON API (v1) endpoints of the audit app. Paths have no trailing slash; one works too."""
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from audit.api import AuditListView
+
+urlpatterns = [
+    path("audit", AuditListView.as_view(), name="api-audit"),
+    path("audit/", AuditListView.as_view(schema=None)),
+]

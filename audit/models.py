@@ -12,7 +12,8 @@ class AuditEntry(models.Model):
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # Never rewrite history: deleting a user must not touch the hashed actor id.
+        on_delete=models.DO_NOTHING,
         related_name="+",
         db_constraint=False,
     )
@@ -40,6 +41,7 @@ class AuditEntry(models.Model):
             models.Index(fields=["infrastructure", "-seq"]),
             models.Index(fields=["action", "-seq"]),
             models.Index(fields=["actor", "-seq"]),
+            models.Index(fields=["actor_name", "-seq"]),
             models.Index(fields=["created_at"]),
         ]
         constraints = [
@@ -61,6 +63,9 @@ class AuditHead(models.Model):
         verbose_name = "audit chain head"
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_head_singleton")]
 
+    def __str__(self) -> str:
+        return f"head at #{self.seq}"
+
 
 class AuditCheckpoint(models.Model):
     """A signed statement 'the chain had `seq` entries ending in `hash`' (Ed25519)."""
@@ -74,6 +79,35 @@ class AuditCheckpoint(models.Model):
     class Meta:
         ordering = ["-seq"]
         verbose_name = "audit checkpoint"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(seq__gte=1), name="audit_checkpoint_seq_positive")
+        ]
 
     def __str__(self) -> str:
         return f"checkpoint at #{self.seq}"
+
+
+class AuditVerification(models.Model):
+    """Single row: how far the chain has been verified, so pages verify only what is new.
+
+    `last_seq`/`last_hash` is the newest entry known good; `failure` (with `failure_seq`)
+    stays set once a break is found, until a full verification passes again.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    full_verified_at = models.DateTimeField(null=True, blank=True)
+    failure = models.CharField(max_length=300, blank=True)
+    failure_seq = models.BigIntegerField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "audit chain verification"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="audit_verification_singleton")
+        ]
+
+    def __str__(self) -> str:
+        return f"verified up to #{self.last_seq}"

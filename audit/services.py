@@ -1,60 +1,14 @@
 """Appending to the audit log. Call inside the transaction of what is being recorded."""
-import hashlib
 import json
-from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
 
+from audit.chain import GENESIS_HASH, canonical_bytes, entry_hash
+from audit.checkpoints import maybe_checkpoint
 from audit.models import AuditEntry, AuditHead
 
-GENESIS_HASH = "0" * 64
-
-
-def canonical_bytes(
-    *,
-    seq: int,
-    created_at: datetime,
-    actor_id: int | None,
-    actor_name: str,
-    action: str,
-    infrastructure_id: int | None,
-    subject_type: str,
-    subject_id: str,
-    details: dict,
-    prev_hash: str,
-) -> bytes:
-    """The exact bytes an entry's hash covers (sorted keys, no whitespace, UTC ISO time)."""
-    document = {
-        "seq": seq,
-        "time": created_at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor": actor_id,
-        "actor_name": actor_name,
-        "action": action,
-        "infrastructure": infrastructure_id,
-        "subject_type": subject_type,
-        "subject_id": subject_id,
-        "details": details,
-        "prev": prev_hash,
-    }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def entry_hash(entry: AuditEntry) -> str:
-    return hashlib.sha256(
-        canonical_bytes(
-            seq=entry.seq,
-            created_at=entry.created_at,
-            actor_id=entry.actor_id,
-            actor_name=entry.actor_name,
-            action=entry.action,
-            infrastructure_id=entry.infrastructure_id,
-            subject_type=entry.subject_type,
-            subject_id=entry.subject_id,
-            details=entry.details,
-            prev_hash=entry.prev_hash,
-        )
-    ).hexdigest()
+__all__ = ["GENESIS_HASH", "audit_record", "canonical_bytes", "entry_hash"]
 
 
 def _normalise(details: dict) -> dict:
@@ -93,7 +47,10 @@ def audit_record(
             prev_hash=head.hash,
         )
         entry.hash = entry_hash(entry)
-        entry.full_clean(validate_unique=False, validate_constraints=False)
+        # The actor and infrastructure are instances in hand: skip two existence queries.
+        entry.full_clean(
+            exclude=["actor", "infrastructure"], validate_unique=False, validate_constraints=False
+        )
         entry.save(force_insert=True)
         head.seq, head.hash = entry.seq, entry.hash
         head.save(update_fields=["seq", "hash"])
@@ -102,9 +59,5 @@ def audit_record(
 
 
 def _after_append(entry: AuditEntry) -> None:
-    """Hook for periodic checkpoints (see audit.checkpoints)."""
-    try:
-        from audit.checkpoints import maybe_checkpoint
-    except ImportError:  # checkpoints not installed yet
-        return
+    """Periodic signed checkpoints, under the same head lock and transaction."""
     maybe_checkpoint(entry)

@@ -1,4 +1,12 @@
 """Pages of the audit app."""
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from audit import views
+
+app_name = "audit"
+
+urlpatterns = [
+    path("audit/", views.log, name="log"),
+    path("audit/export.csv", views.export, name="export"),
+    path("audit/verify", views.verify, name="verify"),
+]

@@ -1,4 +1,10 @@
-"""Pages of the ipp app."""
-from django.urls import path  # noqa: F401
+"""Pages of the ipp app: troubleshooting, preflight, copy, support toggles."""
+from django.urls import path
 
-urlpatterns: list = []
+from ipp import views
+
+app_name = "ipp"
+
+urlpatterns = [
+    path("ipp/troubleshoot/", views.troubleshoot, name="troubleshoot"),
+]

@@ -5,5 +5,7 @@ from ippsite import api_views
 
 urlpatterns = [
     path("auth/token", api_views.ObtainToken.as_view(), name="api-token"),
-    path("auth/token/", api_views.ObtainToken.as_view()),
+    path("auth/token/", api_views.ObtainToken.as_view(schema=None)),
+    path("users", api_views.UserCreate.as_view(), name="api-users"),
+    path("users/", api_views.UserCreate.as_view(schema=None)),
 ]

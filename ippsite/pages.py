@@ -1,6 +1,6 @@
 """The dashboard: my infrastructures and their environments, and what waits for me."""
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.shortcuts import render
 
 from modules.models import Environment, Membership
@@ -9,23 +9,40 @@ from permissions import door
 
 @login_required
 def dashboard(request):
-    infrastructures = (
-        door.infrastructures_for_user(request.user)
+    user = request.user
+    environments = Environment.objects.annotate(
+        deployed_count=Count("deployments", filter=Q(deployments__is_current=True))
+    ).order_by("id")
+    infrastructures = list(
+        door.infrastructures_for_user(user)
         .annotate(module_count=Count("modules", distinct=True))
-        .prefetch_related(Prefetch("environments", queryset=Environment.objects.order_by("id")))
+        .prefetch_related(Prefetch("environments", queryset=environments))
+        .order_by("name")
     )
-    roles = dict(
-        Membership.objects.filter(user=request.user).values_list("infrastructure_id", "role")
+    roles = dict(Membership.objects.filter(user=user).values_list("infrastructure_id", "role"))
+    visible = dict(
+        door.modules_for_user(user)
+        .order_by()
+        .values_list("infrastructure")
+        .annotate(n=Count("id"))
     )
+    for infra in infrastructures:
+        infra.role = roles.get(infra.pk)
+        infra.visible_count = visible.get(infra.pk, 0)
     return render(
         request,
         "dashboard.html",
-        {"infrastructures": infrastructures, "roles": roles, "widgets": _widgets(request)},
+        {
+            "infrastructures": infrastructures,
+            "is_support": door.is_support(user),
+            "visible_total": sum(visible.values()),
+            "widgets": _widgets(request),
+        },
     )
 
 
 def _widgets(request) -> list:
-    """Cards other apps add to the dashboard (pending approvals...)."""
+    """Cards other apps add to the dashboard (pending approvals...): each has a `template`."""
     widgets = []
     try:
         from portal.selectors import dashboard_widget

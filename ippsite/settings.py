@@ -49,7 +49,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "guardian",
     "crispy_forms",
@@ -153,7 +152,7 @@ DEFAULT_FROM_EMAIL = envstr("IPP_DEFAULT_FROM_EMAIL", "ipp-site@localhost")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "ippsite.authentication.HashedTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
@@ -173,6 +172,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Infrastructures, modules, per-module permissions, IPP marks and transfers.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One name for the level choices (none, reference, open, publish) across serializers.
+    "ENUM_NAME_OVERRIDES": {"LevelEnum": "modules.api.common.LEVEL_NAMES"},
+    "PREPROCESSING_HOOKS": ["ippsite.api_views.drop_slash_aliases"],
 }
 
 # Security: secure by default when not in debug.

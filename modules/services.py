@@ -420,3 +420,27 @@ def module_deploy(*, user, version: ModuleVersion, environment: Environment) -> 
             },
         )
     return PublishResult(source_module, version, deployment, False)
+
+
+def module_publish_source(
+    *,
+    user,
+    environment: Environment,
+    manifest: Manifest,
+    source: AdmittedSource,
+    action: str,
+    extra_details: dict | None = None,
+) -> PublishResult:
+    """Publish already-assembled source into `environment` (e.g. ipp's element copy).
+
+    The same permission, reference, mark and audit steps as a package publish; the caller
+    has done the IPP check for its way in.
+    """
+    return _publish_source(
+        user=user,
+        environment=environment,
+        manifest=manifest,
+        source=source,
+        action=action,
+        extra_details=extra_details,
+    )

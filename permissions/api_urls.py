@@ -1,4 +1,15 @@
 """JSON API (v1) endpoints of the permissions app. Paths have no trailing slash; one works too."""
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from permissions import api
+
+urlpatterns = [
+    path("modules/<int:pk>/permissions", api.ModulePermissionList.as_view(), name="api-module-permissions"),
+    path("modules/<int:pk>/permissions/", api.ModulePermissionList.as_view()),
+    path(
+        "modules/<int:pk>/permissions/<str:username>",
+        api.ModulePermissionDetail.as_view(),
+        name="api-module-permission",
+    ),
+    path("modules/<int:pk>/permissions/<str:username>/", api.ModulePermissionDetail.as_view()),
+]

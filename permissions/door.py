@@ -4,13 +4,32 @@
   annotated with `level` (the user's effective level), in one SQL query.
 - `module_for_user(user, pk, level)`: one module, or Http404 when the user has no level
   on it (its existence is not disclosed), PermissionDenied when the level is short.
+- `explain_level(user, module)`: every source of the user's level on one module, and
+  which one wins (for the "why does this user have this level" pages).
 
 Effective level = highest of: administrator of the module's infrastructure (publish), the
 member's default level there, the levels of the user's teams that include the module, and
-per-module grants. Support (is_staff/superuser) gets nothing for being support.
+per-module grants (guardian object permissions, one codename per user and module).
+
+Levels only count while the user is a member of the module's infrastructure: removing a
+membership takes every level there away at once, and a stray grant or team row of a
+non-member discloses nothing. Support (is_staff/superuser) gets nothing for being support.
 """
+from dataclasses import dataclass
+
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Greatest
 from django.http import Http404
 
@@ -19,64 +38,97 @@ from permissions.levels import LEVEL_CODENAMES, Level
 from permissions.models import ModuleUserObjectPermission, Team
 
 
+def _authenticated(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", True))
+
+
 def _grant_level_expression():
     return Case(
-        *[When(permission__codename=codename, then=Value(int(level))) for level, codename in LEVEL_CODENAMES.items()],
+        *[
+            When(permission__codename=codename, then=Value(int(level)))
+            for level, codename in LEVEL_CODENAMES.items()
+        ],
         default=Value(0),
         output_field=IntegerField(),
     )
 
 
-def level_annotation(user, module_ref=OuterRef("pk"), infrastructure_ref=OuterRef("infrastructure")):
-    """An SQL expression for `user`'s effective level on the module row being selected."""
-    if not getattr(user, "is_authenticated", False):
-        return Value(int(Level.NONE), output_field=IntegerField())
-    memberships = Membership.objects.filter(user=user, infrastructure=infrastructure_ref)
-    is_admin = Exists(memberships.filter(role=Membership.Role.ADMINISTRATOR))
-    default = Subquery(memberships.values("default_level")[:1], output_field=IntegerField())
-    team = Subquery(
-        Team.objects.filter(members=user, modules=module_ref)
-        .order_by("-level")
-        .values("level")[:1],
-        output_field=IntegerField(),
-    )
-    grant = Subquery(
-        ModuleUserObjectPermission.objects.filter(user=user, content_object=module_ref)
+def grant_level_subquery(user_ref, module_ref):
+    """SQL: the level granted to `user_ref` on `module_ref` (NULL when no grant)."""
+    return Subquery(
+        ModuleUserObjectPermission.objects.filter(user=user_ref, content_object=module_ref)
         .annotate(granted=_grant_level_expression())
         .order_by("-granted")
         .values("granted")[:1],
         output_field=IntegerField(),
     )
+
+
+def _top_team(user_ref, module_ref, field: str, output_field):
+    return Subquery(
+        Team.objects.filter(members=user_ref, modules=module_ref)
+        .order_by("-level", "name")
+        .values(field)[:1],
+        output_field=output_field,
+    )
+
+
+def team_level_subquery(user_ref, module_ref):
+    """SQL: the highest level of the user's teams that include the module (NULL if none)."""
+    return _top_team(user_ref, module_ref, "level", IntegerField())
+
+
+def team_name_subquery(user_ref, module_ref):
+    """SQL: the name of that team (the first by name among equals)."""
+    return _top_team(user_ref, module_ref, "name", CharField())
+
+
+def level_annotation(user, module_ref=OuterRef("pk"), infrastructure_ref=OuterRef("infrastructure")):
+    """An SQL expression for `user`'s effective level on the module row being selected."""
+    if not _authenticated(user):
+        return Value(int(Level.NONE), output_field=IntegerField())
+    memberships = Membership.objects.filter(user=user, infrastructure=infrastructure_ref)
+    # An administrator's base is publish; a member's is their default level.
+    base = Subquery(
+        memberships.annotate(
+            base=Case(
+                When(role=Membership.Role.ADMINISTRATOR, then=Value(int(Level.PUBLISH))),
+                default=F("default_level"),
+                output_field=IntegerField(),
+            )
+        ).values("base")[:1],
+        output_field=IntegerField(),
+    )
     return Case(
-        When(is_admin, then=Value(int(Level.PUBLISH))),
-        default=Greatest(Coalesce(default, 0), Coalesce(team, 0), Coalesce(grant, 0)),
+        When(~Exists(memberships), then=Value(int(Level.NONE))),
+        default=Greatest(
+            Coalesce(base, 0),
+            Coalesce(team_level_subquery(user, module_ref), 0),
+            Coalesce(grant_level_subquery(user, module_ref), 0),
+        ),
         output_field=IntegerField(),
     )
 
 
-def _candidates(user) -> Q:
-    """Modules the user could have any level on (narrows the scan before levels are computed)."""
-    return (
-        Q(infrastructure__in=Membership.objects.filter(user=user).values("infrastructure"))
-        | Q(pk__in=ModuleUserObjectPermission.objects.filter(user=user).values("content_object"))
-        | Q(pk__in=Team.objects.filter(members=user).values("modules"))
-    )
-
-
 def modules_for_user(user, level: Level = Level.REFERENCE, queryset: QuerySet | None = None) -> QuerySet:
-    """Modules on which `user` has at least `level`, annotated with `level`. One query."""
+    """Modules on which `user` has at least `level`, annotated with `level`. One query.
+
+    Only modules of the user's infrastructures are candidates, so the per-row level
+    subqueries run on that slice (see permissions/README.md for the plan).
+    """
     qs = queryset if queryset is not None else Module.objects.all()
-    if not getattr(user, "is_authenticated", False):
+    if not _authenticated(user):
         return qs.none()
     return (
-        qs.filter(_candidates(user))
+        qs.filter(infrastructure__in=Membership.objects.filter(user=user).values("infrastructure"))
         .annotate(level=level_annotation(user))
         .filter(level__gte=max(int(level), int(Level.REFERENCE)))
     )
 
 
 def effective_level(user, module: Module) -> Level:
-    if not getattr(user, "is_authenticated", False):
+    """The user's effective level on one module, in one query."""
+    if not _authenticated(user):
         return Level.NONE
     row = (
         Module.objects.filter(pk=module.pk)
@@ -101,14 +153,125 @@ def module_for_user(user, pk, level: Level = Level.REFERENCE, queryset: QuerySet
     return module
 
 
+@dataclass(frozen=True)
+class Source:
+    """One reason a user has a level on a module."""
+
+    kind: str  # "administrator" | "default" | "team" | "grant"
+    level: Level
+    label: str  # "administrator of ACME", "default of ACME", "team Contractors", "grant"
+    name: str = ""  # the team's name, or who granted (when the audit log says)
+    wins: bool = False
+
+    def as_dict(self) -> dict:
+        data = {"kind": self.kind, "level": Level(self.level).label}
+        if self.name:
+            data["name"] = self.name
+        return data
+
+
+def _mark_winner(sources: list[Source]) -> list[Source]:
+    """Flag the first source with the highest level (ties: the listed order wins)."""
+    best = max((s.level for s in sources), default=Level.NONE)
+    marked, done = [], False
+    for source in sources:
+        wins = not done and best > Level.NONE and source.level == best
+        done = done or wins
+        marked.append(Source(source.kind, source.level, source.label, source.name, wins))
+    return marked
+
+
+def sources_from_parts(
+    *,
+    infrastructure_name: str,
+    is_admin: bool,
+    default_level: int | None,
+    team_levels: list[tuple[str, int]] = (),
+    grant_level: int | None = None,
+    granted_by: str = "",
+) -> list[Source]:
+    """Build the source list from facts already loaded (no queries). Non-members: []."""
+    if default_level is None:
+        return []
+    sources = []
+    if is_admin:
+        sources.append(
+            Source("administrator", Level.PUBLISH, f"administrator of {infrastructure_name}")
+        )
+    sources.append(Source("default", Level(default_level), f"default of {infrastructure_name}"))
+    for team_name, team_level in team_levels:
+        sources.append(Source("team", Level(team_level), f"team {team_name}", team_name))
+    if grant_level:
+        label = f"grant by {granted_by}" if granted_by else "grant"
+        sources.append(Source("grant", Level(grant_level), label, granted_by))
+    return _mark_winner(sources)
+
+
+def explain_level(user, module: Module) -> list[Source]:
+    """Every source of `user`'s level on `module`, the winner flagged. Four queries at most.
+
+    Empty when the user is not a member of the module's infrastructure (no level at all).
+    """
+    if not _authenticated(user):
+        return []
+    membership = (
+        Membership.objects.filter(user=user, infrastructure_id=module.infrastructure_id)
+        .select_related("infrastructure")
+        .first()
+    )
+    if membership is None:
+        return []
+    teams = list(
+        Team.objects.filter(members=user, modules=module)
+        .order_by("-level", "name")
+        .values_list("name", "level")
+    )
+    grant = (
+        ModuleUserObjectPermission.objects.filter(user=user, content_object=module)
+        .annotate(granted=_grant_level_expression())
+        .order_by("-granted")
+        .values_list("granted", flat=True)
+        .first()
+    )
+    return sources_from_parts(
+        infrastructure_name=membership.infrastructure.name,
+        is_admin=membership.is_admin,
+        default_level=membership.default_level,
+        team_levels=teams,
+        grant_level=grant,
+        granted_by=_granted_by(user, module) if grant else "",
+    )
+
+
+def _granted_by(user, module: Module) -> str:
+    """Who made the current grant, from the audit log's last `permission.changed` entry."""
+    try:
+        from audit.models import AuditEntry
+    except ImportError:  # pragma: no cover - audit is an installed app
+        return ""
+    return (
+        AuditEntry.objects.filter(
+            action="permission.changed",
+            subject_type="module",
+            subject_id=str(module.pk),
+            details__user=user.username,
+            details__source="grant",
+        )
+        .order_by("-seq")
+        .values_list("actor_name", flat=True)
+        .first()
+        or ""
+    )
+
+
 def membership_for(user, infrastructure) -> Membership | None:
-    if not getattr(user, "is_authenticated", False):
+    if not _authenticated(user):
         return None
     return Membership.objects.filter(user=user, infrastructure=infrastructure).first()
 
 
 def is_infrastructure_admin(user, infrastructure) -> bool:
-    if not getattr(user, "is_authenticated", False):
+    if not _authenticated(user):
         return False
     return Membership.objects.filter(
         user=user, infrastructure=infrastructure, role=Membership.Role.ADMINISTRATOR
@@ -116,13 +279,12 @@ def is_infrastructure_admin(user, infrastructure) -> bool:
 
 
 def is_support(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and (user.is_staff or user.is_superuser))
-
+    return bool(_authenticated(user) and (user.is_staff or user.is_superuser))
 
 
 def infrastructures_for_user(user) -> QuerySet:
     """Support sees every infrastructure; anyone else those they are a member of."""
-    if not getattr(user, "is_authenticated", False):
+    if not _authenticated(user):
         return Infrastructure.objects.none()
     if is_support(user):
         return Infrastructure.objects.all()
@@ -137,6 +299,24 @@ def infrastructure_for_user(user, pk) -> Infrastructure:
         return infrastructures_for_user(user).get(pk=pk)
     except (Infrastructure.DoesNotExist, ValueError, TypeError):
         raise Http404("No such infrastructure.") from None
+
+
+def administered_infrastructure_for_user(user, pk) -> Infrastructure:
+    """An infrastructure the user administers: 404 when invisible, 403 when only visible."""
+    infrastructure = infrastructure_for_user(user, pk)
+    if not is_infrastructure_admin(user, infrastructure):
+        raise PermissionDenied(f"Only administrators of {infrastructure.name} may do this.")
+    return infrastructure
+
+
+def administered_module_for_user(user, pk) -> Module:
+    """A module whose infrastructure the user administers: 404 invisible, 403 otherwise."""
+    module = module_for_user(user, pk, Level.REFERENCE)
+    if not is_infrastructure_admin(user, module.infrastructure_id):
+        raise PermissionDenied(
+            f"Only administrators of {module.infrastructure.name} manage levels on {module.name}."
+        )
+    return module
 
 
 def environments_for_user(user) -> QuerySet:

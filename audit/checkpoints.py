@@ -1,0 +1,70 @@
+"""Signed checkpoints: 'the chain had `seq` entries ending in `hash`', by the authority key.
+
+The key lives outside the database (ippsite.signing, keyring "authority"), so someone who
+can rewrite the tables can recompute every hash but cannot forge these signatures.
+"""
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.chain import GENESIS_HASH, checkpoint_message
+from audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from ippsite.signing import Keyring
+
+KEYRING_NAME = "authority"
+
+
+def load_keyring() -> Keyring:
+    return Keyring.load(KEYRING_NAME)
+
+
+def _sign(*, seq: int, hash: str) -> AuditCheckpoint:
+    created_at = timezone.now()
+    key_id, signature = load_keyring().sign(
+        checkpoint_message(seq=seq, hash=hash, created_at=created_at)
+    )
+    return AuditCheckpoint.objects.create(
+        seq=seq, hash=hash, created_at=created_at, key_id=key_id, signature=signature
+    )
+
+
+def maybe_checkpoint(entry: AuditEntry) -> AuditCheckpoint | None:
+    """Sign a checkpoint when `entry` is a multiple of IPP_AUDIT_CHECKPOINT_EVERY.
+
+    Called by audit_record with the head row locked, in the caller's transaction: a rolled
+    back operation takes its checkpoint with it.
+    """
+    every = int(settings.IPP_AUDIT_CHECKPOINT_EVERY)
+    if every < 1 or entry.seq % every:
+        return None
+    return _sign(seq=entry.seq, hash=entry.hash)
+
+
+def checkpoint_now() -> AuditCheckpoint | None:
+    """Sign the current head now (None when the chain is empty).
+
+    The head row is locked so no entry lands in between, and the head must agree with
+    the entry it names: a checkpoint never vouches for a head that points nowhere.
+    """
+    with transaction.atomic():
+        head = AuditHead.objects.select_for_update().filter(id=1).first()
+        if head is None or head.seq == 0:
+            return None
+        existing = AuditCheckpoint.objects.filter(seq=head.seq).first()
+        if existing is not None:
+            return existing
+        tip = AuditEntry.objects.filter(seq=head.seq).values_list("hash", flat=True).first()
+        if tip != head.hash or head.hash == GENESIS_HASH:
+            raise ValueError(
+                f"the chain head (#{head.seq}) does not match its entry; run verify_audit"
+            )
+        return _sign(seq=head.seq, hash=head.hash)
+
+
+def checkpoint_valid(checkpoint: AuditCheckpoint, keyring: Keyring | None = None) -> bool:
+    keyring = keyring or load_keyring()
+    return keyring.verify(
+        checkpoint.key_id,
+        checkpoint_message(seq=checkpoint.seq, hash=checkpoint.hash, created_at=checkpoint.created_at),
+        checkpoint.signature,
+    )

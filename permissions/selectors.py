@@ -1,0 +1,148 @@
+"""Reads for the permission pages and API: whole pages of levels in a constant number of queries."""
+from dataclasses import dataclass, field
+
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest
+
+from modules.models import ExposedElement, Infrastructure, Membership, Module, ModuleVersion
+from permissions import door
+from permissions.door import Source
+from permissions.levels import Level
+from permissions.models import Team
+
+
+def _level_filter(value) -> Level | None:
+    try:
+        return Level.parse(value) if value else None
+    except ValueError:
+        return None
+
+
+def catalog_modules(user, *, q: str = "", infrastructure=None, level: str = "") -> QuerySet:
+    """Modules `user` can reference, filtered, with `level` and `latest_version_id`. One query."""
+    qs = door.modules_for_user(
+        user, Level.REFERENCE, Module.objects.select_related("infrastructure")
+    ).annotate(
+        latest_version_id=Subquery(
+            ModuleVersion.objects.filter(module=OuterRef("pk")).order_by("-number").values("id")[:1]
+        )
+    )
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(description__icontains=q))
+    if infrastructure:
+        qs = qs.filter(infrastructure_id=infrastructure)
+    wanted = _level_filter(level)
+    if wanted is not None:
+        qs = qs.filter(level=int(wanted))
+    return qs.order_by("name", "id")
+
+
+def interfaces_for(modules) -> dict[int, list[ExposedElement]]:
+    """{module id: exposed elements of its latest version}, in one query."""
+    by_version = {m.latest_version_id: m.pk for m in modules if m.latest_version_id}
+    interfaces: dict[int, list] = {}
+    for element in ExposedElement.objects.filter(version_id__in=list(by_version)).order_by("name"):
+        interfaces.setdefault(by_version[element.version_id], []).append(element)
+    return interfaces
+
+
+def user_modules(membership: Membership, *, q: str = "", level: str = "") -> QuerySet:
+    """Every module of the membership's infrastructure with the member's level and its parts.
+
+    Annotates `team_level`, `team_name`, `grant_level` and `level` (effective). One query.
+    """
+    user = membership.user
+    base = Level.PUBLISH if membership.is_admin else Level(membership.default_level)
+    qs = (
+        Module.objects.filter(infrastructure_id=membership.infrastructure_id)
+        .annotate(
+            team_level=door.team_level_subquery(user, OuterRef("pk")),
+            team_name=door.team_name_subquery(user, OuterRef("pk")),
+            grant_level=door.grant_level_subquery(user, OuterRef("pk")),
+        )
+        .annotate(
+            level=Greatest(
+                Value(int(base), output_field=IntegerField()),
+                Coalesce("team_level", 0),
+                Coalesce("grant_level", 0),
+            )
+        )
+    )
+    if q:
+        qs = qs.filter(name__icontains=q)
+    wanted = _level_filter(level)
+    if wanted is not None:
+        qs = qs.filter(level=int(wanted))
+    return qs.order_by("name", "id")
+
+
+def row_sources(*, membership: Membership, team_level, team_name, grant_level) -> list[Source]:
+    return door.sources_from_parts(
+        infrastructure_name=membership.infrastructure.name,
+        is_admin=membership.is_admin,
+        default_level=membership.default_level,
+        team_levels=[(team_name, team_level)] if team_level is not None else [],
+        grant_level=grant_level,
+    )
+
+
+@dataclass
+class PermissionRow:
+    """One user's level on one module, and why."""
+
+    user: object
+    membership: Membership
+    level: Level
+    grant_level: Level
+    sources: list[Source] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "username": self.user.username,
+            "level": Level(self.level).label,
+            "sources": [s.as_dict() for s in self.sources],
+        }
+
+
+def module_permissions(module: Module, *, q: str = "") -> list[PermissionRow]:
+    """Every member of the module's infrastructure with their level on `module`. One query.
+
+    Grants and teams of non-members count for nothing (see door), so members are everyone.
+    """
+    memberships = (
+        Membership.objects.filter(infrastructure_id=module.infrastructure_id)
+        .select_related("user", "infrastructure")
+        .annotate(
+            team_level=door.team_level_subquery(OuterRef("user"), module.pk),
+            team_name=door.team_name_subquery(OuterRef("user"), module.pk),
+            grant_level=door.grant_level_subquery(OuterRef("user"), module.pk),
+        )
+        .order_by("user__username")
+    )
+    if q:
+        memberships = memberships.filter(user__username__icontains=q)
+    rows = []
+    for m in memberships:
+        sources = row_sources(
+            membership=m, team_level=m.team_level, team_name=m.team_name, grant_level=m.grant_level
+        )
+        level = max((s.level for s in sources), default=Level.NONE)
+        rows.append(PermissionRow(m.user, m, Level(level), Level(m.grant_level or 0), sources))
+    return rows
+
+
+def infrastructure_members(infrastructure: Infrastructure) -> QuerySet:
+    return Membership.objects.filter(infrastructure=infrastructure).select_related("user").order_by(
+        "user__username"
+    )
+
+
+def infrastructure_teams(infrastructure: Infrastructure) -> QuerySet:
+    return (
+        Team.objects.filter(infrastructure=infrastructure)
+        .annotate(
+            member_count=Count("members", distinct=True),
+            module_count=Count("modules", distinct=True),
+        )
+        .order_by("name")
+    )

@@ -1,0 +1,282 @@
+"""Writes on module levels: per-module grants and teams.
+
+Only administrators of the module's infrastructure manage levels (SPEC §3, §8). Support
+does not, unless also an administrator there: support manages IPP, not who reads source.
+Nobody changes their own level. A grant is one guardian object permission per (user,
+module) whose codename is the granted level; changing it replaces the row.
+Every service is keyword-only, runs in one transaction and writes its audit entry there.
+"""
+from collections.abc import Iterable, Mapping
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import transaction
+
+from audit.services import audit_record
+from modules.errors import NotAllowed, ValidationFailed
+from modules.models import Infrastructure, Membership, Module
+from permissions import door
+from permissions.levels import CODENAME_LEVELS, LEVEL_CODENAMES, Level
+from permissions.models import ModuleUserObjectPermission, Team
+
+User = get_user_model()
+
+GRANTABLE = [Level.NONE, Level.REFERENCE, Level.OPEN, Level.PUBLISH]
+
+
+def _level(value) -> Level:
+    """A Level from a Level, an int or a name ("reference"); ValidationFailed otherwise."""
+    if isinstance(value, Level):
+        return value
+    try:
+        if isinstance(value, str) and not value.isdigit():
+            return Level.parse(value)
+        return Level(int(value))
+    except (ValueError, TypeError):
+        raise ValidationFailed(
+            f"unknown level {value!r}: use one of none, reference, open, publish"
+        ) from None
+
+
+def _require_admin(actor, infrastructure: Infrastructure) -> None:
+    if not door.is_infrastructure_admin(actor, infrastructure):
+        raise NotAllowed(f"Only administrators of {infrastructure.name} manage module levels.")
+
+
+def _require_not_self(actor, user) -> None:
+    if actor.pk == user.pk:
+        raise NotAllowed("You cannot change your own level: ask another administrator.")
+
+
+def _require_member(user, infrastructure: Infrastructure) -> None:
+    if not Membership.objects.filter(user=user, infrastructure=infrastructure).exists():
+        raise ValidationFailed(
+            f"{user.username} is not a member of {infrastructure.name}: "
+            f"add them as a member of {infrastructure.name} first."
+        )
+
+
+def _permissions_by_level() -> dict[Level, Permission]:
+    rows = Permission.objects.filter(
+        content_type__app_label="modules",
+        content_type__model="module",
+        codename__in=LEVEL_CODENAMES.values(),
+    )
+    return {CODENAME_LEVELS[p.codename]: p for p in rows}
+
+
+def _current_grants(user, module_ids: Iterable[int]) -> dict[int, Level]:
+    grants: dict[int, Level] = {}
+    rows = ModuleUserObjectPermission.objects.filter(
+        user=user, content_object_id__in=list(module_ids)
+    ).values_list("content_object_id", "permission__codename")
+    for module_id, codename in rows:
+        level = CODENAME_LEVELS.get(codename, Level.NONE)
+        grants[module_id] = max(grants.get(module_id, Level.NONE), level)
+    return grants
+
+
+def _audit_change(*, actor, module: Module, user, before: Level, after: Level, source: str, **extra):
+    audit_record(
+        actor=actor,
+        action="permission.changed",
+        infrastructure=module.infrastructure,
+        subject=module,
+        details={
+            "user": user.username,
+            "module": module.name,
+            "from": Level(before).label,
+            "to": Level(after).label,
+            "source": source,
+            **extra,
+        },
+    )
+
+
+def grant_set(*, actor, module: Module, user, level) -> Level:
+    """Set `user`'s grant on `module` to `level` (none removes it). Returns the new grant."""
+    level = _level(level)
+    infrastructure = module.infrastructure
+    _require_admin(actor, infrastructure)
+    _require_not_self(actor, user)
+    _require_member(user, infrastructure)
+    with transaction.atomic():
+        before = _current_grants(user, [module.pk]).get(module.pk, Level.NONE)
+        if before == level:
+            return level
+        ModuleUserObjectPermission.objects.filter(user=user, content_object=module).delete()
+        if level > Level.NONE:
+            ModuleUserObjectPermission.objects.create(
+                user=user, content_object=module, permission=_permissions_by_level()[level]
+            )
+        _audit_change(actor=actor, module=module, user=user, before=before, after=level, source="grant")
+    return level
+
+
+def grants_set(*, actor, user, infrastructure: Infrastructure, changes: Mapping) -> dict[int, Level]:
+    """Set many grants of `user` in `infrastructure` at once: {module id: level}.
+
+    All or nothing: a module id that is not a module of `infrastructure`, or a bad level,
+    changes nothing. Returns the grants that changed.
+    """
+    _require_admin(actor, infrastructure)
+    _require_not_self(actor, user)
+    _require_member(user, infrastructure)
+    try:
+        wanted = {int(module_id): _level(level) for module_id, level in changes.items()}
+    except (TypeError, ValueError):
+        raise ValidationFailed("module ids must be integers") from None
+    if not wanted:
+        return {}
+    with transaction.atomic():
+        modules = {
+            m.pk: m
+            for m in Module.objects.filter(infrastructure=infrastructure, pk__in=list(wanted))
+            .select_related("infrastructure")
+        }
+        unknown = sorted(set(wanted) - set(modules))
+        if unknown:
+            raise ValidationFailed(
+                f"not modules of {infrastructure.name}: {', '.join(map(str, unknown))}; nothing changed"
+            )
+        before = _current_grants(user, wanted)
+        changed = {pk: level for pk, level in wanted.items() if before.get(pk, Level.NONE) != level}
+        if not changed:
+            return {}
+        ModuleUserObjectPermission.objects.filter(
+            user=user, content_object_id__in=list(changed)
+        ).delete()
+        permissions = _permissions_by_level()
+        ModuleUserObjectPermission.objects.bulk_create(
+            ModuleUserObjectPermission(user=user, content_object_id=pk, permission=permissions[level])
+            for pk, level in changed.items()
+            if level > Level.NONE
+        )
+        for pk, level in sorted(changed.items()):
+            _audit_change(
+                actor=actor,
+                module=modules[pk],
+                user=user,
+                before=before.get(pk, Level.NONE),
+                after=level,
+                source="grant",
+                bulk=True,
+            )
+    return changed
+
+
+# Teams -----------------------------------------------------------------------------------
+
+
+def _team_users(infrastructure: Infrastructure, users: Iterable) -> list:
+    ids = {getattr(u, "pk", u) for u in users}
+    members = list(
+        User.objects.filter(pk__in=ids, memberships__infrastructure=infrastructure).distinct()
+    )
+    missing = ids - {u.pk for u in members}
+    if missing:
+        names = ", ".join(
+            sorted(User.objects.filter(pk__in=missing).values_list("username", flat=True))
+        ) or ", ".join(map(str, sorted(missing)))
+        raise ValidationFailed(
+            f"not members of {infrastructure.name}: {names}; add them as members first"
+        )
+    return members
+
+
+def _team_modules(infrastructure: Infrastructure, modules: Iterable) -> list:
+    ids = {getattr(m, "pk", m) for m in modules}
+    found = list(Module.objects.filter(pk__in=ids, infrastructure=infrastructure))
+    missing = ids - {m.pk for m in found}
+    if missing:
+        raise ValidationFailed(
+            f"not modules of {infrastructure.name}: {', '.join(map(str, sorted(missing)))}"
+        )
+    return found
+
+
+def _team_snapshot(team: Team) -> dict:
+    return {
+        "team": team.name,
+        "level": Level(team.level).label,
+        "members": sorted(team.members.values_list("username", flat=True)),
+        "modules": sorted(team.modules.values_list("name", flat=True)),
+    }
+
+
+def _team_audit(*, actor, team: Team, action: str, before: dict | None) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        infrastructure=team.infrastructure,
+        subject=team,
+        details={"from": before, "to": _team_snapshot(team), "source": "team"},
+    )
+
+
+def team_create(
+    *,
+    actor,
+    infrastructure: Infrastructure,
+    name: str,
+    level=Level.REFERENCE,
+    members: Iterable = (),
+    modules: Iterable = (),
+) -> Team:
+    """Create a team of `infrastructure` giving `level` to its members on its modules."""
+    _require_admin(actor, infrastructure)
+    level = _level(level)
+    with transaction.atomic():
+        if Team.objects.filter(infrastructure=infrastructure, name=name).exists():
+            raise ValidationFailed(f"{infrastructure.name} already has a team called {name!r}")
+        team = Team(infrastructure=infrastructure, name=name, level=int(level))
+        team.full_clean(validate_unique=False)
+        team.save()
+        team.members.set(_team_users(infrastructure, members))
+        team.modules.set(_team_modules(infrastructure, modules))
+        _team_audit(actor=actor, team=team, action="team.created", before=None)
+    return team
+
+
+def team_update(
+    *,
+    actor,
+    team: Team,
+    name: str | None = None,
+    level=None,
+    members: Iterable | None = None,
+    modules: Iterable | None = None,
+) -> Team:
+    """Change a team's name, level, members and/or modules (whatever is given), at once."""
+    infrastructure = team.infrastructure
+    _require_admin(actor, infrastructure)
+    with transaction.atomic():
+        before = _team_snapshot(team)
+        fields = []
+        if name is not None and name != team.name:
+            if Team.objects.filter(infrastructure=infrastructure, name=name).exclude(pk=team.pk).exists():
+                raise ValidationFailed(f"{infrastructure.name} already has a team called {name!r}")
+            team.name = name
+            fields.append("name")
+        if level is not None and int(_level(level)) != team.level:
+            team.level = int(_level(level))
+            fields.append("level")
+        if fields:
+            team.full_clean(validate_unique=False)
+            team.save(update_fields=fields)
+        if members is not None:
+            team.members.set(_team_users(infrastructure, members))
+        if modules is not None:
+            team.modules.set(_team_modules(infrastructure, modules))
+        after = _team_snapshot(team)
+        if after != before:
+            _team_audit(actor=actor, team=team, action="team.changed", before=before)
+    return team
+
+
+def team_set_members(*, actor, team: Team, users: Iterable) -> Team:
+    return team_update(actor=actor, team=team, members=users)
+
+
+def team_set_modules(*, actor, team: Team, modules: Iterable) -> Team:
+    return team_update(actor=actor, team=team, modules=modules)

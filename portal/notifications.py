@@ -1,0 +1,84 @@
+"""E-mail about transfer requests: to the source's administrators when one waits for them,
+to the requester when theirs is decided. Sent after the transaction commits (on_commit),
+so a rolled-back request never mails anyone.
+"""
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.urls import reverse
+
+from modules.models import Membership
+from portal.models import TransferRequest
+
+logger = logging.getLogger(__name__)
+
+
+def _link(transfer: TransferRequest) -> str:
+    base = getattr(settings, "IPP_SITE_URL", "").rstrip("/")
+    return f"{base}{reverse('portal:detail', args=[transfer.pk])}"
+
+
+def _items(transfer: TransferRequest) -> str:
+    return ", ".join(
+        f"{item.module.name} v{item.version.number}"
+        for item in transfer.items.select_related("module", "version").order_by("id")
+    )
+
+
+def _send(subject: str, body: str, recipients: list[str]) -> int:
+    recipients = sorted({address for address in recipients if address})
+    if not recipients:
+        return 0
+    try:
+        return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except OSError:
+        # The decision is committed; a mail server being down must not undo or hide it.
+        logger.exception("could not send portal notification %r", subject)
+        return 0
+
+
+def notify_pending(transfer_id: int) -> int:
+    """Tell the source's administrators a request waits for their consent."""
+    transfer = TransferRequest.objects.select_related("source", "destination", "requester").get(
+        pk=transfer_id
+    )
+    admins = Membership.objects.filter(
+        infrastructure=transfer.source, role=Membership.Role.ADMINISTRATOR
+    ).values_list("user__email", flat=True)
+    body = (
+        f"{transfer.requester.username} asks to transfer {_items(transfer)} from "
+        f"{transfer.source.name} to {transfer.destination.name}.\n\n"
+        + (f"Note: {transfer.note}\n\n" if transfer.note else "")
+        + f"Approve or reject it in the IPP portal: {_link(transfer)}\n"
+    )
+    return _send(
+        f"[IPP portal] Transfer #{transfer.pk} from {transfer.source.name} waits for your approval",
+        body,
+        list(admins),
+    )
+
+
+def notify_outcome(transfer_id: int) -> int:
+    """Tell the requester their request was approved or rejected."""
+    transfer = TransferRequest.objects.select_related(
+        "source", "destination", "requester", "decided_by"
+    ).get(pk=transfer_id)
+    if transfer.status == TransferRequest.Status.APPROVED:
+        next_step = (
+            f"Download the re-marked packages from {_link(transfer)} ; the administrators of "
+            f"{transfer.destination.name} can then publish them there.\n"
+        )
+    else:
+        next_step = f"Details: {_link(transfer)}\n"
+    body = (
+        f"Your request to transfer {_items(transfer)} from {transfer.source.name} to "
+        f"{transfer.destination.name} was {transfer.status} by "
+        f"{transfer.decided_by.username if transfer.decided_by else 'an administrator'}.\n\n"
+        + next_step
+    )
+    return _send(
+        f"[IPP portal] Transfer #{transfer.pk} {transfer.status}",
+        body,
+        [transfer.requester.email],
+    )

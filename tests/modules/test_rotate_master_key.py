@@ -1,0 +1,127 @@
+"""The rotate_master_key command: every data key moves to the new master key, or none does."""
+
+import base64
+import hashlib
+import io
+import uuid
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from modules.crypto import MasterKeyring, SourceReader, SourceWriter, new_data_key
+from modules.models import Infrastructure, Module, ModuleVersion
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_master_keys_in_env(monkeypatch):
+    monkeypatch.delenv("IPP_MASTER_KEYS", raising=False)
+
+
+@pytest.fixture
+def module():
+    infrastructure = Infrastructure.objects.create(name="ACME")
+    return Module.objects.create(infrastructure=infrastructure, key=uuid.uuid4(), name="Core")
+
+
+def publish_version(module, number: int, content: bytes) -> ModuleVersion:
+    """A version stored the way publishing stores it: encrypted blobs and a wrapped key."""
+    storage_id, data_key = uuid.uuid4(), new_data_key()
+    writer = SourceWriter(storage_id, data_key)
+    writer.add_file("Logic.oml", io.BytesIO(content))
+    writer.finish()
+    key_id, wrapped = MasterKeyring.load().wrap(data_key, aad=storage_id.bytes)
+    return ModuleVersion.objects.create(
+        module=module,
+        number=number,
+        digest=hashlib.sha256(content).hexdigest(),
+        storage_id=storage_id,
+        wrapped_key=wrapped,
+        master_key_id=key_id,
+    )
+
+
+def source_of(version: ModuleVersion) -> bytes:
+    version.refresh_from_db()
+    data_key = MasterKeyring.load().unwrap(
+        version.master_key_id, bytes(version.wrapped_key), aad=version.storage_id.bytes
+    )
+    return b"".join(SourceReader(version.storage_id, data_key).open("Logic.oml"))
+
+
+def rotate(*args) -> str:
+    out = StringIO()
+    call_command("rotate_master_key", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_rotation_rewraps_every_data_key_and_sources_still_open(module, settings):
+    versions = [publish_version(module, n, f"version {n}".encode()) for n in (1, 2, 3)]
+    old_id = versions[0].master_key_id
+
+    output = rotate()
+
+    new_id = MasterKeyring.load().current_id
+    assert new_id != old_id
+    assert output.strip() == f"rotated 3 data keys to master key {new_id}"
+    assert set(ModuleVersion.objects.values_list("master_key_id", flat=True)) == {new_id}
+    assert [source_of(v) for v in versions] == [b"version 1", b"version 2", b"version 3"]
+    assert (Path(settings.IPP_KEYS_DIR) / f"master-{old_id}.key").exists()
+
+
+def test_retire_old_deletes_master_keys_no_version_uses(module, settings):
+    version = publish_version(module, 1, b"v1")
+    old_id = version.master_key_id
+
+    output = rotate("--retire-old")
+
+    assert f"retired 1 old master keys: {old_id}" in output
+    assert not (Path(settings.IPP_KEYS_DIR) / f"master-{old_id}.key").exists()
+    assert source_of(version) == b"v1"
+
+
+def test_a_failed_rotation_changes_no_version_and_exits_non_zero(module):
+    good = publish_version(module, 1, b"good")
+    broken = publish_version(module, 2, b"broken")
+    ModuleVersion.objects.filter(pk=broken.pk).update(wrapped_key=b"\0" * 60)
+    before = list(ModuleVersion.objects.order_by("pk").values_list("master_key_id", "wrapped_key"))
+
+    with pytest.raises(CommandError, match="rotation failed and was rolled back"):
+        rotate("--retire-old")
+
+    after = list(ModuleVersion.objects.order_by("pk").values_list("master_key_id", "wrapped_key"))
+    assert [(k, bytes(w)) for k, w in after] == [(k, bytes(w)) for k, w in before]
+    assert source_of(good) == b"good"
+
+
+def test_rotation_with_no_versions_only_makes_a_new_key():
+    before = MasterKeyring.load().current_id
+    output = rotate()
+    assert output.strip() == f"rotated 0 data keys to master key {MasterKeyring.load().current_id}"
+    assert MasterKeyring.load().current_id != before
+
+
+def test_with_env_keys_rotation_rewraps_to_the_first_key_listed(module, monkeypatch, settings):
+    old, new = (base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2))
+    monkeypatch.setenv("IPP_MASTER_KEYS", f"k1:{old}")
+    version = publish_version(module, 1, b"env")
+    monkeypatch.setenv("IPP_MASTER_KEYS", f"k2:{new},k1:{old}")
+
+    output = rotate("--retire-old")
+
+    assert "rotated 1 data keys to master key k2" in output
+    assert "remove the unused ones there (k1)" in output
+    assert ModuleVersion.objects.get().master_key_id == "k2"
+    assert source_of(version) == b"env"
+    assert list(Path(settings.IPP_KEYS_DIR).glob("master-*")) == []
+
+
+def test_a_missing_master_key_is_reported_as_a_command_error(module, settings):
+    publish_version(module, 1, b"v1")
+    for key_file in Path(settings.IPP_KEYS_DIR).glob("master-*.key"):
+        key_file.unlink()
+    with pytest.raises(CommandError, match="is missing or unreadable"):
+        rotate()

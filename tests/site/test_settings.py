@@ -1,0 +1,57 @@
+"""The one settings module: production values pass Django's deploy check; bad values fail loudly."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _manage(*args, env_extra: dict, tmp_path) -> subprocess.CompletedProcess:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("IPP_") and k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL")
+    }
+    env.update({"IPP_DATA_DIR": str(tmp_path), **env_extra})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path):
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env_extra={
+            "IPP_DEBUG": "0",
+            "IPP_SECRET_KEY": "a-production-secret-" + "x7Q!" * 12,
+            "IPP_ALLOWED_HOSTS": "ipp.example.com",
+        },
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_a_bad_boolean_in_the_environment_fails_loudly(tmp_path):
+    result = _manage("check", env_extra={"IPP_DEBUG": "maybe"}, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "IPP_DEBUG must be a boolean" in result.stderr
+
+
+def test_the_generated_secret_key_file_is_private(tmp_path):
+    result = _manage("check", env_extra={}, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    key = tmp_path / "keys" / "django-secret-key"
+    assert key.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.django_db
+def test_healthz_answers_when_the_database_is_up(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
