@@ -54,6 +54,13 @@ class AuditEntryOut(serializers.Serializer):
         return {"type": entry.subject_type or None, "id": entry.subject_id or None}
 
 
+class AuditPageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AuditEntryOut(many=True)
+
+
 _FILTERS = [
     OpenApiParameter("infrastructure", int, description="an infrastructure id"),
     OpenApiParameter("action", str, description="an action name, e.g. module.published"),
@@ -66,7 +73,7 @@ _FILTERS = [
 class AuditListView(APIView):
     """Audit entries newest first: support sees all, administrators their infrastructures'."""
 
-    @extend_schema(parameters=_FILTERS, responses=AuditEntryOut(many=True), operation_id="audit_list")
+    @extend_schema(parameters=_FILTERS, responses=AuditPageOut, operation_id="audit_list")
     def get(self, request):
         query = AuditQueryIn(data=request.query_params)
         query.is_valid(raise_exception=True)

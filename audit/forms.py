@@ -1,6 +1,6 @@
 """The audit log's filter form (GET). Infrastructure choices are those the viewer may read."""
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Column, Layout, Row, Submit
+from crispy_forms.layout import HTML, Column, Layout, Row
 from django import forms
 
 from audit.actions import action_choices
@@ -38,8 +38,12 @@ class AuditFilterForm(forms.Form):
                 Column("since", css_class="col-md-2"),
                 Column("until", css_class="col-md-2"),
             ),
+            # A plain button: a named submit input would add itself to the query string.
+            HTML(
+                '<div class="mb-3"><button type="submit" class="btn btn-primary">Filter</button> '
+                '<a class="btn btn-link" href="?">Clear</a></div>'
+            ),
         )
-        self.helper.add_input(Submit("", "Filter", css_class="btn-primary"))
 
     def _bound(self, name: str, *, end: bool):
         value = self.cleaned_data.get(name)

@@ -26,9 +26,10 @@ def parse_bound(text: str, *, end: bool) -> datetime:
     `until` (both bounds are inclusive). A naive datetime is taken as UTC.
     """
     text = (text or "").strip()
+    # A date first: Python's fromisoformat would read "2026-11-23" as that midnight.
     try:
-        moment = parse_datetime(text)
-        day = None if moment else parse_date(text)
+        day = parse_date(text)
+        moment = None if day else parse_datetime(text)
     except ValueError:
         moment = day = None
     if moment is None and day is None:

@@ -11,9 +11,21 @@ from audit.models import AuditEntry, AuditHead
 __all__ = ["GENESIS_HASH", "audit_record", "canonical_bytes", "entry_hash"]
 
 
+def _stringify_floats(value):
+    # PostgreSQL's jsonb may hand a float back in another spelling (1e20 comes back as an
+    # integer), which would break the hash: floats are kept as their repr instead.
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _stringify_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_stringify_floats(item) for item in value]
+    return value
+
+
 def _normalise(details: dict) -> dict:
     # Round-trip through JSON so what is hashed is exactly what the database gives back.
-    return json.loads(json.dumps(details, sort_keys=True, default=str))
+    return _stringify_floats(json.loads(json.dumps(details, sort_keys=True, default=str)))
 
 
 def audit_record(

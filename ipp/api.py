@@ -1,4 +1,5 @@
 """JSON API of the ipp app: copy elements between modules, preflight an environment."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -45,7 +46,9 @@ class CopyOut(serializers.Serializer):
     version = CopiedVersionOut()
     deployment = CopiedDeploymentOut()
     elements = serializers.ListField(child=serializers.CharField())
-    files = serializers.ListField(child=serializers.CharField(), help_text="Files added to the target.")
+    files = serializers.ListField(
+        child=serializers.CharField(), help_text="Files added to the target."
+    )
 
 
 class ModuleCopyView(APIView):
@@ -75,7 +78,9 @@ class ModuleCopyView(APIView):
 
 
 class PreflightIn(serializers.Serializer):
-    versions = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=500)
+    versions = serializers.ListField(
+        child=serializers.IntegerField(), required=False, max_length=500
+    )
     package = serializers.FileField(required=False)
 
 
@@ -113,7 +118,10 @@ class EnvironmentPreflightView(APIView):
         env = door.environment_for_user(request.user, pk)
         raw = request.data
         if hasattr(raw, "getlist"):  # multipart: versions may repeat
-            raw = {"versions": raw.getlist("versions"), **({"package": raw["package"]} if "package" in raw else {})}
+            raw = {
+                "versions": raw.getlist("versions"),
+                **({"package": raw["package"]} if "package" in raw else {}),
+            }
         data = PreflightIn(data=raw)
         data.is_valid(raise_exception=True)
         versions = data.validated_data.get("versions") or []

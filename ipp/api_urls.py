@@ -1,4 +1,5 @@
 """JSON API (v1) endpoints of the ipp app. Paths have no trailing slash; one works too."""
+
 from django.urls import path
 
 from ipp import api
@@ -13,5 +14,7 @@ def _both(route: str, view_class, name: str) -> list:
 
 urlpatterns: list = [
     *_both("modules/<int:pk>/copy", api.ModuleCopyView, "api-module-copy"),
-    *_both("environments/<int:pk>/preflight", api.EnvironmentPreflightView, "api-environment-preflight"),
+    *_both(
+        "environments/<int:pk>/preflight", api.EnvironmentPreflightView, "api-environment-preflight"
+    ),
 ]

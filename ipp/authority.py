@@ -3,6 +3,7 @@
 Loaded on every use, so a key rotated or retired by a management command in another
 process takes effect at once.
 """
+
 from ippsite.signing import Keyring
 
 AUTHORITY = "authority"

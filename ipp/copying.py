@@ -14,6 +14,7 @@ The rule for what is copied, kept simple and predictable:
 A version marked for another infrastructure than the target's is refused with
 `ipp_copy_blocked` (403) and the refusal is audited as `module.copy_refused`.
 """
+
 import io
 import posixpath
 import re
@@ -53,7 +54,9 @@ def copy_blocked(*, version: ModuleVersion, target: Module) -> bool:
     return version.marked and version.marked_code != target.infrastructure.activation_code
 
 
-def module_copy(*, user, source: Module, version_number: int, elements: list, target: Module) -> CopyResult:
+def module_copy(
+    *, user, source: Module, version_number: int, elements: list, target: Module
+) -> CopyResult:
     """Copy `elements` of `source` v`version_number` into a new version of `target`."""
     from modules.services import module_publish_source
 
@@ -129,7 +132,8 @@ def module_copy(*, user, source: Module, version_number: int, elements: list, ta
     source_reader = open_version_source(version)
     # path -> (size, opener)
     plan: dict = {
-        path: (size, lambda p=path: target_reader.open(p)) for path, size in target_reader.list_files()
+        path: (size, lambda p=path: target_reader.open(p))
+        for path, size in target_reader.list_files()
     }
     folder = f"copied/{_safe(source.name)}"
     copied_paths = []

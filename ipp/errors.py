@@ -1,4 +1,5 @@
 """IPP's own domain errors (the shared ones live in modules.errors)."""
+
 from modules.errors import DomainError
 
 

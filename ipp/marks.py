@@ -13,6 +13,7 @@ A mark is a JSON object with exactly these fields:
 The signature covers every other field (key_id included), so a mark cannot be edited,
 moved to other content, or re-dated without the authority's private key.
 """
+
 import json
 import re
 import uuid

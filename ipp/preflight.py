@@ -3,6 +3,7 @@
 Runs the same checks as deploying and publishing (permission, IPP, seal, references)
 without storing, deploying or logging anything, and says why for each.
 """
+
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -33,7 +34,9 @@ class PreflightResult:
 
 
 def _outcome(exc: DomainError) -> str:
-    return PERMISSION if isinstance(exc, NotAllowed) or exc.code == "permission_denied" else exc.code
+    return (
+        PERMISSION if isinstance(exc, NotAllowed) or exc.code == "permission_denied" else exc.code
+    )
 
 
 def _check_version(*, user, version: ModuleVersion, environment) -> str:
@@ -102,7 +105,9 @@ def environment_preflight(
         try:
             reason = _check_version(user=user, version=version, environment=environment)
         except DomainError as exc:
-            results.append(PreflightResult(subject, _outcome(exc), exc.detail, pk, version.module.name))
+            results.append(
+                PreflightResult(subject, _outcome(exc), exc.detail, pk, version.module.name)
+            )
         else:
             results.append(PreflightResult(subject, OK, reason, pk, version.module.name))
     if package is not None:
@@ -115,10 +120,14 @@ def environment_preflight(
                 reason = _check_package(user=user, package=opened, environment=environment)
             except DomainError as exc:
                 results.append(
-                    PreflightResult(package_name, _outcome(exc), exc.detail, None, opened.manifest.name)
+                    PreflightResult(
+                        package_name, _outcome(exc), exc.detail, None, opened.manifest.name
+                    )
                 )
             else:
-                results.append(PreflightResult(package_name, OK, reason, None, opened.manifest.name))
+                results.append(
+                    PreflightResult(package_name, OK, reason, None, opened.manifest.name)
+                )
             finally:
                 opened.close()
     return results

@@ -18,10 +18,12 @@ Unsealing recomputes the canonical digest of manifest + files and requires it to
 the mark's digest, so the mark, the manifest and the content stand or fall together.
 Reading and writing stream record by record: memory stays bounded whatever the size.
 """
+
 import base64
 import hashlib
 import io
 import os
+import secrets
 import struct
 import zipfile
 from collections.abc import Iterator
@@ -71,13 +73,18 @@ def sealing_key() -> bytes:
     path = directory / "sealing.key"
     if not path.exists():
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Write a private temporary file, then link it into place: a concurrent first
+        # use either wins or reads the complete key of the process that did.
+        temp = directory / f".sealing-{secrets.token_hex(8)}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(base64.b64encode(os.urandom(32)) + b"\n")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(temp, path)
         except FileExistsError:
-            pass  # another process made it first
-        else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(base64.b64encode(os.urandom(32)) + b"\n")
+            pass
+        finally:
+            temp.unlink(missing_ok=True)
     key = base64.b64decode(path.read_bytes().strip())
     if len(key) != 32:
         raise ImproperlyConfigured(f"{path} must hold base64 of 32 bytes")
@@ -210,8 +217,7 @@ class _Payload:
                 )
             except InvalidTag:
                 raise TamperedPackage(
-                    "the sealed source does not match its mark and manifest: the package "
-                    "was edited"
+                    "the sealed source does not match its mark and manifest: the package was edited"
                 ) from None
             kind, body = plain[:1], plain[1:]
             if (kind == _END) != last:
@@ -286,7 +292,9 @@ def open_sealed(package: Package):
 
     def payload() -> _Payload:
         return _Payload(
-            package.open_member(SEALED_PAYLOAD), mark_bytes=mark_bytes, manifest_bytes=manifest_bytes
+            package.open_member(SEALED_PAYLOAD),
+            mark_bytes=mark_bytes,
+            manifest_bytes=manifest_bytes,
         )
 
     files: list[tuple[str, int]] = []
@@ -310,7 +318,7 @@ def open_sealed(package: Package):
     def open_file(path: str) -> BinaryIO:
         # Files are stored in the order listed, so one pass serves them all; a request
         # out of order starts a new pass.
-        for attempt in range(2):
+        for _attempt in range(2):
             if cursor["files"] is None:
                 cursor["files"] = payload().files()
             for name, _size, chunks in cursor["files"]:

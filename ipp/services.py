@@ -6,6 +6,7 @@ another infrastructure (deploys). A refusal is audit-logged as `module.publish_r
 in its own transaction, so the entry stays although the operation fails.
 `ipp_mark_for` decides and signs a new version's mark (SPEC rule 1).
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -68,11 +69,31 @@ def package_verdict(*, package: Package, environment) -> AdmittedSource:
         return source
     if marked_elsewhere(package.digest, infrastructure) is not None:
         raise InvalidIntellectualProperty()
+    _refuse_stripped_payload(package)
     return AdmittedSource(
         digest=package.digest,
         files=[(entry.path, entry.size) for entry in package.files],
         open_file=package.open_source,
     )
+
+
+def _refuse_stripped_payload(package: Package) -> None:
+    """A sealed payload moved under src/ (mark.json removed) is refused as tampered.
+
+    Without its mark the payload cannot be unsealed, so it is nothing publishable; say so
+    instead of storing ciphertext as if it were source.
+    """
+    from ipp.sealing import MAGIC, SALT_SIZE
+
+    for entry in package.files:
+        if entry.size < len(MAGIC) + SALT_SIZE:
+            continue
+        with package.open_source(entry.path) as stream:
+            if stream.read(len(MAGIC)) == MAGIC:
+                raise TamperedPackage(
+                    f"src/{entry.path} is a sealed payload without its mark: a sealed package "
+                    "is published whole, with its mark.json, or not at all"
+                )
 
 
 def version_verdict(*, version: ModuleVersion, environment) -> None:
@@ -146,7 +167,10 @@ def ipp_check_version(*, version, environment, user) -> None:
             module_name=version.module.name,
             mark_code=version.marked_code,
             reason=exc.code,
-            extra={"version": version.number, "from_infrastructure": version.module.infrastructure.name},
+            extra={
+                "version": version.number,
+                "from_infrastructure": version.module.infrastructure.name,
+            },
         )
         raise
 

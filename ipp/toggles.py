@@ -1,4 +1,5 @@
 """Support's switches on an infrastructure: IPP protection and portal blocking (rule 8)."""
+
 from django.db import transaction
 
 from audit.services import audit_record

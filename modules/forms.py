@@ -12,7 +12,7 @@ class EnvironmentForm(forms.Form):
     name = forms.CharField(
         max_length=80,
         help_text="For example Development, Test or Production.",
-        widget=forms.TextInput(attrs={"placeholder": "Test"}),
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Staging"}),
     )
 
     def __init__(self, *args, infrastructure=None, **kwargs):

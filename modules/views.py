@@ -234,7 +234,11 @@ def module_deploy_view(request, pk):
 
 def _render_module(request, module, deploy_form=None, status: int = 200):
     user = request.user
-    current = Deployment.objects.filter(is_current=True).select_related("environment")
+    current = (
+        Deployment.objects.filter(is_current=True)
+        .select_related("environment")
+        .order_by("environment_id")
+    )
     versions = list(
         module.versions.order_by("-number")
         .select_related("published_by")

@@ -48,7 +48,7 @@ def _user(username: str):
 class ModulePermissionList(APIView):
     """GET: every member of the module's infrastructure with their level and its sources."""
 
-    @extend_schema(responses=PermissionOut(many=True), operation_id="module_permissions_list")
+    @extend_schema(responses=PermissionOut(many=True), operation_id="module_permissions_list", tags=["permissions"])
     def get(self, request, pk: int):
         module = door.administered_module_for_user(request.user, pk)
         rows = selectors.module_permissions(module)
@@ -58,7 +58,7 @@ class ModulePermissionList(APIView):
 class ModulePermissionDetail(APIView):
     """PUT {level}: set the user's grant on the module. DELETE: remove it."""
 
-    @extend_schema(request=GrantIn, responses=GrantOut, operation_id="module_permission_set")
+    @extend_schema(request=GrantIn, responses=GrantOut, operation_id="module_permission_set", tags=["permissions"])
     def put(self, request, pk: int, username: str):
         module = door.administered_module_for_user(request.user, pk)
         user = _user(username)
@@ -74,7 +74,9 @@ class ModulePermissionDetail(APIView):
         }
         return Response(GrantOut(out).data)
 
-    @extend_schema(request=None, responses={204: None}, operation_id="module_permission_remove")
+    @extend_schema(
+        request=None, responses={204: None}, operation_id="module_permission_remove", tags=["permissions"]
+    )
     def delete(self, request, pk: int, username: str):
         module = door.administered_module_for_user(request.user, pk)
         user = _user(username)

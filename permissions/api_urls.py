@@ -5,11 +5,14 @@ from permissions import api
 
 urlpatterns = [
     path("modules/<int:pk>/permissions", api.ModulePermissionList.as_view(), name="api-module-permissions"),
-    path("modules/<int:pk>/permissions/", api.ModulePermissionList.as_view()),
+    path("modules/<int:pk>/permissions/", api.ModulePermissionList.as_view(schema=None)),
     path(
         "modules/<int:pk>/permissions/<str:username>",
         api.ModulePermissionDetail.as_view(),
         name="api-module-permission",
     ),
-    path("modules/<int:pk>/permissions/<str:username>/", api.ModulePermissionDetail.as_view()),
+    path(
+        "modules/<int:pk>/permissions/<str:username>/",
+        api.ModulePermissionDetail.as_view(schema=None),
+    ),
 ]

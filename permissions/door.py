@@ -25,6 +25,7 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -87,7 +88,8 @@ def level_annotation(user, module_ref=OuterRef("pk"), infrastructure_ref=OuterRe
     """An SQL expression for `user`'s effective level on the module row being selected."""
     if not _authenticated(user):
         return Value(int(Level.NONE), output_field=IntegerField())
-    memberships = Membership.objects.filter(user=user, infrastructure=infrastructure_ref)
+    # order_by(): a LIMIT 1 subquery would otherwise keep Membership's default ordering joins.
+    memberships = Membership.objects.filter(user=user, infrastructure=infrastructure_ref).order_by()
     # An administrator's base is publish; a member's is their default level.
     base = Subquery(
         memberships.annotate(
@@ -110,20 +112,52 @@ def level_annotation(user, module_ref=OuterRef("pk"), infrastructure_ref=OuterRe
     )
 
 
+def level_at_least_q(user, level: Level) -> Q:
+    """A filter on modules: `user`'s effective level is at least `level` (>= reference).
+
+    Exact without computing levels: the maximum of the sources reaches `level` exactly
+    when one source does, so the filter is "an infrastructure where the user is an
+    administrator or has that default, or a grant or team of that level on the module",
+    each an indexed IN-subquery Postgres runs once (hashed), not once per module.
+    """
+    level = Level(max(int(level), int(Level.REFERENCE)))
+    memberships = Membership.objects.filter(user=user).order_by()
+    strong = memberships.filter(
+        Q(role=Membership.Role.ADMINISTRATOR) | Q(default_level__gte=int(level))
+    ).values("infrastructure")
+    codenames = [codename for lvl, codename in LEVEL_CODENAMES.items() if lvl >= level]
+    granted = ModuleUserObjectPermission.objects.filter(
+        user=user, permission__codename__in=codenames
+    ).values("content_object")
+    teamed = Team.objects.filter(
+        members=user, level__gte=int(level), modules__isnull=False
+    ).values("modules")
+    return Q(infrastructure__in=strong) | (
+        Q(infrastructure__in=memberships.values("infrastructure"))
+        & (Q(pk__in=granted) | Q(pk__in=teamed))
+    )
+
+
+def level_exactly_q(user, level: Level) -> Q:
+    """A filter on modules: `user`'s effective level is exactly `level` (none included)."""
+    level = Level(int(level))
+    if level == Level.NONE:
+        return ~level_at_least_q(user, Level.REFERENCE)
+    if level == Level.PUBLISH:
+        return level_at_least_q(user, Level.PUBLISH)
+    return level_at_least_q(user, level) & ~level_at_least_q(user, Level(int(level) + 1))
+
+
 def modules_for_user(user, level: Level = Level.REFERENCE, queryset: QuerySet | None = None) -> QuerySet:
     """Modules on which `user` has at least `level`, annotated with `level`. One query.
 
-    Only modules of the user's infrastructures are candidates, so the per-row level
-    subqueries run on that slice (see permissions/README.md for the plan).
+    The filter does not need the level (see level_at_least_q), so a page of 50 computes
+    the `level` annotation for its 50 rows only, and count() skips it.
     """
     qs = queryset if queryset is not None else Module.objects.all()
     if not _authenticated(user):
         return qs.none()
-    return (
-        qs.filter(infrastructure__in=Membership.objects.filter(user=user).values("infrastructure"))
-        .annotate(level=level_annotation(user))
-        .filter(level__gte=max(int(level), int(Level.REFERENCE)))
-    )
+    return qs.filter(level_at_least_q(user, level)).annotate(level=level_annotation(user))
 
 
 def effective_level(user, module: Module) -> Level:

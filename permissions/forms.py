@@ -12,6 +12,13 @@ LEVEL_CHOICES = [(level.label, level.label) for level in Level]
 FILTER_LEVEL_CHOICES = [("", "any level")] + LEVEL_CHOICES
 
 
+def _bootstrap(form: forms.Form) -> None:
+    """Filter bars render their widgets by hand (one row): give them Bootstrap classes."""
+    for field in form.fields.values():
+        css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+        field.widget.attrs.setdefault("class", css)
+
+
 def _helper(submit: str | None = None, *, inline: bool = False) -> FormHelper:
     helper = FormHelper()
     helper.form_tag = False
@@ -33,11 +40,16 @@ class CatalogFilterForm(forms.Form):
         self.fields["infrastructure"].choices = [("", "all infrastructures")] + [
             (i.pk, i.name) for i in infrastructures
         ]
+        _bootstrap(self)
 
 
 class ModuleFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Name", widget=forms.TextInput(attrs={"placeholder": "Module name"}))
     level = forms.ChoiceField(required=False, choices=FILTER_LEVEL_CHOICES)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _bootstrap(self)
 
 
 class BulkLevelForm(forms.Form):

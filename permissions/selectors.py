@@ -33,7 +33,7 @@ def catalog_modules(user, *, q: str = "", infrastructure=None, level: str = "") 
         qs = qs.filter(infrastructure_id=infrastructure)
     wanted = _level_filter(level)
     if wanted is not None:
-        qs = qs.filter(level=int(wanted))
+        qs = qs.filter(door.level_exactly_q(user, wanted))
     return qs.order_by("name", "id")
 
 
@@ -72,7 +72,7 @@ def user_modules(membership: Membership, *, q: str = "", level: str = "") -> Que
         qs = qs.filter(name__icontains=q)
     wanted = _level_filter(level)
     if wanted is not None:
-        qs = qs.filter(level=int(wanted))
+        qs = qs.filter(door.level_exactly_q(user, wanted))
     return qs.order_by("name", "id")
 
 
@@ -104,10 +104,11 @@ class PermissionRow:
         }
 
 
-def module_permissions(module: Module, *, q: str = "") -> list[PermissionRow]:
-    """Every member of the module's infrastructure with their level on `module`. One query.
+def module_permission_memberships(module: Module, *, q: str = "") -> QuerySet:
+    """Members of the module's infrastructure, annotated with their team and grant on it.
 
-    Grants and teams of non-members count for nothing (see door), so members are everyone.
+    One query per page; grants and teams of non-members count for nothing (see door),
+    so the members are everyone with a level.
     """
     memberships = (
         Membership.objects.filter(infrastructure_id=module.infrastructure_id)
@@ -121,6 +122,11 @@ def module_permissions(module: Module, *, q: str = "") -> list[PermissionRow]:
     )
     if q:
         memberships = memberships.filter(user__username__icontains=q)
+    return memberships
+
+
+def permission_rows(memberships) -> list[PermissionRow]:
+    """Rows from annotated memberships, with their sources (no further queries)."""
     rows = []
     for m in memberships:
         sources = row_sources(
@@ -129,6 +135,11 @@ def module_permissions(module: Module, *, q: str = "") -> list[PermissionRow]:
         level = max((s.level for s in sources), default=Level.NONE)
         rows.append(PermissionRow(m.user, m, Level(level), Level(m.grant_level or 0), sources))
     return rows
+
+
+def module_permissions(module: Module, *, q: str = "") -> list[PermissionRow]:
+    """Every member's level on `module` and why. One query."""
+    return permission_rows(module_permission_memberships(module, q=q))
 
 
 def infrastructure_members(infrastructure: Infrastructure) -> QuerySet:

@@ -289,13 +289,16 @@ def module_permissions(request, pk):
                 return redirect("module_permissions", pk=module.pk)
         else:
             status = 400
-    rows = selectors.module_permissions(module, q=request.GET.get("q", "").strip())
+    page = _page(request, selectors.module_permission_memberships(module, q=request.GET.get("q", "").strip()))
+    rows = selectors.permission_rows(page.object_list)
     return render(
         request,
         "permissions/module_permissions.html",
         {
             "module": module,
             "rows": rows,
+            "page": page,
+            "querystring": _querystring(request),
             "form": form,
             "q": request.GET.get("q", ""),
             "tabs": [

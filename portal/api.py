@@ -1,4 +1,5 @@
 """JSON API (v1) of the IPP portal (SPEC §7, transfers). Thin: parse, call a service, render."""
+
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -52,7 +53,9 @@ class TransferListCreateView(APIView):
     )
     def get(self, request):
         paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.transfers_for_user(request.user), request, view=self)
+        page = paginator.paginate_queryset(
+            selectors.transfers_for_user(request.user), request, view=self
+        )
         return paginator.get_paginated_response(TransferOutput(page, many=True).data)
 
     @extend_schema(
@@ -73,7 +76,9 @@ class TransferListCreateView(APIView):
         },
         responses={
             201: TransferCreatedOutput,
-            400: OpenApiResponse(_ERROR, description="invalid request, unknown or same destination"),
+            400: OpenApiResponse(
+                _ERROR, description="invalid request, unknown or same destination"
+            ),
             403: OpenApiResponse(_ERROR, description="not allowed, or ipp_portal_blocked"),
             404: OpenApiResponse(_ERROR, description="a module you cannot see"),
         },
@@ -168,7 +173,10 @@ class TransferPackageView(APIView):
     def get(self, request, pk: int, module: int):
         issued = services.transfer_package(user=request.user, transfer=pk, module=module)
         response = FileResponse(
-            issued.file, as_attachment=True, filename=issued.filename, content_type="application/zip"
+            issued.file,
+            as_attachment=True,
+            filename=issued.filename,
+            content_type="application/zip",
         )
         response["Content-Length"] = str(issued.size)
         return response

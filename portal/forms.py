@@ -1,4 +1,5 @@
 """Forms of the IPP portal pages. Module choices come through the permission door only."""
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Field, Fieldset, Layout, Submit
 from django import forms
@@ -67,7 +68,11 @@ class TransferRequestForm(forms.Form):
                 HTML('<p class="text-body-secondary small mb-2">— or —</p>'),
                 Field("package"),
             ),
-            Fieldset("Where to", Field("target_activation_code", css_class="font-monospace"), Field("note")),
+            Fieldset(
+                "Where to",
+                Field("target_activation_code", css_class="font-monospace"),
+                Field("note"),
+            ),
             Submit("submit", "Request transfer", css_class="btn-primary"),
         )
 

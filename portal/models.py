@@ -4,6 +4,7 @@ A request names versions of one source infrastructure and a destination (resolve
 its activation code). It waits for the source's consent; approving issues new marks for
 the destination, one per item. Every step is a TransferEvent (the request's timeline).
 """
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -54,10 +55,7 @@ class TransferRequest(models.Model):
             models.CheckConstraint(
                 condition=(
                     Q(status="pending", decided_by__isnull=True, decided_at__isnull=True)
-                    | (
-                        ~Q(status="pending")
-                        & Q(decided_by__isnull=False, decided_at__isnull=False)
-                    )
+                    | (~Q(status="pending") & Q(decided_by__isnull=False, decided_at__isnull=False))
                 ),
                 name="transfer_decided_iff_not_pending",
             ),

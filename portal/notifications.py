@@ -2,6 +2,7 @@
 to the requester when theirs is decided. Sent after the transaction commits (on_commit),
 so a rolled-back request never mails anyone.
 """
+
 import logging
 
 from django.conf import settings
@@ -43,9 +44,7 @@ def notify_pending(transfer_id: int) -> int:
     transfer = TransferRequest.objects.select_related("source", "destination", "requester").get(
         pk=transfer_id
     )
-    admins = Membership.objects.filter(
-        infrastructure=transfer.source, role=Membership.Role.ADMINISTRATOR
-    ).values_list("user__email", flat=True)
+    admins = _admins_of(transfer.source)
     body = (
         f"{transfer.requester.username} asks to transfer {_items(transfer)} from "
         f"{transfer.source.name} to {transfer.destination.name}.\n\n"
@@ -55,7 +54,31 @@ def notify_pending(transfer_id: int) -> int:
     return _send(
         f"[IPP portal] Transfer #{transfer.pk} from {transfer.source.name} waits for your approval",
         body,
-        list(admins),
+        admins,
+    )
+
+
+def _admins_of(infrastructure) -> list[str]:
+    return list(
+        Membership.objects.filter(
+            infrastructure=infrastructure, role=Membership.Role.ADMINISTRATOR
+        ).values_list("user__email", flat=True)
+    )
+
+
+def notify_destination(transfer_id: int) -> int:
+    """Tell the destination's administrators approved packages wait for them to publish."""
+    transfer = TransferRequest.objects.select_related("source", "destination").get(pk=transfer_id)
+    body = (
+        f"{transfer.source.name} consented to transfer {_items(transfer)} to "
+        f"{transfer.destination.name}.\n\n"
+        f"Download the re-marked packages from {_link(transfer)} and publish them in "
+        f"{transfer.destination.name}'s environments.\n"
+    )
+    return _send(
+        f"[IPP portal] Transfer #{transfer.pk} from {transfer.source.name} is ready to publish",
+        body,
+        _admins_of(transfer.destination),
     )
 
 

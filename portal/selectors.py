@@ -3,9 +3,10 @@
 Who sees a request: its requester, the administrators of its source and of its
 destination, and support. Everyone else gets 404 for it (its existence is not disclosed).
 """
+
 from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from modules.models import Membership
@@ -27,9 +28,7 @@ def transfers_for_user(user) -> QuerySet:
     if door.is_support(user):
         return qs
     admin_of = _admin_infrastructures(user)
-    return qs.filter(
-        Q(requester=user) | Q(source__in=admin_of) | Q(destination__in=admin_of)
-    )
+    return qs.filter(Q(requester=user) | Q(source__in=admin_of) | Q(destination__in=admin_of))
 
 
 def transfer_for_user(user, pk, *, detail: bool = False) -> TransferRequest:
@@ -122,19 +121,48 @@ def requests_of_user(user) -> QuerySet:
     )
 
 
+def others_for_user(user, limit: int = 50) -> list:
+    """Requests `user` may see but did not make: in and out of infrastructures they
+    administer (all of them for support), newest first, at most `limit`."""
+    return list(
+        transfers_for_user(user).exclude(requester=user).annotate(item_count=Count("items"))[:limit]
+    )
+
+
 def dashboard_widget(user) -> dict | None:
-    """The dashboard card: pending approvals waiting for me, my requests' latest outcomes.
+    """The dashboard card: approvals waiting for me, approved transfers into infrastructures
+    I administer that I have not downloaded yet, and my requests' latest outcomes.
 
     Two queries; None when there is nothing to show.
     """
     if not getattr(user, "is_authenticated", False):
         return None
-    pending = approvals_for_user(user).count()
+    admin_of = _admin_infrastructures(user)
+    downloaded_by_me = Exists(
+        TransferEvent.objects.filter(
+            request=OuterRef("pk"), kind=TransferEvent.Kind.DOWNLOADED, actor=user
+        )
+    )
+    counts = TransferRequest.objects.filter(
+        Q(source__in=admin_of) | Q(destination__in=admin_of)
+    ).aggregate(
+        pending=Count("pk", filter=Q(status=TransferRequest.Status.PENDING, source__in=admin_of)),
+        incoming=Count(
+            "pk",
+            filter=Q(status=TransferRequest.Status.APPROVED, destination__in=admin_of)
+            & ~Q(downloaded_by_me),
+        ),
+    )
     latest = list(
         TransferRequest.objects.filter(requester=user)
         .select_related("source", "destination")
         .order_by("-created_at", "-id")[:5]
     )
-    if not pending and not latest:
+    if not counts["pending"] and not counts["incoming"] and not latest:
         return None
-    return {"template": "portal/_dashboard_widget.html", "pending": pending, "latest": latest}
+    return {
+        "template": "portal/_dashboard_widget.html",
+        "pending": counts["pending"],
+        "incoming": counts["incoming"],
+        "latest": latest,
+    }

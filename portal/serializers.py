@@ -1,4 +1,5 @@
 """Input and output shapes of the portal API (kept apart from the views)."""
+
 from django.urls import reverse
 from rest_framework import serializers
 

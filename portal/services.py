@@ -7,6 +7,7 @@ TransferEvent and writes its audit entry in the same transaction. Refusals becau
 source's portal is blocked are audited (`transfer.refused`) in their own transaction, so
 the record survives the refusal.
 """
+
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -68,7 +69,9 @@ def _items_from_modules(*, user, modules) -> list[_ItemSpec]:
 def _items_from_versions(*, user, versions) -> list[_ItemSpec]:
     items = []
     for ref in versions:
-        version = ref if isinstance(ref, ModuleVersion) else ModuleVersion.objects.filter(pk=ref).first()
+        version = (
+            ref if isinstance(ref, ModuleVersion) else ModuleVersion.objects.filter(pk=ref).first()
+        )
         if version is None:
             raise Http404("No such module version.")
         module = door.module_for_user(user, version.module_id, Level.PUBLISH)
@@ -104,18 +107,14 @@ def _items_from_package(*, user, package: BinaryIO) -> list[_ItemSpec]:
         )
     key = uuid.UUID(str(mark.get("key")))
     module = Module.objects.filter(infrastructure=source, key=key).first()
-    version = (
-        module.versions.filter(digest=str(mark.get("digest", ""))).first() if module else None
-    )
+    version = module.versions.filter(digest=str(mark.get("digest", ""))).first() if module else None
     if version is None:
         raise ValidationFailed(
             f"No published version in {source.name} matches this package "
             f"(module key {key}); publish it there first."
         )
     module = door.module_for_user(user, module.pk, Level.PUBLISH)
-    return [
-        _ItemSpec(module=module, version=version, package_manifest=manifest, package_mark=mark)
-    ]
+    return [_ItemSpec(module=module, version=version, package_manifest=manifest, package_mark=mark)]
 
 
 def _resolve_destination(code: str, source: Infrastructure) -> Infrastructure:
@@ -328,7 +327,9 @@ def _approve(transfer: TransferRequest, *, actor, at_once: bool = False) -> None
         kind=TransferEvent.Kind.PACKAGES_ISSUED,
         message="New marks issued for "
         f"{destination.name}: "
-        + ", ".join(f"{item.module.name} v{item.version.number} (epoch {item.epoch})" for item in items)
+        + ", ".join(
+            f"{item.module.name} v{item.version.number} (epoch {item.epoch})" for item in items
+        )
         + ".",
     )
     audit_record(
@@ -343,6 +344,7 @@ def _approve(transfer: TransferRequest, *, actor, at_once: bool = False) -> None
             "at_once": at_once,
         },
     )
+    transaction.on_commit(lambda: notifications.notify_destination(transfer.pk))
     if not at_once:
         transaction.on_commit(lambda: notifications.notify_outcome(transfer.pk))
 
@@ -457,7 +459,9 @@ def transfer_package(*, user, transfer, module) -> IssuedPackage:
     The requester and the destination's administrators may download it (404 for anyone
     who cannot see the request, 403 for anyone else who can). Each download is recorded.
     """
-    transfer = transfer_for_user(user, transfer.pk if isinstance(transfer, TransferRequest) else transfer)
+    transfer = transfer_for_user(
+        user, transfer.pk if isinstance(transfer, TransferRequest) else transfer
+    )
     roles = transfer_roles(user, transfer)
     if not roles.can_download:
         raise NotAllowed(

@@ -1,4 +1,5 @@
 """Pages of the portal app."""
+
 from django.urls import path
 
 from portal import views

@@ -1,4 +1,5 @@
 """Pages of the IPP portal: request form, my requests, approvals inbox, request detail."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -35,6 +36,7 @@ def my_requests(request):
         "portal/requests.html",
         {
             "transfers": transfers,
+            "others": selectors.others_for_user(request.user),
             "pending_approvals": selectors.approvals_for_user(request.user).count(),
             "breadcrumbs": [(None, "IPP portal")],
         },

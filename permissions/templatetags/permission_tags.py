@@ -36,3 +36,9 @@ def level_label(level) -> str:
         return Level(int(level or 0)).label
     except (TypeError, ValueError):
         return "none"
+
+
+@register.filter
+def giving(sources) -> list:
+    """The sources that give some level (a default of none is not worth a mention)."""
+    return [s for s in sources or () if s.level]

@@ -32,9 +32,13 @@
     }
 
     function fail(detail, helpUrl) {
-      bar.classList.remove("progress-bar-animated", "progress-bar-striped");
-      bar.classList.add("bg-danger");
-      errorBox.textContent = detail;
+      progress.classList.add("d-none");
+      errorBox.textContent = "";
+      var heading = document.createElement("strong");
+      heading.className = "d-block";
+      heading.textContent = "Not published.";
+      errorBox.appendChild(heading);
+      errorBox.appendChild(document.createTextNode(detail));
       if (helpUrl) {
         var link = document.createElement("a");
         link.href = helpUrl;
@@ -98,7 +102,7 @@
         fail("The upload did not reach the server. Check your connection and try again.");
       };
 
-      bar.classList.remove("bg-danger", "bg-success");
+      bar.classList.remove("bg-success");
       bar.classList.add("progress-bar-striped", "progress-bar-animated");
       progress.classList.remove("d-none");
       setProgress(0);

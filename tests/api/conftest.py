@@ -2,8 +2,13 @@
 import pytest
 
 from ippsite.models import ApiToken
-
 from tests.api.client import Api
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The personas' passwords are hashed with a cheap hasher: ~1 s saved per persona."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -113,3 +113,35 @@ def test_audit_checkpoint_command_refuses_a_head_that_points_nowhere(world, appe
     with pytest.raises(CommandError, match="does not match"):
         call_command("audit_checkpoint", stdout=StringIO())
     assert AuditCheckpoint.objects.count() == 0
+
+
+def test_details_survive_the_database_round_trip_and_still_verify(world, verify_command):
+    import datetime
+    import uuid
+
+    entry = audit_record(
+        actor=world.support,
+        action="module.published",
+        details={
+            "ratio": 1e20,
+            "small": 0.1,
+            "when": datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC),
+            "key": uuid.UUID(int=7),
+            "nested": {"b": [1, 2.5, "x"], "a": None},
+            "unicode": "Ação ✓",
+        },
+    )
+    stored = AuditEntry.objects.get(pk=entry.pk).details
+    assert stored["ratio"] == "1e+20" and stored["nested"]["b"] == [1, "2.5", "x"]
+    assert stored["key"] == str(uuid.UUID(int=7))
+    assert verify_command() == (0, "ok: 1 entries")
+
+
+def test_a_broken_authority_key_skips_the_checkpoint_but_not_the_operation(world, settings, monkeypatch):
+    settings.IPP_AUDIT_CHECKPOINT_EVERY = 1
+    monkeypatch.setenv("IPP_AUTHORITY_KEYS", "not-a-key")
+    infrastructure_set_flags(actor=world.support, infrastructure=world.emca, portal_blocked=True)
+    assert Infrastructure.objects.get(pk=world.emca.pk).portal_blocked
+    assert AuditEntry.objects.count() == 1 and AuditCheckpoint.objects.count() == 0
+    monkeypatch.delenv("IPP_AUTHORITY_KEYS")
+    assert checkpoint_now().seq == 1

@@ -1,4 +1,5 @@
 """Helpers for the IPP tests: an API client per persona and the seeds' ACME module."""
+
 import io
 import uuid
 
@@ -43,4 +44,7 @@ def refusals():
 def customer_core():
     """The manifest and files of ACME's CustomerCore module (fresh key per test)."""
     manifest = factories.manifest(key=str(uuid.uuid4()), name="CustomerCore")
-    return manifest, {"Logic/GetCustomer.oml": SECRET, "Entities/Customer.oml": b"entity Customer\n"}
+    return manifest, {
+        "Logic/GetCustomer.oml": SECRET,
+        "Entities/Customer.oml": b"entity Customer\n",
+    }

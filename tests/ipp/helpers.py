@@ -1,4 +1,5 @@
 """Building sealed packages and editing ZIP members for the IPP tests."""
+
 import io
 import zipfile
 
@@ -23,7 +24,11 @@ def rezip(contents: dict) -> bytes:
         for name, data in contents.items():
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o100644 << 16
-            zf.writestr(info, data, compress_type=zipfile.ZIP_STORED if name == "sealed.bin" else zipfile.ZIP_DEFLATED)
+            zf.writestr(
+                info,
+                data,
+                compress_type=zipfile.ZIP_STORED if name == "sealed.bin" else zipfile.ZIP_DEFLATED,
+            )
     return out.getvalue()
 
 

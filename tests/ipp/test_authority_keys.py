@@ -1,4 +1,5 @@
 """The IPP authority: rotation keeps old marks valid, retirement refuses them."""
+
 import uuid
 from io import StringIO
 
@@ -21,7 +22,15 @@ def a_mark(code="ABCDE-FGHJK-MNPQR-STVWX-YZ012", key=None):
 def test_a_mark_carries_every_field_and_verifies(db):
     key = uuid.uuid4()
     mark = a_mark(key=key)
-    assert set(mark) == {"activation_code", "key", "digest", "epoch", "issued_at", "key_id", "signature"}
+    assert set(mark) == {
+        "activation_code",
+        "key",
+        "digest",
+        "epoch",
+        "issued_at",
+        "key_id",
+        "signature",
+    }
     assert mark["key_id"] == authority().current_id
     assert mark["issued_at"].endswith("Z")
     verify_mark(mark, key=key, digest=DIGEST)
@@ -68,7 +77,9 @@ def test_retire_command_refuses_the_current_and_unknown_keys(db):
         call_command("ipp_retire_key", "nosuchkey", stdout=StringIO())
 
 
-def test_sealed_package_signed_by_a_retired_key_is_refused_as_tampered(world, publish, customer_core):
+def test_sealed_package_signed_by_a_retired_key_is_refused_as_tampered(
+    world, publish, customer_core
+):
     manifest, files = customer_core
     version = publish(world.developer, world.acme_dev_env, manifest, files).version
     data = sealed_bytes(version)
@@ -76,7 +87,9 @@ def test_sealed_package_signed_by_a_retired_key_is_refused_as_tampered(world, pu
     call_command("ipp_retire_key", version.mark["key_id"], stdout=StringIO())
 
     with pytest.raises(TamperedPackage):
-        module_publish(user=world.acme_admin, environment=world.acme_prod_env, upload=package_upload(data))
+        module_publish(
+            user=world.acme_admin, environment=world.acme_prod_env, upload=package_upload(data)
+        )
 
 
 def test_sealed_package_signed_before_rotation_still_publishes(world, publish, customer_core):
@@ -85,6 +98,8 @@ def test_sealed_package_signed_before_rotation_still_publishes(world, publish, c
     data = sealed_bytes(version)
     call_command("ipp_rotate_key", stdout=StringIO())
 
-    result = module_publish(user=world.acme_admin, environment=world.acme_prod_env, upload=package_upload(data))
+    result = module_publish(
+        user=world.acme_admin, environment=world.acme_prod_env, upload=package_upload(data)
+    )
 
     assert result.version == version

@@ -1,4 +1,5 @@
 """Copying exposed elements between modules (SPEC rule 4)."""
+
 import pytest
 
 from audit.models import AuditEntry
@@ -9,7 +10,11 @@ from tests import factories
 from tests.ipp.conftest import SECRET
 
 ELEMENTS = [
-    {"name": "GetCustomer", "kind": "server_action", "signature": "GetCustomer(Id: Integer) -> Customer"},
+    {
+        "name": "GetCustomer",
+        "kind": "server_action",
+        "signature": "GetCustomer(Id: Integer) -> Customer",
+    },
     {"name": "Customer", "kind": "entity", "signature": "Customer"},
 ]
 
@@ -41,10 +46,16 @@ def read_all(version) -> dict:
     return {path: b"".join(reader.open(path)) for path, _ in reader.list_files()}
 
 
-def test_copy_within_acme_creates_a_new_version_with_the_element_and_its_file(world, api, acme_modules):
+def test_copy_within_acme_creates_a_new_version_with_the_element_and_its_file(
+    world, api, acme_modules
+):
     core, orders = acme_modules
 
-    response = copy(api(world.developer), core.module, {"version": 1, "elements": ["GetCustomer"], "target": orders.module.pk})
+    response = copy(
+        api(world.developer),
+        core.module,
+        {"version": 1, "elements": ["GetCustomer"], "target": orders.module.pk},
+    )
 
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -53,15 +64,25 @@ def test_copy_within_acme_creates_a_new_version_with_the_element_and_its_file(wo
     assert body["deployment"]["environment"] == world.acme_dev_env.pk
     new = ModuleVersion.objects.get(pk=body["version"]["id"])
     assert [e.name for e in new.exposes.all()] == ["GetCustomer"]
-    assert read_all(new) == {"Orders.oml": b"orders\n", "copied/CustomerCore/Logic/GetCustomer.oml": SECRET}
+    assert read_all(new) == {
+        "Orders.oml": b"orders\n",
+        "copied/CustomerCore/Logic/GetCustomer.oml": SECRET,
+    }
     assert new.marked_code == world.acme.activation_code  # ACME is protected
     entry = AuditEntry.objects.filter(action="module.copied").get()
-    assert entry.details["elements"] == ["GetCustomer"] and entry.details["from_module"] == "CustomerCore"
+    assert (
+        entry.details["elements"] == ["GetCustomer"]
+        and entry.details["from_module"] == "CustomerCore"
+    )
 
 
 def test_copying_an_entity_copies_the_file_named_after_it(world, api, acme_modules):
     core, orders = acme_modules
-    response = copy(api(world.developer), core.module, {"version": 1, "elements": ["Customer"], "target": orders.module.pk})
+    response = copy(
+        api(world.developer),
+        core.module,
+        {"version": 1, "elements": ["Customer"], "target": orders.module.pk},
+    )
     assert response.status_code == 201
     # Entities/Customer.oml has the element's name: that file is copied, not a stub.
     assert response.json()["files"] == ["copied/CustomerCore/Entities/Customer.oml"]
@@ -72,10 +93,16 @@ def test_stub_is_generated_when_no_file_matches(world, api, publish, acme_module
     lib = publish(
         world.developer,
         world.acme_dev_env,
-        factories.manifest(name="Lib", exposes=[{"name": "Helper", "kind": "block", "signature": "Helper()"}]),
+        factories.manifest(
+            name="Lib", exposes=[{"name": "Helper", "kind": "block", "signature": "Helper()"}]
+        ),
         {"Everything.oml": b"all in one"},
     )
-    response = copy(api(world.developer), lib.module, {"version": 1, "elements": ["Helper"], "target": orders.module.pk})
+    response = copy(
+        api(world.developer),
+        lib.module,
+        {"version": 1, "elements": ["Helper"], "target": orders.module.pk},
+    )
     assert response.status_code == 201
     new = ModuleVersion.objects.get(pk=response.json()["version"]["id"])
     stub = read_all(new)["copied/Lib/Helper.txt"]
@@ -85,18 +112,36 @@ def test_stub_is_generated_when_no_file_matches(world, api, publish, acme_module
 def test_copying_an_element_the_target_already_exposes_is_a_conflict(world, api, acme_modules):
     core, orders = acme_modules
     client = api(world.developer)
-    assert copy(client, core.module, {"version": 1, "elements": ["GetCustomer"], "target": orders.module.pk}).status_code == 201
-    response = copy(client, core.module, {"version": 1, "elements": ["GetCustomer"], "target": orders.module.pk})
+    assert (
+        copy(
+            client,
+            core.module,
+            {"version": 1, "elements": ["GetCustomer"], "target": orders.module.pk},
+        ).status_code
+        == 201
+    )
+    response = copy(
+        client, core.module, {"version": 1, "elements": ["GetCustomer"], "target": orders.module.pk}
+    )
     assert response.status_code == 409
     assert response.json()["error"] == "conflict"
 
 
 def test_copying_marked_elements_into_emca_is_blocked_and_logged(world, api, publish, acme_modules):
     core, _orders = acme_modules
-    emca_target = publish(world.emca_admin, world.emca_dev_env, factories.manifest(name="Shop", exposes=[]), {"a.txt": b"a"})
+    emca_target = publish(
+        world.emca_admin,
+        world.emca_dev_env,
+        factories.manifest(name="Shop", exposes=[]),
+        {"a.txt": b"a"},
+    )
     factories.make_member(world.emca, world.developer, default_level=Level.PUBLISH)
 
-    response = copy(api(world.developer), core.module, {"version": 1, "elements": ["GetCustomer"], "target": emca_target.module.pk})
+    response = copy(
+        api(world.developer),
+        core.module,
+        {"version": 1, "elements": ["GetCustomer"], "target": emca_target.module.pk},
+    )
 
     assert response.status_code == 403
     assert response.json()["error"] == "ipp_copy_blocked"
@@ -107,11 +152,25 @@ def test_copying_marked_elements_into_emca_is_blocked_and_logged(world, api, pub
 
 
 def test_unmarked_elements_may_be_copied_into_another_infrastructure(world, api, publish):
-    source = publish(world.emca_admin, world.emca_dev_env, factories.manifest(name="Open", exposes=ELEMENTS[:1]), {"Logic/GetCustomer.oml": b"free"})
-    target = publish(world.developer, world.acme_dev_env, factories.manifest(name="Orders", exposes=[]), {"o.txt": b"o"})
+    source = publish(
+        world.emca_admin,
+        world.emca_dev_env,
+        factories.manifest(name="Open", exposes=ELEMENTS[:1]),
+        {"Logic/GetCustomer.oml": b"free"},
+    )
+    target = publish(
+        world.developer,
+        world.acme_dev_env,
+        factories.manifest(name="Orders", exposes=[]),
+        {"o.txt": b"o"},
+    )
     factories.make_member(world.emca, world.developer, default_level=Level.OPEN)
 
-    response = copy(api(world.developer), source.module, {"version": 1, "elements": ["GetCustomer"], "target": target.module.pk})
+    response = copy(
+        api(world.developer),
+        source.module,
+        {"version": 1, "elements": ["GetCustomer"], "target": target.module.pk},
+    )
 
     assert response.status_code == 201, response.json()
 
@@ -135,7 +194,11 @@ def test_copy_needs_open_on_the_source_and_publish_on_the_target(world, api, acm
 
 def test_copy_of_an_element_the_version_does_not_expose_is_a_bad_request(world, api, acme_modules):
     core, orders = acme_modules
-    response = copy(api(world.developer), core.module, {"version": 1, "elements": ["Nope"], "target": orders.module.pk})
+    response = copy(
+        api(world.developer),
+        core.module,
+        {"version": 1, "elements": ["Nope"], "target": orders.module.pk},
+    )
     assert response.status_code == 400
     assert "Nope" in response.json()["detail"]
 
@@ -143,6 +206,8 @@ def test_copy_of_an_element_the_version_does_not_expose_is_a_bad_request(world, 
 def test_copy_path_with_trailing_slash_works_too(world, api, acme_modules):
     core, orders = acme_modules
     response = api(world.developer).post(
-        f"/api/v1/modules/{core.module.pk}/copy/", {"version": 1, "elements": ["GetCustomer"], "target": orders.module.pk}, format="json"
+        f"/api/v1/modules/{core.module.pk}/copy/",
+        {"version": 1, "elements": ["GetCustomer"], "target": orders.module.pk},
+        format="json",
     )
     assert response.status_code == 201

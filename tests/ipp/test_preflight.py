@@ -1,4 +1,5 @@
 """Preflight says what a deploy or publish would answer, and changes nothing."""
+
 import json
 
 import pytest
@@ -37,7 +38,11 @@ def test_preflight_of_versions_says_ok_ipp_or_permission_and_changes_nothing(wor
     assert outcomes(same_infra) == ["ok"]
     assert outcomes(other_infra) == ["invalid_intellectual_property", "not_found"]
     assert "Platform Server" in other_infra.json()["results"][0]["reason"]
-    assert (AuditEntry.objects.count(), Deployment.objects.count(), ModuleVersion.objects.count()) == before
+    assert (
+        AuditEntry.objects.count(),
+        Deployment.objects.count(),
+        ModuleVersion.objects.count(),
+    ) == before
 
 
 def test_preflight_reports_missing_publish_as_permission(world, api, marked):
@@ -51,7 +56,10 @@ def test_preflight_reports_broken_references(world, api, publish, marked):
         name="Client", references=[{"module": str(marked.module.key), "elements": ["GetCustomer"]}]
     )
     response = preflight(
-        api(world.developer), world.acme_prod_env, {"package": upload(factories.package_bytes(client_manifest))}, fmt="multipart"
+        api(world.developer),
+        world.acme_prod_env,
+        {"package": upload(factories.package_bytes(client_manifest))},
+        fmt="multipart",
     )
     # CustomerCore runs in Development only, so Production lacks it.
     assert outcomes(response) == ["broken_reference"]
@@ -67,10 +75,18 @@ def test_preflight_of_packages_sealed_tampered_and_invalid(world, api, marked):
 
     emca = api(world.emca_admin)
     acme = api(world.acme_admin)
-    assert outcomes(preflight(emca, world.emca_dev_env, {"package": upload(sealed)}, "multipart")) == ["invalid_intellectual_property"]
-    assert outcomes(preflight(acme, world.acme_prod_env, {"package": upload(sealed)}, "multipart")) == ["ok"]
-    assert outcomes(preflight(acme, world.acme_prod_env, {"package": upload(rezip(contents))}, "multipart")) == ["tampered_package"]
-    assert outcomes(preflight(acme, world.acme_prod_env, {"package": upload(b"not a zip")}, "multipart")) == ["invalid_package"]
+    assert outcomes(
+        preflight(emca, world.emca_dev_env, {"package": upload(sealed)}, "multipart")
+    ) == ["invalid_intellectual_property"]
+    assert outcomes(
+        preflight(acme, world.acme_prod_env, {"package": upload(sealed)}, "multipart")
+    ) == ["ok"]
+    assert outcomes(
+        preflight(acme, world.acme_prod_env, {"package": upload(rezip(contents))}, "multipart")
+    ) == ["tampered_package"]
+    assert outcomes(
+        preflight(acme, world.acme_prod_env, {"package": upload(b"not a zip")}, "multipart")
+    ) == ["invalid_package"]
     assert not AuditEntry.objects.filter(action="module.publish_refused").exists()
 
 

@@ -1,4 +1,5 @@
 """Sealed packages: no source in clear, bound to mark and manifest, tamper-evident."""
+
 import json
 
 import pytest
@@ -6,14 +7,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ipp.marks import FIELDS, sign_mark
-from modules.errors import DomainError, IPP_MESSAGE, InvalidIntellectualProperty, TamperedPackage
+from modules.errors import IPP_MESSAGE, DomainError, InvalidIntellectualProperty, TamperedPackage
 from modules.models import ModuleVersion
 from modules.services import module_publish
 from tests import factories
 from tests.ipp.conftest import SECRET, refusals
 from tests.ipp.helpers import members, package_upload, rezip, sealed_bytes
 
-NOT_500 = dict(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+NOT_500 = dict(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture
@@ -28,8 +31,11 @@ def sealed(marked):
 
 
 def publish_into(world, env, data):
-    return module_publish(user=world.acme_admin if env.infrastructure == world.acme else world.emca_admin,
-                          environment=env, upload=package_upload(data))
+    return module_publish(
+        user=world.acme_admin if env.infrastructure == world.acme else world.emca_admin,
+        environment=env,
+        upload=package_upload(data),
+    )
 
 
 def assert_refused(world, data, codes=("tampered_package", "invalid_package")):
@@ -56,7 +62,10 @@ def test_sealed_package_publishes_in_its_own_infrastructure_with_its_mark(world,
 def test_a_re_marked_package_publishes_in_the_destination_keeping_the_new_mark(world, marked):
     """What the portal does after approval: a new mark (epoch 2) for EMCA, same content."""
     new_mark = sign_mark(
-        key=marked.module.key, digest=marked.digest, activation_code=world.emca.activation_code, epoch=2
+        key=marked.module.key,
+        digest=marked.digest,
+        activation_code=world.emca.activation_code,
+        epoch=2,
     )
     data = sealed_bytes(marked, mark=new_mark)
 
@@ -109,14 +118,18 @@ def test_payload_cut_at_a_record_boundary_is_tampered(world, publish, customer_c
 
 def test_payload_swapped_from_another_package_is_tampered(world, publish, sealed):
     other_manifest = factories.manifest(name="Other")
-    other = publish(world.developer, world.acme_dev_env, other_manifest, {"a.txt": b"other"}).version
+    other = publish(
+        world.developer, world.acme_dev_env, other_manifest, {"a.txt": b"other"}
+    ).version
     contents = members(sealed)
     contents["sealed.bin"] = members(sealed_bytes(other))["sealed.bin"]
     assert_refused(world, rezip(contents), codes=("tampered_package",))
 
 
 def test_mark_moved_to_another_module_is_tampered(world, publish, sealed, marked):
-    other = publish(world.developer, world.acme_dev_env, factories.manifest(name="Other"), {"a.txt": b"x"}).version
+    other = publish(
+        world.developer, world.acme_dev_env, factories.manifest(name="Other"), {"a.txt": b"x"}
+    ).version
     contents = members(sealed_bytes(other))
     contents["mark.json"] = members(sealed)["mark.json"]
     assert_refused(world, rezip(contents), codes=("tampered_package",))
@@ -140,7 +153,11 @@ def test_whitespace_only_edit_of_mark_json_is_tampered(world, sealed):
 
 
 _json_values = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.text(max_size=40), st.lists(st.integers(), max_size=2)
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=40),
+    st.lists(st.integers(), max_size=2),
 )
 
 
@@ -180,3 +197,26 @@ def test_any_truncation_of_the_payload_is_refused(world, sealed, cut):
     contents = members(sealed)
     contents["sealed.bin"] = contents["sealed.bin"][: max(0, len(contents["sealed.bin"]) - cut)]
     assert_refused(world, rezip(contents))
+
+
+def test_payload_moved_under_src_without_its_mark_is_tampered(world, sealed):
+    contents = members(sealed)
+    stripped = {
+        "manifest.json": contents["manifest.json"],
+        "src/sealed.bin": contents["sealed.bin"],
+    }
+    error = assert_refused(world, rezip(stripped), codes=("tampered_package",))
+    assert "without its mark" in error.detail
+
+
+def test_sealing_key_lives_outside_the_database_in_a_private_file(settings, sealed):
+    path = settings.IPP_KEYS_DIR / "sealing" / "sealing.key"
+    assert path.exists()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_package_sealed_by_another_sites_key_is_tampered(world, sealed, monkeypatch):
+    import base64
+
+    monkeypatch.setenv("IPP_SEALING_KEY", base64.b64encode(b"k" * 32).decode())
+    assert_refused(world, sealed, codes=("tampered_package",))

@@ -1,4 +1,5 @@
 """The seeds' story end to end through the JSON API: ACME protects, EMCA is refused."""
+
 import io
 import zipfile
 
@@ -13,7 +14,9 @@ def test_acme_protected_story_end_to_end(world, api, customer_core):
     acme_dev = api(world.developer)
 
     # Published in protected ACME: the version is marked with ACME's activation code.
-    response = publish_via_api(acme_dev, world.acme_dev_env, factories.package_bytes(manifest, files))
+    response = publish_via_api(
+        acme_dev, world.acme_dev_env, factories.package_bytes(manifest, files)
+    )
     assert response.status_code == 201, response.json()
     version = response.json()["version"]
     assert version["marked"] is True
@@ -23,14 +26,18 @@ def test_acme_protected_story_end_to_end(world, api, customer_core):
 
     # Deploying Development -> Production inside ACME is allowed.
     response = acme_dev.post(
-        "/api/v1/deployments", {"version": version["id"], "environment": world.acme_prod_env.pk}, format="json"
+        "/api/v1/deployments",
+        {"version": version["id"], "environment": world.acme_prod_env.pk},
+        format="json",
     )
     assert response.status_code in (200, 201), response.json()
 
     # Deploying to EMCA is refused with exactly the seeds' message, and logged.
     factories.make_member(world.emca, world.developer, create_modules=True)
     response = acme_dev.post(
-        "/api/v1/deployments", {"version": version["id"], "environment": world.emca_dev_env.pk}, format="json"
+        "/api/v1/deployments",
+        {"version": version["id"], "environment": world.emca_dev_env.pk},
+        format="json",
     )
     assert response.status_code == 403
     assert response.json() == {"error": "invalid_intellectual_property", "detail": IPP_MESSAGE}
@@ -61,23 +68,32 @@ def test_acme_protected_story_end_to_end(world, api, customer_core):
     assert response.json()["version"]["mark"] == version["mark"]
 
     # Support turns ACME's protection off: a NEW version is unmarked and reaches EMCA.
-    assert api(world.support).patch(
-        f"/api/v1/infrastructures/{world.acme.pk}", {"ipp_protected": False}, format="json"
-    ).status_code == 200
+    assert (
+        api(world.support)
+        .patch(f"/api/v1/infrastructures/{world.acme.pk}", {"ipp_protected": False}, format="json")
+        .status_code
+        == 200
+    )
     files2 = {**files, "Logic/GetCustomer.oml": SECRET + b"-- v2 --\n"}
-    response = publish_via_api(acme_dev, world.acme_dev_env, factories.package_bytes(manifest, files2))
+    response = publish_via_api(
+        acme_dev, world.acme_dev_env, factories.package_bytes(manifest, files2)
+    )
     assert response.status_code == 201, response.json()
     v2 = response.json()["version"]
     assert v2["number"] == 2 and v2["marked"] is False and v2["mark"] is None
     response = acme_dev.post(
-        "/api/v1/deployments", {"version": v2["id"], "environment": world.emca_dev_env.pk}, format="json"
+        "/api/v1/deployments",
+        {"version": v2["id"], "environment": world.emca_dev_env.pk},
+        format="json",
     )
     assert response.status_code in (200, 201), response.json()
     assert ModuleVersion.objects.get(module__infrastructure=world.emca).mark is None
 
     # The old marked version keeps its mark and is still refused.
     response = acme_dev.post(
-        "/api/v1/deployments", {"version": version["id"], "environment": world.emca_prod_env.pk}, format="json"
+        "/api/v1/deployments",
+        {"version": version["id"], "environment": world.emca_prod_env.pk},
+        format="json",
     )
     assert response.status_code == 403
     assert response.json()["detail"] == IPP_MESSAGE
@@ -100,7 +116,9 @@ def test_unsealed_rebuild_of_a_marked_version_is_refused_in_another_infrastructu
 
 def test_publish_in_unprotected_emca_is_never_marked(world, api, customer_core):
     manifest, files = customer_core
-    response = publish_via_api(api(world.emca_admin), world.emca_dev_env, factories.package_bytes(manifest, files))
+    response = publish_via_api(
+        api(world.emca_admin), world.emca_dev_env, factories.package_bytes(manifest, files)
+    )
     assert response.status_code == 201
     assert response.json()["version"]["marked"] is False
 
@@ -123,7 +141,9 @@ def test_marked_package_from_acme_is_refused_in_an_odc_infrastructure(world, api
     env = factories.make_environment(odc, "Development")
     factories.make_member(odc, world.developer, create_modules=True)
     manifest, files = customer_core
-    published = publish_via_api(api(world.developer), world.acme_dev_env, factories.package_bytes(manifest, files))
+    published = publish_via_api(
+        api(world.developer), world.acme_dev_env, factories.package_bytes(manifest, files)
+    )
     version_id = published.json()["version"]["id"]
 
     response = api(world.developer).post(

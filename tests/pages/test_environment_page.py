@@ -150,3 +150,31 @@ def test_environment_page_queries_do_not_grow_with_deployed_modules(
         html = client.get(url).content.decode()
     assert html.count('data-testid="deployment-row"') == 6
     assert len(six_rows.captured_queries) == len(one_row.captured_queries)
+
+
+def test_marked_export_uploaded_to_another_infrastructure_shows_the_ipp_error(world, as_user, core_module):
+    from modules.source import package_export
+
+    version = core_module.versions.get()
+    if not version.marked:
+        pytest.skip("IPP marks are not issued yet in this build")
+    _name, fileobj = package_export(user=world.developer, version=version)
+    factories.make_member(world.emca, world.contractor, create_modules=True)
+    client = as_user(world.contractor)
+    url = reverse("environment", args=[world.emca_dev_env.pk])
+    response = client.post(url, {"package": _upload(fileobj.read())})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Invalid Intellectual Property: You are trying to upload or publish a solution" in html
+    if reverse_or_none("ipp:troubleshoot"):
+        assert 'data-testid="troubleshoot-link"' in html
+    assert not Module.objects.filter(infrastructure=world.emca).exists()
+
+
+def reverse_or_none(name):
+    from django.urls import NoReverseMatch
+
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None

@@ -9,6 +9,12 @@ from permissions.levels import LEVEL_CODENAMES, Level
 from permissions.models import ModuleUserObjectPermission, Team
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Personas sign in with a password; a fast hasher keeps the matrix quick."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_module(infrastructure, name: str, *, exposes=("GetCustomer",)) -> Module:
     """A module with one version exposing `exposes` (server actions)."""
     module = Module.objects.create(infrastructure=infrastructure, key=uuid.uuid4(), name=name)

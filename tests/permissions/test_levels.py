@@ -1,9 +1,9 @@
 """How a user's effective level on a module is computed (SPEC §3)."""
+import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-import pytest
 
-from modules.models import Membership
+from modules.models import Membership, Module
 from permissions import door
 from permissions.levels import Level
 from permissions.models import ModuleUserObjectPermission
@@ -130,3 +130,28 @@ def test_explain_is_a_few_queries(world, acme_modules, django_assert_max_num_que
     make_grant(world.contractor, acme_modules["api"], Level.OPEN)
     with django_assert_max_num_queries(4):
         door.explain_level(world.contractor, acme_modules["api"])
+
+
+def test_level_filters_agree_with_computed_levels_on_a_random_mix(world):
+    """The SQL filters (no level computed) pick exactly the modules whose level matches."""
+    import random
+
+    rng = random.Random(20261123)
+    users = [world.developer, world.contractor, world.acme_admin]
+    modules = [make_module(world.acme, f"R{i}") for i in range(12)] + [make_module(world.emca, "E")]
+    teams = [make_team(world.acme, f"T{i}", Level(rng.randint(0, 3))) for i in range(3)]
+    for team in teams:
+        team.members.set(rng.sample(users, 2))
+        team.modules.set(rng.sample(modules, 5))
+    for user in users:
+        for module in rng.sample(modules, 6):
+            make_grant(user, module, Level(rng.randint(1, 3)))
+    for user in users + [world.emca_admin, world.outsider]:
+        expected = {m.pk: door.effective_level(user, m) for m in modules}
+        for level in Level:
+            picked = set(Module.objects.filter(door.level_exactly_q(user, level)).values_list("pk", flat=True))
+            assert picked & set(expected) == {pk for pk, lvl in expected.items() if lvl == level}, (user, level)
+            at_least = {m.pk for m in door.modules_for_user(user, level)}
+            assert at_least == {pk for pk, lvl in expected.items() if lvl >= max(level, Level.REFERENCE)}
+        for module in door.modules_for_user(user, Level.REFERENCE):
+            assert module.level == expected[module.pk]

@@ -1,4 +1,5 @@
 """Portal fixtures: ACME's protected CustomerCore, transfer helpers, a live API client."""
+
 import io
 import uuid
 
@@ -15,7 +16,9 @@ SECRET = b"-- secret logic of GetCustomer --\nreturn 42\n"
 def customer_core(world, publish):
     """ACME's CustomerCore v1, published by the developer: marked for ACME, epoch 1."""
     manifest = factories.manifest(key=str(uuid.uuid4()), name="CustomerCore")
-    result = publish(world.developer, world.acme_dev_env, manifest, {"Logic/GetCustomer.oml": SECRET})
+    result = publish(
+        world.developer, world.acme_dev_env, manifest, {"Logic/GetCustomer.oml": SECRET}
+    )
     return result.version
 
 
@@ -23,14 +26,18 @@ def customer_core(world, publish):
 def billing(world, publish):
     """A second ACME module the developer may publish."""
     manifest = factories.manifest(key=str(uuid.uuid4()), name="Billing", exposes=[])
-    return publish(world.developer, world.acme_dev_env, manifest, {"Logic/Bill.oml": b"bill\n"}).version
+    return publish(
+        world.developer, world.acme_dev_env, manifest, {"Logic/Bill.oml": b"bill\n"}
+    ).version
 
 
 @pytest.fixture
 def emca_module(world, publish):
     """An EMCA module (unprotected: unmarked), published by EMCA's administrator."""
     manifest = factories.manifest(key=str(uuid.uuid4()), name="EmcaPortal", exposes=[])
-    return publish(world.emca_admin, world.emca_dev_env, manifest, {"Web/Home.oml": b"home\n"}).version
+    return publish(
+        world.emca_admin, world.emca_dev_env, manifest, {"Web/Home.oml": b"home\n"}
+    ).version
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """The seeds' partner → client story: ACME's module moves to EMCA with ACME's consent."""
+
 import io
 from urllib.parse import urlsplit
 
@@ -28,7 +29,9 @@ def test_developer_request_waits_for_acme_consent(world, pending):
     assert entry.details["destination"] == "EMCA"
 
 
-def test_acme_admin_approval_issues_a_mark_for_emca_with_the_next_epoch(world, pending, customer_core):
+def test_acme_admin_approval_issues_a_mark_for_emca_with_the_next_epoch(
+    world, pending, customer_core
+):
     approved = transfer_approve(user=world.acme_admin, transfer=pending)
 
     item = approved.items.get()
@@ -42,16 +45,23 @@ def test_acme_admin_approval_issues_a_mark_for_emca_with_the_next_epoch(world, p
         "approved",
         "packages_issued",
     ]
-    assert AuditEntry.objects.filter(action="transfer.approved", infrastructure=world.acme).count() == 1
+    assert (
+        AuditEntry.objects.filter(action="transfer.approved", infrastructure=world.acme).count()
+        == 1
+    )
 
 
-def test_emca_admin_publishes_the_transferred_package_in_emca_development(world, pending, customer_core):
+def test_emca_admin_publishes_the_transferred_package_in_emca_development(
+    world, pending, customer_core
+):
     transfer_approve(user=world.acme_admin, transfer=pending)
     data = download(
         transfer_package(user=world.emca_admin, transfer=pending, module=customer_core.module_id)
     )
 
-    result = module_publish(user=world.emca_admin, environment=world.emca_dev_env, upload=as_file(data))
+    result = module_publish(
+        user=world.emca_admin, environment=world.emca_dev_env, upload=as_file(data)
+    )
 
     assert result.module.infrastructure == world.emca
     assert result.module.key == customer_core.module.key
@@ -63,7 +73,9 @@ def test_emca_admin_publishes_the_transferred_package_in_emca_development(world,
     assert pending.events.filter(kind=TransferEvent.Kind.DOWNLOADED).count() == 1
 
 
-def test_the_transferred_package_is_still_refused_in_a_third_infrastructure(world, pending, customer_core):
+def test_the_transferred_package_is_still_refused_in_a_third_infrastructure(
+    world, pending, customer_core
+):
     from modules.errors import InvalidIntellectualProperty
     from tests import factories
 

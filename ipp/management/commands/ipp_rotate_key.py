@@ -18,4 +18,6 @@ class Command(BaseCommand):
             kid = keyring.rotate()
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"rotated: {old} -> {kid} (new marks are signed by {kid}; {old} still verifies)")
+        self.stdout.write(
+            f"rotated: {old} -> {kid} (new marks are signed by {kid}; {old} still verifies)"
+        )

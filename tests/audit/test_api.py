@@ -1,0 +1,144 @@
+"""GET /api/v1/audit: who reads what, filters, shape, order, pagination."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from audit.models import AuditEntry
+from audit.services import audit_record
+from ipp.toggles import infrastructure_set_flags
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def logged(world):
+    """Entries for ACME, for EMCA, and one with no infrastructure (user.created)."""
+    infrastructure_set_flags(actor=world.support, infrastructure=world.acme, portal_blocked=True)
+    infrastructure_set_flags(actor=world.support, infrastructure=world.emca, ipp_protected=True)
+    audit_record(
+        actor=world.acme_admin,
+        action="membership.changed",
+        infrastructure=world.acme,
+        subject=world.acme,
+        details={"user": "developer"},
+    )
+    audit_record(actor=world.support, action="user.created", subject=world.outsider, details={})
+    return world
+
+
+def client_for(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+def seqs(response) -> list[int]:
+    return [row["seq"] for row in response.json()["results"]]
+
+
+@pytest.mark.parametrize(
+    "persona, status, expected",
+    [
+        ("support", 200, [4, 3, 2, 1]),
+        ("acme_admin", 200, [3, 1]),
+        ("emca_admin", 200, [2]),
+        ("developer", 403, None),
+        ("contractor", 403, None),
+        ("outsider", 403, None),
+    ],
+)
+def test_audit_api_permission_matrix(logged, persona, status, expected):
+    response = client_for(logged.personas()[persona]).get("/api/v1/audit")
+    assert response.status_code == status
+    if expected is None:
+        assert response.json()["error"] == "permission_denied"
+    else:
+        assert seqs(response) == expected
+
+
+def test_anonymous_callers_are_refused(logged):
+    response = client_for().get("/api/v1/audit")
+    assert response.status_code in (401, 403)
+    assert response.json()["error"] == "not_authenticated"
+
+
+def test_an_administrator_asking_for_another_infrastructure_gets_403(logged):
+    client = client_for(logged.acme_admin)
+    assert client.get(f"/api/v1/audit?infrastructure={logged.emca.pk}").status_code == 403
+    assert client.get("/api/v1/audit?infrastructure=99999").status_code == 403
+    own = client.get(f"/api/v1/audit?infrastructure={logged.acme.pk}")
+    assert own.status_code == 200 and seqs(own) == [3, 1]
+
+
+def test_support_filters_by_infrastructure_action_and_actor(logged):
+    client = client_for(logged.support)
+    assert seqs(client.get(f"/api/v1/audit?infrastructure={logged.emca.pk}")) == [2]
+    assert seqs(client.get("/api/v1/audit?action=ipp.portal_blocked")) == [1]
+    assert seqs(client.get("/api/v1/audit?actor=acme_admin")) == [3]
+    assert seqs(client.get("/api/v1/audit?actor=acme_admin&action=user.created")) == []
+
+
+def test_since_and_until_accept_dates_and_datetimes(logged):
+    AuditEntry.objects.filter(seq=1).update(created_at=timezone.now() - timedelta(days=10))
+    client = client_for(logged.support)
+    today = timezone.now().date()
+    old_day = (timezone.now() - timedelta(days=10)).date()
+    assert seqs(client.get(f"/api/v1/audit?since={today.isoformat()}")) == [4, 3, 2]
+    assert seqs(client.get(f"/api/v1/audit?until={old_day.isoformat()}")) == [1]
+    moment = (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert seqs(client.get(f"/api/v1/audit?until={moment}")) == [1]
+    assert seqs(client.get(f"/api/v1/audit?since={moment}")) == [4, 3, 2]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["since=yesterday", "until=2026-13-01", "since=2026-11-02&until=2026-11-01", "infrastructure=abc"],
+)
+def test_bad_filter_values_are_400_invalid_request(logged, query):
+    response = client_for(logged.support).get(f"/api/v1/audit?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert response.json()["detail"]
+
+
+def test_an_entry_has_the_documented_shape(logged):
+    row = client_for(logged.support).get("/api/v1/audit?action=ipp.portal_blocked").json()["results"][0]
+    entry = AuditEntry.objects.get(seq=1)
+    assert set(row) == {"seq", "time", "actor", "action", "infrastructure", "subject", "details", "hash", "prev_hash"}
+    assert row["actor"] == "support"
+    assert row["infrastructure"] == logged.acme.pk
+    assert row["subject"] == {"type": "infrastructure", "id": str(logged.acme.pk)}
+    assert row["details"] == {"from": False, "to": True}
+    assert (row["hash"], row["prev_hash"]) == (entry.hash, "0" * 64)
+
+
+def test_entries_without_a_subject_say_so(logged):
+    client = client_for(logged.support)
+    audit_record(actor=logged.support, action="module.exported", details={})
+    assert client.get("/api/v1/audit?action=module.exported").json()["results"][0]["subject"] == {
+        "type": None,
+        "id": None,
+    }
+
+
+def test_the_list_is_paginated_newest_first_and_works_with_a_trailing_slash(logged, append):
+    append(60, actor=logged.support, infrastructure=logged.acme)
+    body = client_for(logged.support).get("/api/v1/audit/").json()
+    assert body["count"] == 64
+    assert [r["seq"] for r in body["results"]] == list(range(64, 14, -1))
+    assert body["next"] and body["previous"] is None
+    second = client_for(logged.support).get(body["next"]).json()
+    assert [r["seq"] for r in second["results"]] == list(range(14, 0, -1))
+
+
+def test_token_authentication_works(logged):
+    from ippsite.models import ApiToken
+
+    _token, raw = ApiToken.issue(logged.emca_admin)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
+    response = client.get("/api/v1/audit")
+    assert response.status_code == 200 and seqs(response) == [2]

@@ -1,0 +1,52 @@
+"""The dashboard: my infrastructures with role, IPP and portal badges, environments."""
+from django.urls import reverse
+
+from tests import factories
+
+
+def test_member_sees_their_infrastructures_with_role_and_badges(world, as_user):
+    html = as_user(world.acme_admin).get(reverse("dashboard")).content.decode()
+    assert reverse("infrastructure", args=[world.acme.pk]) in html
+    assert reverse("infrastructure", args=[world.emca.pk]) not in html
+    assert 'data-testid="role">Administrator<' in html
+    assert "IPP protected" in html
+    assert reverse("environment", args=[world.acme_dev_env.pk]) in html
+
+
+def test_developer_is_a_member_and_sees_module_counts(world, as_user, publish):
+    publish(world.developer, world.acme_dev_env)
+    html = as_user(world.developer).get(reverse("dashboard")).content.decode()
+    assert 'data-testid="role">Member<' in html
+    assert "1 module · 1 you can see" in html
+
+
+def test_support_sees_every_infrastructure(world, as_user):
+    html = as_user(world.support).get(reverse("dashboard")).content.decode()
+    assert reverse("infrastructure", args=[world.acme.pk]) in html
+    assert reverse("infrastructure", args=[world.emca.pk]) in html
+    assert 'data-testid="role">Support<' in html
+
+
+def test_outsider_gets_an_empty_state_that_says_what_to_do(world, as_user):
+    html = as_user(world.outsider).get(reverse("dashboard")).content.decode()
+    assert 'data-testid="empty-infrastructures"' in html
+    assert "Ask an infrastructure administrator to add you" in html
+
+
+def test_anonymous_visitor_is_sent_to_sign_in(db, as_user):
+    response = as_user().get(reverse("dashboard"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_dashboard_queries_do_not_grow_with_infrastructures(world, as_user, django_assert_max_num_queries):
+    client = as_user(world.support)
+    with django_assert_max_num_queries(20) as two:
+        client.get(reverse("dashboard"))
+    for n in range(4):
+        infra = factories.make_infrastructure(f"Extra{n}")
+        factories.make_environment(infra, "Development")
+        factories.make_environment(infra, "Production")
+    with django_assert_max_num_queries(len(two.captured_queries)):
+        html = client.get(reverse("dashboard")).content.decode()
+    assert html.count('data-testid="infrastructure-card"') == 6
