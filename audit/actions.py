@@ -19,6 +19,8 @@ _ACTIONS = [
     Action("environment.created", "Environment created", "primary"),
     Action("membership.changed", "Membership changed", "info"),
     Action("permission.changed", "Permission changed", "info"),
+    Action("team.created", "Team created", "primary"),
+    Action("team.changed", "Team changed", "info"),
     Action("ipp.protection_changed", "IPP protection changed", "warning"),
     Action("ipp.portal_blocked", "IPP portal blocked", "danger"),
     Action("ipp.portal_unblocked", "IPP portal unblocked", "success"),
@@ -27,12 +29,14 @@ _ACTIONS = [
     Action("module.publish_refused", "Publish refused", "danger"),
     Action("module.exported", "Module exported", "secondary"),
     Action("module.source_viewed", "Source viewed", "secondary"),
+    Action("module.copied", "Elements copied", "success"),
     Action("module.copy_refused", "Copy refused", "danger"),
     Action("transfer.requested", "Transfer requested", "primary"),
     Action("transfer.approved", "Transfer approved", "success"),
     Action("transfer.rejected", "Transfer rejected", "danger"),
     Action("transfer.cancelled", "Transfer cancelled", "secondary"),
     Action("transfer.refused", "Transfer refused", "danger"),
+    Action("transfer.package_downloaded", "Transferred package downloaded", "secondary"),
 ]
 
 ACTIONS: dict[str, Action] = {action.code: action for action in _ACTIONS}
@@ -42,6 +46,8 @@ INFRASTRUCTURE_CREATED = "infrastructure.created"
 ENVIRONMENT_CREATED = "environment.created"
 MEMBERSHIP_CHANGED = "membership.changed"
 PERMISSION_CHANGED = "permission.changed"
+TEAM_CREATED = "team.created"
+TEAM_CHANGED = "team.changed"
 IPP_PROTECTION_CHANGED = "ipp.protection_changed"
 IPP_PORTAL_BLOCKED = "ipp.portal_blocked"
 IPP_PORTAL_UNBLOCKED = "ipp.portal_unblocked"
@@ -50,12 +56,14 @@ MODULE_DEPLOYED = "module.deployed"
 MODULE_PUBLISH_REFUSED = "module.publish_refused"
 MODULE_EXPORTED = "module.exported"
 MODULE_SOURCE_VIEWED = "module.source_viewed"
+MODULE_COPIED = "module.copied"
 MODULE_COPY_REFUSED = "module.copy_refused"
 TRANSFER_REQUESTED = "transfer.requested"
 TRANSFER_APPROVED = "transfer.approved"
 TRANSFER_REJECTED = "transfer.rejected"
 TRANSFER_CANCELLED = "transfer.cancelled"
 TRANSFER_REFUSED = "transfer.refused"
+TRANSFER_PACKAGE_DOWNLOADED = "transfer.package_downloaded"
 
 
 def action_choices() -> list[tuple[str, str]]:

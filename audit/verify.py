@@ -131,6 +131,10 @@ def verify_chain(
             cp_index += 1
             message = checkpoint_message(seq=cp_seq, hash=cp_hash, created_at=cp_time)
             if not keyring.verify(key_id, message, signature):
+                if key_id in keyring.retired:
+                    return result(
+                        f"untrusted: checkpoint at {cp_seq}: signed by retired key {key_id}", cp_seq
+                    )
                 return result(f"tampered: checkpoint at {cp_seq}: signature does not verify", cp_seq)
             if cp_hash != stored:
                 return result(f"tampered: entry {seq}: differs from the signed checkpoint", seq)

@@ -11,6 +11,7 @@ and times hashlib.sha256 alone over the same canonical bytes. Usage:
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -74,6 +75,8 @@ def main() -> int:
             f"raw sha256:   {args.entries} hashes of {raw['bytes'] / args.entries:.0f} bytes avg "
             f"in {raw['seconds']:.2f}s ({raw_rate:,.0f} entries/s)"
         )
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of the whole run: {peak_mb:.0f} MB")
         print(f"ratio: verification runs at {verify_rate / raw_rate:.1%} of raw SHA-256 speed "
               f"({raw_rate / verify_rate:.1f}x slower: reading rows, decoding JSON, re-encoding)")
         return 0

@@ -44,9 +44,11 @@ def marked_elsewhere(digest: str, infrastructure: Infrastructure) -> ModuleVersi
     An unsealed package rebuilt from a marked version's source has the same canonical
     digest: it is refused like the version itself, so a mark cannot be stripped.
     """
+    same_content = ModuleVersion.objects.filter(digest=digest)
+    if same_content.filter(marked_code=infrastructure.activation_code).exists():
+        return None  # this infrastructure holds it under its own mark (e.g. after a transfer)
     return (
-        ModuleVersion.objects.filter(digest=digest)
-        .exclude(marked_code="")
+        same_content.exclude(marked_code="")
         .exclude(marked_code=infrastructure.activation_code)
         .select_related("module")
         .first()

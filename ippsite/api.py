@@ -1,10 +1,14 @@
 """API plumbing shared by every endpoint: one error shape, one pagination."""
+import logging
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(exceptions.APIException):
@@ -50,10 +54,30 @@ def _flatten(detail) -> str:
 
 def exception_handler(exc, context):
     """Answer every error as {"error": "<code>", "detail": "<text>"}."""
+    from modules.crypto import KeyringError, SourceIntegrityError
     from modules.errors import DomainError
 
     if isinstance(exc, DomainError):
         return Response({"error": exc.code, "detail": exc.detail}, status=exc.status)
+    if isinstance(exc, SourceIntegrityError):
+        logger.error("stored source failed its integrity check: %s", exc)
+        return Response(
+            {
+                "error": "source_integrity",
+                "detail": "The stored source failed its integrity check and was not served. "
+                "Tell support: the blob storage may have been altered.",
+            },
+            status=500,
+        )
+    if isinstance(exc, KeyringError):
+        logger.error("master keyring problem: %s", exc)
+        return Response(
+            {
+                "error": "key_unavailable",
+                "detail": "The key needed to decrypt this source is not available. Tell support.",
+            },
+            status=500,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

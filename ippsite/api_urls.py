@@ -1,4 +1,5 @@
 """API: token and users (support)."""
+
 from django.urls import path
 
 from ippsite import api_views

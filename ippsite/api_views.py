@@ -1,4 +1,5 @@
 """API: exchange a username and password for a token; create users (support)."""
+
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError

@@ -1,4 +1,5 @@
 """The dashboard: my infrastructures and their environments, and what waits for me."""
+
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch, Q
 from django.shortcuts import render
@@ -21,10 +22,7 @@ def dashboard(request):
     )
     roles = dict(Membership.objects.filter(user=user).values_list("infrastructure_id", "role"))
     visible = dict(
-        door.modules_for_user(user)
-        .order_by()
-        .values_list("infrastructure")
-        .annotate(n=Count("id"))
+        door.modules_for_user(user).order_by().values_list("infrastructure").annotate(n=Count("id"))
     )
     for infra in infrastructures:
         infra.role = roles.get(infra.pk)

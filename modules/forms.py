@@ -1,4 +1,5 @@
 """Forms of the registry pages. Choice fields offer only what the user may pick."""
+
 from crispy_forms.helper import FormHelper
 from django import forms
 from django.conf import settings
@@ -26,10 +27,13 @@ class EnvironmentForm(forms.Form):
         name = self.cleaned_data["name"].strip()
         if not name:
             raise forms.ValidationError("Give the environment a name.")
-        if self.infrastructure is not None and self.infrastructure.environments.filter(
-            name__iexact=name
-        ).exists():
-            raise forms.ValidationError(f"{self.infrastructure.name} already has an environment called {name}.")
+        if (
+            self.infrastructure is not None
+            and self.infrastructure.environments.filter(name__iexact=name).exists()
+        ):
+            raise forms.ValidationError(
+                f"{self.infrastructure.name} already has an environment called {name}."
+            )
         return name
 
 

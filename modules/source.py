@@ -4,6 +4,7 @@ Used by the JSON API and the web pages alike. Every function needs `open` on the
 (through permissions.door: 404 when the user has no level, 403 below `open`), and every
 view of a file or export is audit-logged in its own transaction before any byte leaves.
 """
+
 import json
 import tempfile
 import zipfile

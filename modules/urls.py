@@ -1,4 +1,5 @@
 """Pages of the modules app. Other apps' templates link to these names: keep them."""
+
 from django.urls import path
 
 from modules import views

@@ -5,6 +5,7 @@ Each view parses, goes through the permission door, calls one service or selecto
 renders. Domain errors become a message and a re-render with the error's status; the
 upload form also answers XMLHttpRequest with JSON so the page can show upload progress.
 """
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
 from modules.errors import DomainError
@@ -139,9 +141,7 @@ def _publish(request, env: Environment):
         return _render_environment(request, env, form, status=400)
     upload = form.cleaned_data["package"]
     try:
-        result = module_publish(
-            user=request.user, environment=env, upload=upload, size=upload.size
-        )
+        result = module_publish(user=request.user, environment=env, upload=upload, size=upload.size)
     except DomainError as exc:
         if xhr:
             body = {"error": exc.code, "detail": exc.detail}
@@ -342,7 +342,7 @@ def module_source(request, pk, number, path=None):
             source_service.source_read(user=request.user, version=version, path=path),
             content_type="application/octet-stream",
         )
-        response["Content-Disposition"] = f'attachment; filename="{path.rsplit("/", 1)[-1]}"'
+        response["Content-Disposition"] = content_disposition_header(True, path.rsplit("/", 1)[-1])
         response["Content-Length"] = str(size)
         return response
     text = None

@@ -48,8 +48,14 @@ def _require_not_self(actor, user) -> None:
         raise NotAllowed("You cannot change your own level: ask another administrator.")
 
 
-def _require_member(user, infrastructure: Infrastructure) -> None:
-    if not Membership.objects.filter(user=user, infrastructure=infrastructure).exists():
+def _require_member(user, infrastructure: Infrastructure, *, lock: bool = False) -> None:
+    """The user must be a member. With `lock`, their membership row is locked until the
+    transaction ends: grant changes for one user in one infrastructure run one at a time,
+    so two concurrent changes cannot leave two codenames on a (user, module)."""
+    memberships = Membership.objects.filter(user=user, infrastructure=infrastructure)
+    if lock:
+        memberships = memberships.select_for_update()
+    if memberships.first() is None:
         raise ValidationFailed(
             f"{user.username} is not a member of {infrastructure.name}: "
             f"add them as a member of {infrastructure.name} first."
@@ -101,6 +107,7 @@ def grant_set(*, actor, module: Module, user, level) -> Level:
     _require_not_self(actor, user)
     _require_member(user, infrastructure)
     with transaction.atomic():
+        _require_member(user, infrastructure, lock=True)
         before = _current_grants(user, [module.pk]).get(module.pk, Level.NONE)
         if before == level:
             return level
@@ -129,6 +136,7 @@ def grants_set(*, actor, user, infrastructure: Infrastructure, changes: Mapping)
     if not wanted:
         return {}
     with transaction.atomic():
+        _require_member(user, infrastructure, lock=True)
         modules = {
             m.pk: m
             for m in Module.objects.filter(infrastructure=infrastructure, pk__in=list(wanted))

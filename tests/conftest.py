@@ -14,7 +14,11 @@ from tests import factories
 
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(settings, tmp_path):
-    """Every test gets its own keys and blobs under a temporary IPP_DATA_DIR."""
+    """Every test gets its own keys and blobs under a temporary IPP_DATA_DIR.
+
+    Passwords use a fast hasher: the suite creates many users and PBKDF2 costs ~0.5 s each.
+    """
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.IPP_DATA_DIR = tmp_path / "data"
     settings.IPP_KEYS_DIR = settings.IPP_DATA_DIR / "keys"
     settings.IPP_BLOB_DIR = settings.IPP_DATA_DIR / "blobs"

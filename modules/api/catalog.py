@@ -1,4 +1,5 @@
 """API: the module catalog, a module's detail, its versions' source and packages."""
+
 from django.db.models import OuterRef, Subquery
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404

@@ -1,4 +1,5 @@
 """Helpers shared by the modules app's API views: pagination, schema, validation errors."""
+
 from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError

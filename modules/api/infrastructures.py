@@ -1,4 +1,6 @@
 """API: infrastructures, their members and environments, publishing and deploying."""
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -101,7 +103,9 @@ class CurrentDeploymentOut(serializers.Serializer):
 
 
 class EnvironmentDetailOut(EnvironmentOut):
-    deployments = CurrentDeploymentOut(many=True, help_text="Current deployments of modules you can see.")
+    deployments = CurrentDeploymentOut(
+        many=True, help_text="Current deployments of modules you can see."
+    )
 
 
 class PublishModuleOut(serializers.Serializer):
@@ -181,7 +185,9 @@ class InfrastructureDetailView(APIView):
         require_support(request.user)
         data = InfrastructureFlagsIn(data=request.data)
         data.is_valid(raise_exception=True)
-        infra = infrastructure_set_flags(actor=request.user, infrastructure=infra, **data.validated_data)
+        infra = infrastructure_set_flags(
+            actor=request.user, infrastructure=infra, **data.validated_data
+        )
         return Response(InfrastructureOut(infra).data)
 
 
@@ -200,8 +206,10 @@ class InfrastructureMembersView(APIView):
     def get(self, request, pk: int):
         infra = door.infrastructure_for_user(request.user, pk)
         _require_manager(request.user, infra)
-        qs = Membership.objects.filter(infrastructure=infra).select_related("user").order_by(
-            "user__username"
+        qs = (
+            Membership.objects.filter(infrastructure=infra)
+            .select_related("user")
+            .order_by("user__username")
         )
         return paginate(self, request, qs, lambda rows: MembershipOut(rows, many=True).data)
 
@@ -282,6 +290,23 @@ class EnvironmentDetailView(APIView):
         return Response(out)
 
 
+# Room for the multipart envelope around the package (boundaries, headers, small fields).
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _refuse_oversized_body(request) -> None:
+    """413 before the body is read when its declared length cannot hold an allowed package."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit_mb = settings.IPP_MAX_PACKAGE_MB
+    if length > limit_mb * 1024 * 1024 + MULTIPART_OVERHEAD:
+        raise ApiError(
+            "invalid_package", f"package is larger than IPP_MAX_PACKAGE_MB ({limit_mb} MB)", 413
+        )
+
+
 class EnvironmentPublishView(APIView):
     """POST a package (multipart field `package`) to publish it into the environment.
 
@@ -291,12 +316,17 @@ class EnvironmentPublishView(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request={"multipart/form-data": PublishIn}, responses={201: PublishOut, 200: PublishOut})
+    @extend_schema(
+        request={"multipart/form-data": PublishIn}, responses={201: PublishOut, 200: PublishOut}
+    )
     def post(self, request, pk: int):
         env = door.environment_for_user(request.user, pk)
+        _refuse_oversized_body(request)
         upload = request.FILES.get("package")
         if upload is None:
-            raise ApiError("invalid_package", "No package: send the ZIP in the multipart field 'package'.")
+            raise ApiError(
+                "invalid_package", "No package: send the ZIP in the multipart field 'package'."
+            )
         try:
             result = module_publish(
                 user=request.user, environment=env, upload=upload.file, size=upload.size

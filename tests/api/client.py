@@ -1,4 +1,5 @@
 """A tiny HTTP client for API tests: real requests to pytest-django's live_server."""
+
 import json
 import urllib.error
 import urllib.request
@@ -36,7 +37,9 @@ class Api:
             return self.base_url + path
         return f"{self.base_url}/api/v1/{path}"
 
-    def request(self, method: str, path: str, *, json_body=None, files=None, fields=None, headers=None):
+    def request(
+        self, method: str, path: str, *, json_body=None, files=None, fields=None, headers=None
+    ):
         headers = dict(headers or {})
         data = None
         if self.token:
@@ -64,7 +67,9 @@ class Api:
     def patch(self, path: str, body, **kwargs) -> Reply:
         return self.request("PATCH", path, json_body=body, **kwargs)
 
-    def upload(self, path: str, package: bytes, *, name: str = "module.zip", field_name="package") -> Reply:
+    def upload(
+        self, path: str, package: bytes, *, name: str = "module.zip", field_name="package"
+    ) -> Reply:
         return self.request("POST", path, files={field_name: (name, package)})
 
 

@@ -1,4 +1,5 @@
 """API fixtures: a live server, and a token-authenticated client per persona."""
+
 import pytest
 
 from ippsite.models import ApiToken

@@ -1,4 +1,5 @@
 """Tokens, the error shape, health and schema: what every API client meets first."""
+
 import pytest
 
 from tests import factories

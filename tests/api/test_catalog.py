@@ -1,4 +1,5 @@
 """The module catalog, module detail, source and package endpoints: who sees what."""
+
 import io
 import json
 import zipfile
@@ -23,7 +24,12 @@ def acme_module(api, world):
     """CustomerCore v1 published by ACME's administrator in ACME Development."""
     man = factories.manifest(name="CustomerCore")
     body = published(api("acme_admin"), world.acme_dev_env, man, SOURCE)
-    return {"id": body["module"]["id"], "key": man["key"], "version": body["version"], "manifest": man}
+    return {
+        "id": body["module"]["id"],
+        "key": man["key"],
+        "version": body["version"],
+        "manifest": man,
+    }
 
 
 @pytest.fixture
@@ -44,7 +50,9 @@ def contractor_reference(api, world):
     [("acme_admin", "publish"), ("developer", "open"), ("contractor", None), ("support", None),
      ("emca_admin", None), ("outsider", None)],
 )  # fmt: skip
-def test_the_catalog_lists_what_each_persona_may_see_with_their_level(api, world, acme_module, persona, level):
+def test_the_catalog_lists_what_each_persona_may_see_with_their_level(
+    api, world, acme_module, persona, level
+):
     reply = api(persona).get("modules")
     assert reply.status == 200
     rows = reply.json()["results"]
@@ -69,7 +77,9 @@ def test_the_catalog_lists_what_each_persona_may_see_with_their_level(api, world
         ]
 
 
-def test_a_reference_level_member_sees_the_module_in_the_catalog(api, acme_module, contractor_reference):
+def test_a_reference_level_member_sees_the_module_in_the_catalog(
+    api, acme_module, contractor_reference
+):
     rows = api("contractor").get("modules").json()["results"]
     assert [(r["name"], r["level"]) for r in rows] == [("CustomerCore", "reference")]
 
@@ -77,7 +87,11 @@ def test_a_reference_level_member_sees_the_module_in_the_catalog(api, acme_modul
 def test_the_catalog_shows_the_interface_of_the_latest_version(api, world, acme_module):
     man = dict(acme_module["manifest"])
     man["exposes"] = [
-        {"name": "GetCustomer", "kind": "server_action", "signature": "GetCustomer(Id) -> Customer"},
+        {
+            "name": "GetCustomer",
+            "kind": "server_action",
+            "signature": "GetCustomer(Id) -> Customer",
+        },
         {"name": "Customer", "kind": "entity", "signature": "Customer"},
     ]
     published(api("acme_admin"), world.acme_dev_env, man, SOURCE)
@@ -96,7 +110,11 @@ def test_the_catalog_searches_by_name_and_filters_by_infrastructure(api, world):
 
     assert found(client, "?q=customer") == ["CustomerCore", "CustomerPortal"]
     assert found(client, "?q=bill") == ["Billing"]
-    assert found(client, f"?infrastructure={world.acme.pk}") == ["Billing", "CustomerCore", "CustomerPortal"]
+    assert found(client, f"?infrastructure={world.acme.pk}") == [
+        "Billing",
+        "CustomerCore",
+        "CustomerPortal",
+    ]
     assert found(client, f"?infrastructure={world.emca.pk}") == []  # not visible to acme_admin
     assert found(api("emca_admin"), "?q=customer") == ["CustomerEMCA"]
     assert client.get("modules?infrastructure=ACME").status == 400
@@ -129,8 +147,16 @@ def test_module_detail_shows_interface_references_versions_and_deployments(api, 
     # Portal v1 references CustomerCore, so CustomerCore must be in Production first
     refused = client.post("deployments", {"version": body["version"]["id"], "environment": prod})
     assert refused.status == 409 and refused.json()["error"] == "broken_reference"
-    assert client.post("deployments", {"version": acme_module["version"]["id"], "environment": prod}).status == 201
-    assert client.post("deployments", {"version": body["version"]["id"], "environment": prod}).status == 201
+    assert (
+        client.post(
+            "deployments", {"version": acme_module["version"]["id"], "environment": prod}
+        ).status
+        == 201
+    )
+    assert (
+        client.post("deployments", {"version": body["version"]["id"], "environment": prod}).status
+        == 201
+    )
 
     detail = client.get(f"modules/{body['module']['id']}").json()
     assert detail["name"] == "Portal" and detail["level"] == "publish"
@@ -177,7 +203,11 @@ def test_a_source_file_needs_open_and_each_read_is_audited(api, acme_module, per
         assert reply.body == SOURCE["Logic/GetCustomer.oml"]
         entry = viewed.get()
         assert entry.actor_name == persona
-        assert entry.details == {"module": "CustomerCore", "version": 1, "path": "Logic/GetCustomer.oml"}
+        assert entry.details == {
+            "module": "CustomerCore",
+            "version": 1,
+            "path": "Logic/GetCustomer.oml",
+        }
     else:
         assert reply.json()["error"] == "not_found"
         assert not viewed.exists()
@@ -198,14 +228,16 @@ def test_the_package_needs_open_and_each_export_is_audited(api, acme_module, per
         assert not exported.exists()
 
 
-@pytest.mark.parametrize(
-    "path", ["source", "source/Logic/GetCustomer.oml", "package"]
-)
-def test_reference_only_gets_403_for_source_and_package(api, acme_module, contractor_reference, path):
+@pytest.mark.parametrize("path", ["source", "source/Logic/GetCustomer.oml", "package"])
+def test_reference_only_gets_403_for_source_and_package(
+    api, acme_module, contractor_reference, path
+):
     reply = api("contractor").get(f"modules/{acme_module['id']}/versions/1/{path}")
     assert reply.status == 403
     assert reply.json()["error"] == "permission_denied"
-    assert not AuditEntry.objects.filter(action__in=["module.source_viewed", "module.exported"]).exists()
+    assert not AuditEntry.objects.filter(
+        action__in=["module.source_viewed", "module.exported"]
+    ).exists()
 
 
 def test_unknown_versions_and_files_are_404(api, acme_module):
@@ -225,7 +257,9 @@ def test_source_is_served_as_inert_data(api, acme_module):
     assert html.body == SOURCE["UI/Screens/Home.html"]
     assert html.headers["Content-Type"].startswith("text/plain")
     assert "sandbox" in html.headers["Content-Security-Policy"]
-    assert client.get(f"{base}/Logic/GetCustomer.oml").headers["Content-Type"].startswith("text/plain")
+    assert (
+        client.get(f"{base}/Logic/GetCustomer.oml").headers["Content-Type"].startswith("text/plain")
+    )
 
 
 def test_an_exported_plain_package_round_trips(api, world):

@@ -1,4 +1,5 @@
 """Infrastructures, their flags, members and environments over the API."""
+
 import re
 
 import pytest
@@ -22,14 +23,25 @@ def test_support_creates_an_infrastructure_with_an_activation_code(api):
     reply = api("support").post("infrastructures", {"name": "Globex", "platform": "odc"})
     assert reply.status == 201
     body = reply.json()
-    assert set(body) == {"id", "name", "platform", "activation_code", "ipp_protected", "portal_blocked"}
+    assert set(body) == {
+        "id",
+        "name",
+        "platform",
+        "activation_code",
+        "ipp_protected",
+        "portal_blocked",
+    }
     assert body["name"] == "Globex" and body["platform"] == "odc"
     assert ACTIVATION_CODE.match(body["activation_code"])
     assert body["ipp_protected"] is False and body["portal_blocked"] is False
-    assert AuditEntry.objects.filter(action="infrastructure.created", infrastructure_id=body["id"]).exists()
+    assert AuditEntry.objects.filter(
+        action="infrastructure.created", infrastructure_id=body["id"]
+    ).exists()
 
 
-@pytest.mark.parametrize("persona", ["acme_admin", "developer", "contractor", "emca_admin", "outsider"])
+@pytest.mark.parametrize(
+    "persona", ["acme_admin", "developer", "contractor", "emca_admin", "outsider"]
+)
 def test_only_support_creates_infrastructures(api, persona):
     reply = api(persona).post("infrastructures", {"name": "Globex", "platform": "o11"})
     assert reply.status == 403
@@ -114,7 +126,9 @@ def test_support_turns_protection_off_and_blocks_the_portal(api, world):
     assert reply.json()["portal_blocked"] is True
     world.acme.refresh_from_db()
     assert (world.acme.ipp_protected, world.acme.portal_blocked) == (False, True)
-    actions = set(AuditEntry.objects.filter(infrastructure=world.acme).values_list("action", flat=True))
+    actions = set(
+        AuditEntry.objects.filter(infrastructure=world.acme).values_list("action", flat=True)
+    )
     assert {"ipp.protection_changed", "ipp.portal_blocked"} <= actions
 
 
@@ -126,7 +140,13 @@ def test_patching_one_flag_leaves_the_other(api, world):
 
 @pytest.mark.parametrize(
     "persona, status",
-    [("acme_admin", 403), ("developer", 403), ("contractor", 403), ("emca_admin", 404), ("outsider", 404)],
+    [
+        ("acme_admin", 403),
+        ("developer", 403),
+        ("contractor", 403),
+        ("emca_admin", 404),
+        ("outsider", 404),
+    ],
 )
 def test_only_support_toggles_flags(api, world, persona, status):
     reply = api(persona).patch(f"infrastructures/{world.acme.pk}", {"ipp_protected": False})
@@ -141,7 +161,12 @@ def test_only_support_toggles_flags(api, world, persona, status):
 
 @pytest.mark.parametrize("persona", ["support", "acme_admin"])
 def test_support_and_admins_add_members(api, world, persona):
-    body = {"username": "outsider", "role": "member", "default_level": "reference", "create_modules": True}
+    body = {
+        "username": "outsider",
+        "role": "member",
+        "default_level": "reference",
+        "create_modules": True,
+    }
     reply = api(persona).post(f"infrastructures/{world.acme.pk}/members", body)
     assert reply.status == 201
     assert reply.json() == {
@@ -232,7 +257,9 @@ def test_others_may_not_create_environments(api, world, persona, status):
 
 
 def test_a_duplicate_environment_name_is_refused(api, world):
-    reply = api("acme_admin").post("environments", {"infrastructure": world.acme.pk, "name": "Production"})
+    reply = api("acme_admin").post(
+        "environments", {"infrastructure": world.acme.pk, "name": "Production"}
+    )
     assert reply.status == 400
     assert reply.json()["error"] == "invalid_request"
     assert Environment.objects.filter(infrastructure=world.acme).count() == 2
@@ -256,7 +283,13 @@ def test_environments_filter_by_infrastructure(api, world):
 
 @pytest.mark.parametrize(
     "persona, status",
-    [("support", 200), ("developer", 200), ("contractor", 200), ("emca_admin", 404), ("outsider", 404)],
+    [
+        ("support", 200),
+        ("developer", 200),
+        ("contractor", 200),
+        ("emca_admin", 404),
+        ("outsider", 404),
+    ],
 )
 def test_an_environment_is_visible_with_its_infrastructure(api, world, persona, status):
     reply = api(persona).get(f"environments/{world.acme_dev_env.pk}")

@@ -1,4 +1,5 @@
 """POST /environments/{id}/publish and POST /deployments over real HTTP."""
+
 import os
 import uuid
 
@@ -39,6 +40,9 @@ def test_a_developer_publishes_a_new_module(api, world):
     env = api("developer").get(f"environments/{world.acme_dev_env.pk}").json()
     assert [d["module"]["name"] for d in env["deployments"]] == ["CustomerCore"]
     assert env["deployments"][0]["version"]["number"] == 1
+    # the contractor (no level) sees the environment but not what runs in it
+    hidden = api("contractor").get(f"environments/{world.acme_dev_env.pk}")
+    assert hidden.status == 200 and hidden.json()["deployments"] == []
 
 
 @pytest.mark.parametrize(
@@ -139,7 +143,8 @@ def test_a_broken_reference_is_refused_with_409(api, world):
     core = factories.manifest(name="CustomerCore")
     published(client, world.acme_dev_env, core)
     uses_missing = factories.manifest(
-        name="Portal", references=[{"module": core["key"], "elements": ["GetCustomer", "DeleteAll"]}]
+        name="Portal",
+        references=[{"module": core["key"], "elements": ["GetCustomer", "DeleteAll"]}],
     )
     reply = publish(client, world.acme_dev_env, uses_missing)
     assert reply.status == 409
@@ -183,7 +188,9 @@ def test_referencing_an_unknown_module_is_a_broken_reference(api, world):
 def test_who_may_deploy_a_version(api, world, persona, status):
     body = published(api("acme_admin"), world.acme_dev_env)
     version_id = body["version"]["id"]
-    reply = api(persona).post("deployments", {"version": version_id, "environment": world.acme_prod_env.pk})
+    reply = api(persona).post(
+        "deployments", {"version": version_id, "environment": world.acme_prod_env.pk}
+    )
     assert reply.status == status
     if status == 201:
         assert reply.json() == {
@@ -204,7 +211,9 @@ def test_redeploying_an_older_version_makes_it_current(api, world):
     man = factories.manifest()
     v1 = published(client, world.acme_dev_env, man)
     published(client, world.acme_dev_env, man, {"Logic/GetCustomer.oml": b"v2"})
-    reply = client.post("deployments", {"version": v1["version"]["id"], "environment": world.acme_dev_env.pk})
+    reply = client.post(
+        "deployments", {"version": v1["version"]["id"], "environment": world.acme_dev_env.pk}
+    )
     assert reply.status == 201
     dev = client.get(f"environments/{world.acme_dev_env.pk}").json()
     assert [d["version"]["number"] for d in dev["deployments"]] == [1]
@@ -228,5 +237,20 @@ def test_a_malformed_deployment_is_an_invalid_request(api, body):
 
 
 def test_deploying_an_unknown_version_is_404(api, world):
-    reply = api("acme_admin").post("deployments", {"version": 999999, "environment": world.acme_prod_env.pk})
+    reply = api("acme_admin").post(
+        "deployments", {"version": 999999, "environment": world.acme_prod_env.pk}
+    )
     assert reply.status == 404
+
+
+@pytest.mark.parametrize("size_mb", [1.01, 1.2, 3])  # 1.01: refused by the package check
+def test_a_package_over_the_size_limit_is_refused_with_413(api, world, settings, size_mb):
+    settings.IPP_MAX_PACKAGE_MB = 1
+    package = build_package(
+        factories.manifest(), {"big.bin": os.urandom(int(size_mb * 1024 * 1024))}
+    )
+    reply = api("acme_admin").upload(f"environments/{world.acme_dev_env.pk}/publish", package)
+    assert reply.status == 413
+    assert reply.json()["error"] == "invalid_package"
+    assert "IPP_MAX_PACKAGE_MB" in reply.json()["detail"]
+    assert Module.objects.count() == 0

@@ -1,4 +1,5 @@
 """The catalog's cost does not grow with its rows (in-process requests, to count queries)."""
+
 import uuid
 
 import pytest
@@ -14,13 +15,20 @@ pytestmark = pytest.mark.django_db
 def _add_modules(infrastructure, count: int, start: int = 0) -> None:
     """Modules with two versions each; the latest exposes two elements (plain ORM rows)."""
     for n in range(start, start + count):
-        module = Module.objects.create(infrastructure=infrastructure, key=uuid.uuid4(), name=f"Module{n:03}")
+        module = Module.objects.create(
+            infrastructure=infrastructure, key=uuid.uuid4(), name=f"Module{n:03}"
+        )
         for number in (1, 2):
             version = ModuleVersion.objects.create(
-                module=module, number=number, digest=f"{n:060}{number:04}", wrapped_key=b"k", master_key_id="k"
+                module=module,
+                number=number,
+                digest=f"{n:060}{number:04}",
+                wrapped_key=b"k",
+                master_key_id="k",
             )
             ExposedElement.objects.bulk_create(
-                ExposedElement(version=version, name=f"V{number}E{i}", kind="entity") for i in range(2)
+                ExposedElement(version=version, name=f"V{number}E{i}", kind="entity")
+                for i in range(2)
             )
 
 

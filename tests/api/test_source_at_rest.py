@@ -1,4 +1,5 @@
 """A copy of the database and of the blob storage reveals no uploaded source text."""
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -27,7 +28,9 @@ def _every_stored_value() -> bytes:
 
 
 def _every_blob() -> bytes:
-    return b"\n".join(p.read_bytes() for p in sorted(settings.IPP_BLOB_DIR.rglob("*")) if p.is_file())
+    return b"\n".join(
+        p.read_bytes() for p in sorted(settings.IPP_BLOB_DIR.rglob("*")) if p.is_file()
+    )
 
 
 def test_neither_the_database_nor_the_blobs_hold_the_source_in_clear(api, world):

@@ -1,4 +1,5 @@
 """POST /users: support creates accounts; nobody else may."""
+
 import pytest
 
 from audit.models import AuditEntry
@@ -6,7 +7,11 @@ from tests.api.client import Api
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-NEW_USER = {"username": "newdev", "password": "a-long-enough-passphrase-42", "email": "n@example.test"}
+NEW_USER = {
+    "username": "newdev",
+    "password": "a-long-enough-passphrase-42",
+    "email": "n@example.test",
+}
 
 
 def test_support_creates_a_user_who_can_then_get_a_token(api, live_server):
@@ -22,7 +27,9 @@ def test_support_creates_a_user_who_can_then_get_a_token(api, live_server):
     assert token.status == 200
 
 
-@pytest.mark.parametrize("persona", ["acme_admin", "developer", "contractor", "emca_admin", "outsider"])
+@pytest.mark.parametrize(
+    "persona", ["acme_admin", "developer", "contractor", "emca_admin", "outsider"]
+)
 def test_only_support_creates_users(api, persona):
     reply = api(persona).post("users", NEW_USER)
     assert reply.status == 403

@@ -126,3 +126,26 @@ def test_a_rotated_key_still_verifies_older_checkpoints(chain, append, verify_co
     key_ids = set(AuditCheckpoint.objects.values_list("key_id", flat=True))
     assert len(key_ids) == 2
     assert verify_command() == (0, "ok: 40 entries")
+
+
+def test_checkpoints_signed_by_a_retired_key_are_untrusted(chain, verify_command):
+    keyring = load_keyring()
+    old = keyring.current_id
+    keyring.rotate()
+    keyring.retire(old)
+    assert verify_command() == (1, f"untrusted: checkpoint at 10: signed by retired key {old}")
+
+
+def test_every_action_recorded_in_code_has_a_label():
+    import re
+    from pathlib import Path
+
+    from audit.actions import ACTIONS
+
+    root = Path(__file__).resolve().parents[2]
+    recorded = set()
+    for app in ("modules", "ipp", "portal", "permissions", "ippsite"):
+        for path in (root / app).rglob("*.py"):
+            recorded |= set(re.findall(r'action="([a-z_]+\.[a-z_]+)"', path.read_text()))
+    assert recorded, "no audit_record calls found"
+    assert recorded - set(ACTIONS) == set()

@@ -4,6 +4,7 @@ Tests use `@pytest.mark.browser` and `@pytest.mark.django_db(transaction=True)` 
 server runs in another thread and must see committed data). Every test leaves a full-page
 screenshot in test-artifacts/screenshots/<test name>.png (`-failed` added on failure).
 """
+
 import re
 from pathlib import Path
 
@@ -48,6 +49,12 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The personas' passwords are hashed per test; the real hasher costs seconds each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,9 @@ def test_contractor_gets_reference_on_the_api_module_and_sees_only_its_interface
     api = _modules(world, publish)
 
     login(page, "acme_admin")
-    page.goto(reverse("infrastructure_users", args=[world.acme.pk]))
+    page.goto(reverse("infrastructure", args=[world.acme.pk]))
+    page.locator('[data-testid="users-link"]').click()
+    page.wait_for_url(re.compile(r"/users/$"))
     page.locator('[data-username="contractor"] [data-testid="modules-tab-link"]').click()
     page.wait_for_url(re.compile(r"/users/\d+/modules/$"))
     row = page.locator('[data-testid="user-module"][data-module="OrdersAPI"]')

@@ -6,72 +6,24 @@ Drives Debian's Chromium through Playwright against pytest-django's live server;
 screenshots go to test-artifacts/screenshots/ipp-*.png.
 """
 
-from pathlib import Path
-
 import pytest
 
 from audit.models import AuditEntry
 from modules.errors import IPP_MESSAGE
 from modules.models import Infrastructure, Module
 from tests import factories
+from tests.browser.conftest import login, screenshot
 from tests.ipp.helpers import sealed_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def ipp_browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def signed_in(ipp_browser, live_server):
-    contexts = []
-
-    def _sign_in(user):
-        user.set_password(factories.PASSWORD)
-        user.save()
-        context = ipp_browser.new_context(viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        page.goto(f"{live_server.url}/login/")
-        page.fill("input[name=username]", user.username)
-        page.fill("input[name=password]", factories.PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_selector("[data-testid=whoami]")
-        return page
-
-    yield _sign_in
-    for context in contexts:
-        context.close()
-
 
 def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"ipp-{name}.png"), full_page=True)
+    screenshot(page, f"ipp-{name}")
 
 
 def test_emca_administrator_uploading_acmes_sealed_package_is_refused_and_pointed_to_help(
-    world, publish, live_server, signed_in, tmp_path
+    world, publish, browser_page, tmp_path
 ):
     manifest = factories.manifest(name="CustomerCore")
     version = publish(
@@ -80,8 +32,9 @@ def test_emca_administrator_uploading_acmes_sealed_package_is_refused_and_pointe
     package = tmp_path / "CustomerCore-v1.zip"
     package.write_bytes(sealed_bytes(version))
 
-    page = signed_in(world.emca_admin)
-    page.goto(f"{live_server.url}/environments/{world.emca_dev_env.pk}/")
+    page = browser_page
+    login(page, world.emca_admin.username)
+    page.goto(f"/environments/{world.emca_dev_env.pk}/")
     page.set_input_files("[data-testid=publish-form] input[type=file]", str(package))
     page.click("[data-testid=publish-form] button[type=submit]")
     error = page.locator("[data-testid=upload-error]")
@@ -102,9 +55,10 @@ def test_emca_administrator_uploading_acmes_sealed_package_is_refused_and_pointe
     assert "CustomerCore" in refusals and world.acme.activation_code in refusals
 
 
-def test_support_turns_acme_protection_off_after_confirming(world, live_server, signed_in):
-    page = signed_in(world.support)
-    page.goto(f"{live_server.url}/infrastructures/{world.acme.pk}/")
+def test_support_turns_acme_protection_off_after_confirming(world, browser_page):
+    page = browser_page
+    login(page, world.support.username)
+    page.goto(f"/infrastructures/{world.acme.pk}/")
     page.click("[data-testid=toggle-protection]")
     dialog = page.locator("#ipp-toggle-protection")
     dialog.wait_for(state="visible")

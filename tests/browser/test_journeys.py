@@ -1,16 +1,19 @@
 """Key journeys in a real browser: publish with upload progress, source browsing, hiding."""
+
 import json
 import os
 import re
 
 import pytest
-from playwright.sync_api import expect
 
 from modules.models import Module
 from tests import factories
 from tests.browser.conftest import login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests need the 'playwright' Python package"
+).expect
 
 # Records every value the progress bar shows, in sessionStorage so it survives the
 # navigation to the module page.
@@ -68,7 +71,9 @@ def test_developer_publishes_a_package_and_reads_its_source(world, browser_page,
 
     page.get_by_role("link", name="Browse source of v1").click()
     page.get_by_role("link", name="Logic/GetCustomer.oml").click()
-    expect(page.get_by_test_id("source-content")).to_contain_text("-- secret logic of GetCustomer --")
+    expect(page.get_by_test_id("source-content")).to_contain_text(
+        "-- secret logic of GetCustomer --"
+    )
     assert Module.objects.filter(name="CustomerCore", infrastructure=world.acme).count() == 1
 
 

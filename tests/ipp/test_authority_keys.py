@@ -103,3 +103,15 @@ def test_sealed_package_signed_before_rotation_still_publishes(world, publish, c
     )
 
     assert result.version == version
+
+
+def test_rotate_command_fails_when_keys_come_from_the_environment(db, monkeypatch):
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    raw = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
+    monkeypatch.setenv("IPP_AUTHORITY_KEYS", f"envkey:{raw}")
+    with pytest.raises(CommandError, match="IPP_AUTHORITY_KEYS"):
+        call_command("ipp_rotate_key", stdout=StringIO())
+    assert a_mark()["key_id"] == "envkey"

@@ -156,3 +156,31 @@ def test_marked_package_from_acme_is_refused_in_an_odc_infrastructure(world, api
 
 def test_package_upload_helper_is_a_real_file():
     assert upload(b"x").read() == b"x"
+
+
+def test_unsealed_rebuild_is_allowed_where_the_content_was_transferred_to(
+    world, api, publish, customer_core
+):
+    from ipp.marks import sign_mark
+    from tests.ipp.helpers import sealed_bytes
+
+    manifest, files = customer_core
+    version = publish(world.developer, world.acme_dev_env, manifest, files).version
+    transferred = sign_mark(
+        key=version.module.key,
+        digest=version.digest,
+        activation_code=world.emca.activation_code,
+        epoch=2,
+    )
+    emca = api(world.emca_admin)
+    assert (
+        publish_via_api(
+            emca, world.emca_dev_env, sealed_bytes(version, mark=transferred)
+        ).status_code
+        == 201
+    )
+
+    response = publish_via_api(emca, world.emca_prod_env, factories.package_bytes(manifest, files))
+
+    assert response.status_code in (200, 201), response.json()
+    assert response.json()["version"]["mark"] == transferred

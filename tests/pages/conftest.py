@@ -1,6 +1,13 @@
 """Helpers for page tests: a signed-in test client per persona."""
+
 import pytest
 from django.test import Client
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The personas' passwords are hashed per test; the real hasher costs seconds each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

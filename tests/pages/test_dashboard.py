@@ -1,4 +1,5 @@
 """The dashboard: my infrastructures with role, IPP and portal badges, environments."""
+
 from django.urls import reverse
 
 from tests import factories
@@ -39,7 +40,9 @@ def test_anonymous_visitor_is_sent_to_sign_in(db, as_user):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_dashboard_queries_do_not_grow_with_infrastructures(world, as_user, django_assert_max_num_queries):
+def test_dashboard_queries_do_not_grow_with_infrastructures(
+    world, as_user, django_assert_max_num_queries
+):
     client = as_user(world.support)
     with django_assert_max_num_queries(20) as two:
         client.get(reverse("dashboard"))

@@ -1,4 +1,5 @@
 """The environment page: deployed modules the user can see, and upload-and-publish."""
+
 import json
 
 import pytest
@@ -37,7 +38,11 @@ def test_unknown_environment_is_404(world, as_user):
 
 
 def test_deployed_modules_are_listed_with_version_and_mark_badge(world, as_user, core_module):
-    html = as_user(world.developer).get(reverse("environment", args=[world.acme_dev_env.pk])).content.decode()
+    html = (
+        as_user(world.developer)
+        .get(reverse("environment", args=[world.acme_dev_env.pk]))
+        .content.decode()
+    )
     assert reverse("module", args=[core_module.pk]) in html
     assert "v1" in html
     version = core_module.versions.get()
@@ -47,7 +52,11 @@ def test_deployed_modules_are_listed_with_version_and_mark_badge(world, as_user,
 
 
 def test_contractor_without_a_level_does_not_see_the_deployed_module(world, as_user, core_module):
-    html = as_user(world.contractor).get(reverse("environment", args=[world.acme_dev_env.pk])).content.decode()
+    html = (
+        as_user(world.contractor)
+        .get(reverse("environment", args=[world.acme_dev_env.pk]))
+        .content.decode()
+    )
     assert "CustomerCore" not in html
     assert 'data-testid="empty-deployments"' in html
 
@@ -102,7 +111,9 @@ def test_invalid_package_with_xhr_answers_the_error_as_json(world, as_user):
 
 
 def test_missing_file_is_refused_with_a_message(world, as_user):
-    response = as_user(world.developer).post(reverse("environment", args=[world.acme_dev_env.pk]), {})
+    response = as_user(world.developer).post(
+        reverse("environment", args=[world.acme_dev_env.pk]), {}
+    )
     assert response.status_code == 400
     assert "Choose a module package (.zip) to upload." in response.content.decode()
 
@@ -152,7 +163,9 @@ def test_environment_page_queries_do_not_grow_with_deployed_modules(
     assert len(six_rows.captured_queries) == len(one_row.captured_queries)
 
 
-def test_marked_export_uploaded_to_another_infrastructure_shows_the_ipp_error(world, as_user, core_module):
+def test_marked_export_uploaded_to_another_infrastructure_shows_the_ipp_error(
+    world, as_user, core_module
+):
     from modules.source import package_export
 
     version = core_module.versions.get()

@@ -1,4 +1,5 @@
 """The infrastructure page: activation code, IPP and portal state, environments."""
+
 import pytest
 from django.urls import reverse
 
@@ -42,12 +43,20 @@ def test_infrastructure_page_shows_activation_code_state_and_environments(world,
 
 
 def test_unprotected_infrastructure_shows_unprotected_badge(world, as_user):
-    html = as_user(world.emca_admin).get(reverse("infrastructure", args=[world.emca.pk])).content.decode()
+    html = (
+        as_user(world.emca_admin)
+        .get(reverse("infrastructure", args=[world.emca.pk]))
+        .content.decode()
+    )
     assert "IPP unprotected" in html
 
 
 def test_developer_does_not_get_the_environment_form(world, as_user):
-    html = as_user(world.developer).get(reverse("infrastructure", args=[world.acme.pk])).content.decode()
+    html = (
+        as_user(world.developer)
+        .get(reverse("infrastructure", args=[world.acme.pk]))
+        .content.decode()
+    )
     assert 'data-testid="environment-form"' not in html
 
 
@@ -87,3 +96,29 @@ def test_modules_list_shows_only_modules_the_user_can_see(world, as_user, core_m
     contractor_html = as_user(world.contractor).get(url).content.decode()
     assert reverse("module", args=[core_module.pk]) not in contractor_html
     assert "none you have a level on" in contractor_html
+
+
+def test_infrastructure_page_queries_do_not_grow_with_modules(
+    world, as_user, publish, django_assert_max_num_queries
+):
+    from tests import factories
+
+    client = as_user(world.developer)
+    url = reverse("infrastructure", args=[world.acme.pk])
+    publish(world.developer, world.acme_dev_env, factories.manifest(name="Module0"))
+    with django_assert_max_num_queries(15) as one:
+        client.get(url)
+    for n in range(1, 5):
+        publish(world.developer, world.acme_dev_env, factories.manifest(name=f"Module{n}"))
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        html = client.get(url).content.decode()
+    assert html.count('data-level="publish"') == 5
+
+
+def test_only_support_is_offered_the_ipp_settings(world, as_user):
+    url = reverse("infrastructure", args=[world.acme.pk])
+    admin_html = as_user(world.acme_admin).get(url).content.decode()
+    assert 'data-testid="support-only"' in admin_html
+    assert 'data-testid="ipp-toggles"' not in admin_html
+    support_html = as_user(world.support).get(url).content.decode()
+    assert 'data-testid="support-only"' not in support_html

@@ -1,4 +1,5 @@
 """The module page: interface, references, versions, deployments and deploy form."""
+
 import pytest
 from django.urls import reverse
 from guardian.shortcuts import assign_perm
@@ -45,7 +46,9 @@ def test_contractor_with_reference_sees_the_interface_but_no_source(world, as_us
     assert 'data-testid="deploy-form"' not in html
 
 
-def test_references_name_visible_modules_and_hide_invisible_ones(world, as_user, publish, core_module):
+def test_references_name_visible_modules_and_hide_invisible_ones(
+    world, as_user, publish, core_module
+):
     core_key = str(core_module.key)
     billing = publish(
         world.developer,
@@ -112,11 +115,15 @@ def test_contractor_without_a_level_gets_404_on_deploy(world, as_user, core_modu
     assert response.status_code == 404
 
 
-def test_marked_version_deployed_to_another_infrastructure_shows_the_ipp_error(world, as_user, core_module):
+def test_marked_version_deployed_to_another_infrastructure_shows_the_ipp_error(
+    world, as_user, core_module
+):
     version = core_module.versions.get()
     if not version.marked:
         pytest.skip("IPP marks are not issued yet in this build")
-    factories.make_member(world.emca, world.developer, default_level=Level.OPEN, create_modules=True)
+    factories.make_member(
+        world.emca, world.developer, default_level=Level.OPEN, create_modules=True
+    )
     response = as_user(world.developer).post(
         reverse("module_deploy", args=[core_module.pk]),
         {"version": version.pk, "environment": world.emca_dev_env.pk},
@@ -127,7 +134,9 @@ def test_marked_version_deployed_to_another_infrastructure_shows_the_ipp_error(w
 
 
 def test_unprotected_version_deploys_to_another_infrastructure(world, as_user, publish):
-    factories.make_member(world.emca, world.developer, default_level=Level.OPEN, create_modules=True)
+    factories.make_member(
+        world.emca, world.developer, default_level=Level.OPEN, create_modules=True
+    )
     factories.make_member(
         world.emca, world.acme_admin, role=Membership.Role.MEMBER, default_level=Level.NONE
     )
@@ -142,3 +151,32 @@ def test_unprotected_version_deploys_to_another_infrastructure(world, as_user, p
     deployment = Deployment.objects.get(environment=world.emca_dev_env)
     assert deployment.module.infrastructure == world.emca
     assert response["Location"] == reverse("module", args=[deployment.module.pk])
+
+
+def test_administrator_gets_the_permissions_tab_and_developer_does_not(world, as_user, core_module):
+    from django.urls import NoReverseMatch
+
+    try:
+        permissions_url = reverse("module_permissions", args=[core_module.pk])
+    except NoReverseMatch:
+        pytest.skip("the permissions app has no module_permissions page yet")
+    url = reverse("module", args=[core_module.pk])
+    assert permissions_url in as_user(world.acme_admin).get(url).content.decode()
+    assert permissions_url not in as_user(world.developer).get(url).content.decode()
+
+
+def test_module_page_queries_do_not_grow_with_versions(
+    world, as_user, publish, django_assert_max_num_queries
+):
+    man = factories.manifest(name="CustomerCore")
+    publish(world.developer, world.acme_dev_env, man, {"a.txt": b"1"})
+    module = publish(world.developer, world.acme_prod_env, man, {"a.txt": b"1"}).module
+    client = as_user(world.developer)
+    url = reverse("module", args=[module.pk])
+    with django_assert_max_num_queries(25) as one:
+        client.get(url)
+    for n in range(2, 6):
+        publish(world.developer, world.acme_dev_env, man, {"a.txt": str(n).encode()})
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        html = client.get(url).content.decode()
+    assert html.count('data-testid="version-row"') == 5

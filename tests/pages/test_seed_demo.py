@@ -1,4 +1,5 @@
 """manage.py seed_demo: the seeds' story, through the real services, idempotent."""
+
 import io
 
 import pytest
@@ -30,7 +31,9 @@ def test_seed_demo_builds_the_story_and_a_second_run_changes_nothing():
     assert acme.ipp_protected and not emca.ipp_protected
     assert acme.platform == emca.platform == "o11"
     assert set(Environment.objects.filter(infrastructure=acme).values_list("name", flat=True)) == {
-        "Development", "Test", "Production"
+        "Development",
+        "Test",
+        "Production",
     }
     assert User.objects.get(username="support").is_staff
     assert User.objects.get(username="acme-dev").check_password("another-demo-pass")
@@ -45,7 +48,9 @@ def test_seed_demo_builds_the_story_and_a_second_run_changes_nothing():
     assert visible == {"CustomerCore_API": Level.REFERENCE}
     developer = User.objects.get(username="acme-dev")
     assert {m.name for m in door.modules_for_user(developer, Level.PUBLISH)} == {
-        "CustomerCore_API", "Billing_API", "CustomerPortal_UI"
+        "CustomerCore_API",
+        "Billing_API",
+        "CustomerPortal_UI",
     }
 
     counts = (

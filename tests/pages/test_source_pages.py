@@ -1,4 +1,5 @@
 """Source browser and package export: `open` only, every view audited."""
+
 import io
 import json
 import zipfile
@@ -41,7 +42,9 @@ def test_reference_only_user_gets_403_on_source_file_and_export(world, as_user, 
     assert client.get(_list_url(core_module)).status_code == 403
     assert client.get(_file_url(core_module, "Logic/GetCustomer.oml")).status_code == 403
     assert client.get(reverse("module_export", args=[core_module.pk, 1])).status_code == 403
-    assert not AuditEntry.objects.filter(action__in=["module.source_viewed", "module.exported"]).exists()
+    assert not AuditEntry.objects.filter(
+        action__in=["module.source_viewed", "module.exported"]
+    ).exists()
 
 
 def test_source_list_shows_the_files(world, as_user, core_module):
@@ -64,7 +67,9 @@ def test_text_file_is_shown_and_the_view_audited(world, as_user, core_module):
 
 
 def test_file_download_sends_the_bytes(world, as_user, core_module):
-    response = as_user(world.developer).get(_file_url(core_module, "Logic/GetCustomer.oml") + "?download=1")
+    response = as_user(world.developer).get(
+        _file_url(core_module, "Logic/GetCustomer.oml") + "?download=1"
+    )
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"-- secret logic of GetCustomer --\nreturn 42\n"
     assert "attachment" in response["Content-Disposition"]

@@ -32,7 +32,7 @@ def _row(*statuses) -> dict:
 
 
 LOGIN = 302  # pages send the anonymous to sign in
-API_ANON = 403  # session-or-token API: DRF answers an anonymous call with 403 not_authenticated
+API_ANON = 401  # token authentication comes first: an anonymous API call is 401 not_authenticated
 
 # (name, method, url builder, body, expected per persona)
 PAGES = [

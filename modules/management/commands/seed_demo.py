@@ -1,4 +1,5 @@
 """seed_demo: the seeds' story (ACME protected, EMCA unprotected) as demo data."""
+
 import io
 import uuid
 from dataclasses import dataclass, field
@@ -87,8 +88,16 @@ SIDES = [
                 description="Customers and their accounts: the API other modules build on.",
                 exposes=[
                     ("GetCustomer", "server_action", "GetCustomer(Id: Integer) -> Customer"),
-                    ("SearchCustomers", "server_action", "SearchCustomers(Query: Text) -> Customer List"),
-                    ("UpsertCustomer", "service_action", "UpsertCustomer(Customer: Customer) -> Integer"),
+                    (
+                        "SearchCustomers",
+                        "server_action",
+                        "SearchCustomers(Query: Text) -> Customer List",
+                    ),
+                    (
+                        "UpsertCustomer",
+                        "service_action",
+                        "UpsertCustomer(Customer: Customer) -> Integer",
+                    ),
                     ("Customer", "entity", "Customer(Id, Name, Email, Tier)"),
                 ],
                 files={
@@ -96,7 +105,7 @@ SIDES = [
                         "GetCustomer",
                         "action GetCustomer(Id: Integer) -> Customer {\n"
                         "  customer = Aggregate(Customer).Filter(Id == Id).First()\n"
-                        "  if customer.IsEmpty { raise NotFound(\"customer \" + Id) }\n"
+                        '  if customer.IsEmpty { raise NotFound("customer " + Id) }\n'
                         "  return customer\n}",
                     ),
                     "Logic/SearchCustomers.oml": _logic(
@@ -105,7 +114,8 @@ SIDES = [
                         "  return Aggregate(Customer).Filter(Name like Query).Take(50)\n}",
                     ),
                     "Data/Customer.entity": _logic(
-                        "Customer", "entity Customer { Id: Integer; Name: Text; Email: Email; Tier: Text }"
+                        "Customer",
+                        "entity Customer { Id: Integer; Name: Text; Email: Email; Tier: Text }",
                     ),
                 },
             ),
@@ -113,7 +123,11 @@ SIDES = [
                 name="Billing_API",
                 description="Invoices and payments for ACME customers.",
                 exposes=[
-                    ("CreateInvoice", "server_action", "CreateInvoice(CustomerId: Integer, Lines: InvoiceLine List) -> Invoice"),
+                    (
+                        "CreateInvoice",
+                        "server_action",
+                        "CreateInvoice(CustomerId: Integer, Lines: InvoiceLine List) -> Invoice",
+                    ),
                     ("Invoice", "entity", "Invoice(Id, CustomerId, Total, Status)"),
                 ],
                 references=[("CustomerCore_API", ["GetCustomer", "Customer"])],
@@ -123,7 +137,7 @@ SIDES = [
                         "action CreateInvoice(CustomerId: Integer, Lines: InvoiceLine List) -> Invoice {\n"
                         "  customer = CustomerCore_API.GetCustomer(CustomerId)\n"
                         "  total = Sum(Lines, line => line.Quantity * line.Price)\n"
-                        "  return Invoice.Create(customer.Id, total, \"open\")\n}",
+                        '  return Invoice.Create(customer.Id, total, "open")\n}',
                     ),
                 },
             ),
@@ -142,7 +156,8 @@ SIDES = [
                         "  render Table(list, columns: [Name, Email, Tier])\n}",
                     ),
                     "UI/Blocks/CustomerCard.block": _logic(
-                        "CustomerCard", "block CustomerCard(Customer: Customer) { Card(Customer.Name) }"
+                        "CustomerCard",
+                        "block CustomerCard(Customer: Customer) { Card(Customer.Name) }",
                     ),
                 },
             ),
@@ -161,7 +176,11 @@ SIDES = [
                 description="Products and stock levels across EMCA warehouses.",
                 exposes=[
                     ("GetStock", "server_action", "GetStock(Sku: Text) -> Integer"),
-                    ("ReserveStock", "service_action", "ReserveStock(Sku: Text, Quantity: Integer) -> Boolean"),
+                    (
+                        "ReserveStock",
+                        "service_action",
+                        "ReserveStock(Sku: Text, Quantity: Integer) -> Boolean",
+                    ),
                     ("Product", "entity", "Product(Sku, Name, Price)"),
                 ],
                 files={
@@ -184,7 +203,7 @@ SIDES = [
                     "UI/Screens/Stock.screen": _logic(
                         "Stock screen",
                         "screen Stock {\n  quantity = Inventory_Core.GetStock(SkuInput.Text)\n"
-                        "  render Label(quantity + \" in stock\")\n}",
+                        '  render Label(quantity + " in stock")\n}',
                     ),
                 },
             ),
@@ -240,7 +259,9 @@ class Command(BaseCommand):
     def _support(self, password: str):
         user = User.objects.filter(username="support").first()
         if user is None:
-            user = User.objects.create_user("support", email="support@example.test", password=password)
+            user = User.objects.create_user(
+                "support", email="support@example.test", password=password
+            )
             user.is_staff = True
             user.save(update_fields=["is_staff"])
             self._did("user support (support staff)")
@@ -252,7 +273,10 @@ class Command(BaseCommand):
         user = User.objects.filter(username=username).first()
         if user is None:
             user = user_create(
-                actor=support, username=username, password=password, email=f"{username}@example.test"
+                actor=support,
+                username=username,
+                password=password,
+                email=f"{username}@example.test",
             )
             self._did(f"user {username}")
         return user
@@ -263,7 +287,9 @@ class Command(BaseCommand):
             infra = infrastructure_create(actor=support, name=side.infrastructure, platform="o11")
             self._did(f"infrastructure {infra.name} ({infra.activation_code})")
             if side.protected:
-                infra = infrastructure_set_flags(actor=support, infrastructure=infra, ipp_protected=True)
+                infra = infrastructure_set_flags(
+                    actor=support, infrastructure=infra, ipp_protected=True
+                )
                 self._did(f"IPP protection on for {infra.name}")
         environments = []
         for name in ENVIRONMENTS:
@@ -301,7 +327,9 @@ class Command(BaseCommand):
         self._did(f"{user.username} joins {infra.name} ({settings.get('role', 'member')})")
 
     def _publish(self, developer, env, demo: DemoModule) -> Module:
-        module = Module.objects.filter(infrastructure=env.infrastructure, key=demo_key(demo.name)).first()
+        module = Module.objects.filter(
+            infrastructure=env.infrastructure, key=demo_key(demo.name)
+        ).first()
         if module is not None and module.versions.exists():
             return module
         upload = io.BytesIO(build_package(demo.manifest(), demo.files))
