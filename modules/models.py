@@ -164,7 +164,10 @@ class ModuleVersion(models.Model):
 
     module = models.ForeignKey(Module, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
-    digest = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64, db_index=True)
+    # The manifest's name and description as published: a later rename of the module must
+    # not change what this version's manifest (and so its digest) says.
+    name = models.CharField(max_length=200, default="")
     description = models.TextField(blank=True)
     # Encrypted source: blobs under IPP_BLOB_DIR/<storage_id>/, data key wrapped by a master key.
     storage_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

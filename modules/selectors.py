@@ -35,7 +35,7 @@ def version_manifest(version: ModuleVersion) -> Manifest:
     return Manifest(
         format=1,
         key=module.key,
-        name=module.name,
+        name=version.name or module.name,
         description=version.description,
         exposes=tuple(
             ExposedSpec(name=e.name, kind=e.kind, signature=e.signature)

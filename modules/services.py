@@ -237,6 +237,7 @@ def _store_version(
         module=module,
         number=number,
         digest=source.digest,
+        name=manifest.name,
         description=manifest.description,
         storage_id=storage_id,
         wrapped_key=wrapped,

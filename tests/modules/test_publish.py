@@ -130,3 +130,14 @@ def test_deploy_to_an_unprotected_other_infrastructure_publishes_it_there(world,
     assert moved.module.key == result.module.key
     assert moved.version.digest == result.version.digest
     assert moved.version.storage_id != result.version.storage_id
+
+
+def test_an_old_version_keeps_the_name_it_was_published_with(world, publish):
+    from modules.selectors import version_manifest
+
+    man = factories.manifest(name="CustomerCore")
+    first = publish(world.developer, world.acme_dev_env, man, {"a.txt": b"one"})
+    publish(world.developer, world.acme_dev_env, {**man, "name": "CustomerCore_API"}, {"a.txt": b"2"})
+    first.version.refresh_from_db()
+    assert first.version.module.name == "CustomerCore_API"
+    assert version_manifest(first.version).name == "CustomerCore"
