@@ -6,12 +6,6 @@ from ippsite.models import ApiToken
 from tests.api.client import Api
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The personas' passwords are hashed with a cheap hasher: ~1 s saved per persona."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def api(live_server, world):
     """api(persona_name) → a client signed in with that persona's token; api() → anonymous."""

@@ -4,12 +4,6 @@ import pytest
 from django.test import Client
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The personas' passwords are hashed per test; the real hasher costs seconds each."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def as_user():
     """as_user(user) -> a Django test client signed in as `user` (None: anonymous)."""

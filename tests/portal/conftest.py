@@ -76,8 +76,3 @@ def api(live_server, world):
 
     return _client
 
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """The personas' passwords hash with a fast hasher: these tests are not about hashing."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
