@@ -148,6 +148,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 EMAIL_BACKEND = envstr("IPP_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("IPP_DEFAULT_FROM_EMAIL", "ipp-site@localhost")
+# Absolute links in e-mails (e.g. https://ipp.example.com); relative when unset.
+IPP_SITE_URL = envstr("IPP_SITE_URL", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

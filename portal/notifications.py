@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 def _link(transfer: TransferRequest) -> str:
-    base = getattr(settings, "IPP_SITE_URL", "").rstrip("/")
+    base = settings.IPP_SITE_URL.rstrip("/")
     return f"{base}{reverse('portal:detail', args=[transfer.pk])}"
 
 
