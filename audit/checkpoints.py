@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, checkpoint_message
+from audit.mirror import mirror_on_commit
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from ippsite.signing import Keyring
 
@@ -27,9 +28,12 @@ def _sign(*, seq: int, hash: str, keyring: Keyring | None = None) -> AuditCheckp
     key_id, signature = (keyring or load_keyring()).sign(
         checkpoint_message(seq=seq, hash=hash, created_at=created_at)
     )
-    return AuditCheckpoint.objects.create(
+    checkpoint = AuditCheckpoint.objects.create(
         seq=seq, hash=hash, created_at=created_at, key_id=key_id, signature=signature
     )
+    # Also outside the database (audit/mirror.py), once this transaction commits.
+    mirror_on_commit([checkpoint])
+    return checkpoint
 
 
 def maybe_checkpoint(entry: AuditEntry) -> AuditCheckpoint | None:

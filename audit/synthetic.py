@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, canonical_bytes, checkpoint_message
 from audit.checkpoints import load_keyring
+from audit.mirror import mirror_on_commit
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 
 
@@ -86,6 +87,7 @@ def bulk_append(
                 prev = digest
             AuditEntry.objects.bulk_create(entries)
             AuditCheckpoint.objects.bulk_create(checkpoints)
+            mirror_on_commit(checkpoints)
             if on_batch is not None:
                 on_batch(blobs)
             remaining -= size

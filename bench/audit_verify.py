@@ -8,6 +8,7 @@ and times hashlib.sha256 alone over the same canonical bytes. Usage:
     .venv/bin/python bench/audit_verify.py                    # 100,000 entries
     .venv/bin/python bench/audit_verify.py --entries 1000000
 """
+
 import argparse
 import hashlib
 import os
@@ -23,8 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--entries", type=int, default=100_000, help="entries to build (default 100000)")
-    parser.add_argument("--checkpoint-every", type=int, default=1000, help="sign a checkpoint every N entries")
+    parser.add_argument(
+        "--entries", type=int, default=100_000, help="entries to build (default 100000)"
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=1000, help="sign a checkpoint every N entries"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = parser.parse_args()
     if args.entries < 1:
@@ -60,7 +65,9 @@ def main() -> int:
         start = time.perf_counter()
         bulk_append(args.entries, on_batch=time_raw_sha256)
         build = time.perf_counter() - start
-        print(f"built {args.entries} entries in {build:.1f}s ({args.entries / build:,.0f} entries/s)")
+        print(
+            f"built {args.entries} entries in {build:.1f}s ({args.entries / build:,.0f} entries/s)"
+        )
 
         start = time.perf_counter()
         result = verify_chain()
@@ -70,15 +77,19 @@ def main() -> int:
             return 1
         verify_rate = args.entries / elapsed
         raw_rate = args.entries / raw["seconds"] if raw["seconds"] else float("inf")
-        print(f"verify_audit: ok: {result.last_seq} entries in {elapsed:.2f}s ({verify_rate:,.0f} entries/s)")
+        print(
+            f"verify_audit: ok: {result.last_seq} entries in {elapsed:.2f}s ({verify_rate:,.0f} entries/s)"
+        )
         print(
             f"raw sha256:   {args.entries} hashes of {raw['bytes'] / args.entries:.0f} bytes avg "
             f"in {raw['seconds']:.2f}s ({raw_rate:,.0f} entries/s)"
         )
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of the whole run: {peak_mb:.0f} MB")
-        print(f"ratio: verification runs at {verify_rate / raw_rate:.1%} of raw SHA-256 speed "
-              f"({raw_rate / verify_rate:.1f}x slower: reading rows, decoding JSON, re-encoding)")
+        print(
+            f"ratio: verification runs at {verify_rate / raw_rate:.1%} of raw SHA-256 speed "
+            f"({raw_rate / verify_rate:.1f}x slower: reading rows, decoding JSON, re-encoding)"
+        )
         return 0
     finally:
         if args.keep:

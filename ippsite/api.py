@@ -1,4 +1,5 @@
 """API plumbing shared by every endpoint: one error shape, one pagination."""
+
 import logging
 
 from django.core.exceptions import PermissionDenied

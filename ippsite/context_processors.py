@@ -1,4 +1,5 @@
 """Navigation facts every page shows (kept to one cheap query)."""
+
 from django.urls import NoReverseMatch, reverse
 
 

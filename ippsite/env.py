@@ -1,4 +1,5 @@
 """Small typed readers of the environment that fail loudly on a bad value."""
+
 import os
 
 from django.core.exceptions import ImproperlyConfigured

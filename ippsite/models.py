@@ -1,4 +1,5 @@
 """API tokens, stored only as SHA-256 digests: a copy of the database reveals no token."""
+
 import hashlib
 import secrets
 

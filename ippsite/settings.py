@@ -3,6 +3,7 @@
 Embedded default: SQLite and files under IPP_DATA_DIR (./var). Production: PostgreSQL
 through DATABASE_URL and keys through the environment. Nothing secret lives in the repo.
 """
+
 import os
 import secrets
 from pathlib import Path
@@ -19,6 +20,7 @@ IPP_BLOB_DIR = IPP_DATA_DIR / "blobs"
 IPP_MAX_PACKAGE_MB = envint("IPP_MAX_PACKAGE_MB", 100, minimum=1)
 # Checkpoint the audit chain after this many entries (signed by the site key).
 IPP_AUDIT_CHECKPOINT_EVERY = envint("IPP_AUDIT_CHECKPOINT_EVERY", 100, minimum=1)
+IPP_AUDIT_CHECKPOINT_FILE = envstr("IPP_AUDIT_CHECKPOINT_FILE", "")
 
 DEBUG = envbool("IPP_DEBUG", False)
 

@@ -5,6 +5,7 @@ verifies nothing from then on. Keys come from the environment
 (`<PREFIX>_KEYS="kid:base64-raw-private-key,..."`, first is current, `<PREFIX>_RETIRED="kid,..."`)
 or, by default, from files under IPP_KEYS_DIR/<name>/ generated on first use with mode 0600.
 """
+
 import base64
 import json
 import os

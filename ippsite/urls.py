@@ -1,4 +1,5 @@
 """Top-level routes: pages per app, the JSON API under /api/v1/, health and schema."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView

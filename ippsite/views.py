@@ -1,4 +1,5 @@
 """Site-wide views: health, sign-in, error pages."""
+
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render

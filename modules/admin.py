@@ -1,4 +1,5 @@
 """Django admin for superusers: the registry, read-mostly (writes go through services)."""
+
 from django.contrib import admin
 
 from modules.models import (

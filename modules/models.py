@@ -1,4 +1,5 @@
 """The registry: infrastructures, environments, members, modules, versions, deployments."""
+
 import secrets
 import uuid
 
@@ -13,9 +14,7 @@ CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def generate_activation_code() -> str:
     """Five groups of five Crockford base32 characters: XXXXX-XXXXX-XXXXX-XXXXX-XXXXX."""
-    return "-".join(
-        "".join(secrets.choice(CROCKFORD) for _ in range(5)) for _ in range(5)
-    )
+    return "-".join("".join(secrets.choice(CROCKFORD) for _ in range(5)) for _ in range(5))
 
 
 def generate_serial() -> str:
@@ -145,7 +144,9 @@ class Module(models.Model):
         ordering = ["name", "id"]
         verbose_name = "module"
         constraints = [
-            models.UniqueConstraint(fields=["infrastructure", "key"], name="module_key_unique_per_infra")
+            models.UniqueConstraint(
+                fields=["infrastructure", "key"], name="module_key_unique_per_infra"
+            )
         ]
         indexes = [models.Index(fields=["infrastructure", "name"])]
         permissions = [
@@ -259,9 +260,7 @@ class Deployment(models.Model):
         Environment, on_delete=models.PROTECT, related_name="deployments"
     )
     module = models.ForeignKey(Module, on_delete=models.PROTECT, related_name="deployments")
-    version = models.ForeignKey(
-        ModuleVersion, on_delete=models.PROTECT, related_name="deployments"
-    )
+    version = models.ForeignKey(ModuleVersion, on_delete=models.PROTECT, related_name="deployments")
     is_current = models.BooleanField(default=True)
     deployed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

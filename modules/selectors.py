@@ -1,4 +1,5 @@
 """Reads on the registry that matter: a version's manifest and decrypted source."""
+
 import io
 from collections.abc import Iterator
 

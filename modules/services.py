@@ -3,6 +3,7 @@
 Every service is keyword-only, runs in one transaction and writes its audit entry there.
 Permission checks go through permissions.door; IPP checks through ipp.services.
 """
+
 import uuid
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -51,7 +52,9 @@ def user_create(*, actor, username: str, password: str, email: str = "") -> User
         user.set_password(password)
         user.full_clean()
         user.save()
-        audit_record(actor=actor, action="user.created", subject=user, details={"username": username})
+        audit_record(
+            actor=actor, action="user.created", subject=user, details={"username": username}
+        )
     return user
 
 
@@ -165,7 +168,9 @@ def _check_references(*, user, manifest_refs, environment: Environment) -> None:
     problems = []
     for ref in manifest_refs:
         if ref.module not in visible:
-            problems.append(f"module {ref.module} is not available to you in {environment.infrastructure.name}")
+            problems.append(
+                f"module {ref.module} is not available to you in {environment.infrastructure.name}"
+            )
             continue
         deployment = current.get(ref.module)
         if deployment is None:
@@ -261,7 +266,9 @@ def _store_version(
     return version
 
 
-def _deploy(*, user, module: Module, version: ModuleVersion, environment: Environment) -> Deployment:
+def _deploy(
+    *, user, module: Module, version: ModuleVersion, environment: Environment
+) -> Deployment:
     Deployment.objects.filter(environment=environment, module=module, is_current=True).update(
         is_current=False
     )
@@ -407,7 +414,9 @@ def module_deploy(*, user, version: ModuleVersion, environment: Environment) -> 
         )
     with transaction.atomic():
         _check_references(user=user, manifest_refs=manifest.references, environment=environment)
-        deployment = _deploy(user=user, module=source_module, version=version, environment=environment)
+        deployment = _deploy(
+            user=user, module=source_module, version=version, environment=environment
+        )
         audit_record(
             actor=user,
             action="module.deployed",

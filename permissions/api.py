@@ -2,6 +2,7 @@
 
 404 when the caller cannot see the module, 403 when they can but do not administer it.
 """
+
 from django.contrib.auth import get_user_model
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -48,7 +49,11 @@ def _user(username: str):
 class ModulePermissionList(APIView):
     """GET: every member of the module's infrastructure with their level and its sources."""
 
-    @extend_schema(responses=PermissionOut(many=True), operation_id="module_permissions_list", tags=["permissions"])
+    @extend_schema(
+        responses=PermissionOut(many=True),
+        operation_id="module_permissions_list",
+        tags=["permissions"],
+    )
     def get(self, request, pk: int):
         module = door.administered_module_for_user(request.user, pk)
         rows = selectors.module_permissions(module)
@@ -58,14 +63,22 @@ class ModulePermissionList(APIView):
 class ModulePermissionDetail(APIView):
     """PUT {level}: set the user's grant on the module. DELETE: remove it."""
 
-    @extend_schema(request=GrantIn, responses=GrantOut, operation_id="module_permission_set", tags=["permissions"])
+    @extend_schema(
+        request=GrantIn,
+        responses=GrantOut,
+        operation_id="module_permission_set",
+        tags=["permissions"],
+    )
     def put(self, request, pk: int, username: str):
         module = door.administered_module_for_user(request.user, pk)
         user = _user(username)
         data = GrantIn(data=request.data)
         data.is_valid(raise_exception=True)
         level = services.grant_set(
-            actor=request.user, module=module, user=user, level=Level.parse(data.validated_data["level"])
+            actor=request.user,
+            module=module,
+            user=user,
+            level=Level.parse(data.validated_data["level"]),
         )
         out = {
             "username": user.username,
@@ -75,7 +88,10 @@ class ModulePermissionDetail(APIView):
         return Response(GrantOut(out).data)
 
     @extend_schema(
-        request=None, responses={204: None}, operation_id="module_permission_remove", tags=["permissions"]
+        request=None,
+        responses={204: None},
+        operation_id="module_permission_remove",
+        tags=["permissions"],
     )
     def delete(self, request, pk: int, username: str):
         module = door.administered_module_for_user(request.user, pk)

@@ -1,10 +1,15 @@
 """JSON API (v1) endpoints of the permissions app. Paths have no trailing slash; one works too."""
+
 from django.urls import path
 
 from permissions import api
 
 urlpatterns = [
-    path("modules/<int:pk>/permissions", api.ModulePermissionList.as_view(), name="api-module-permissions"),
+    path(
+        "modules/<int:pk>/permissions",
+        api.ModulePermissionList.as_view(),
+        name="api-module-permissions",
+    ),
     path("modules/<int:pk>/permissions/", api.ModulePermissionList.as_view(schema=None)),
     path(
         "modules/<int:pk>/permissions/<str:username>",

@@ -15,6 +15,7 @@ Levels only count while the user is a member of the module's infrastructure: rem
 membership takes every level there away at once, and a stray grant or team row of a
 non-member discloses nothing. Support (is_staff/superuser) gets nothing for being support.
 """
+
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
@@ -84,7 +85,9 @@ def team_name_subquery(user_ref, module_ref):
     return _top_team(user_ref, module_ref, "name", CharField())
 
 
-def level_annotation(user, module_ref=OuterRef("pk"), infrastructure_ref=OuterRef("infrastructure")):
+def level_annotation(
+    user, module_ref=OuterRef("pk"), infrastructure_ref=OuterRef("infrastructure")
+):
     """An SQL expression for `user`'s effective level on the module row being selected."""
     if not _authenticated(user):
         return Value(int(Level.NONE), output_field=IntegerField())
@@ -129,9 +132,9 @@ def level_at_least_q(user, level: Level) -> Q:
     granted = ModuleUserObjectPermission.objects.filter(
         user=user, permission__codename__in=codenames
     ).values("content_object")
-    teamed = Team.objects.filter(
-        members=user, level__gte=int(level), modules__isnull=False
-    ).values("modules")
+    teamed = Team.objects.filter(members=user, level__gte=int(level), modules__isnull=False).values(
+        "modules"
+    )
     return Q(infrastructure__in=strong) | (
         Q(infrastructure__in=memberships.values("infrastructure"))
         & (Q(pk__in=granted) | Q(pk__in=teamed))
@@ -148,7 +151,9 @@ def level_exactly_q(user, level: Level) -> Q:
     return level_at_least_q(user, level) & ~level_at_least_q(user, Level(int(level) + 1))
 
 
-def modules_for_user(user, level: Level = Level.REFERENCE, queryset: QuerySet | None = None) -> QuerySet:
+def modules_for_user(
+    user, level: Level = Level.REFERENCE, queryset: QuerySet | None = None
+) -> QuerySet:
     """Modules on which `user` has at least `level`, annotated with `level`. One query.
 
     The filter does not need the level (see level_at_least_q), so a page of 50 computes
@@ -173,7 +178,9 @@ def effective_level(user, module: Module) -> Level:
     return Level(row or 0)
 
 
-def module_for_user(user, pk, level: Level = Level.REFERENCE, queryset: QuerySet | None = None) -> Module:
+def module_for_user(
+    user, pk, level: Level = Level.REFERENCE, queryset: QuerySet | None = None
+) -> Module:
     """The module `pk`: 404 when the user has no level on it, 403 when below `level`."""
     qs = queryset if queryset is not None else Module.objects.select_related("infrastructure")
     try:

@@ -1,4 +1,5 @@
 """Forms of the permission pages. Choice fields offer only what the user may pick."""
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
@@ -31,7 +32,9 @@ def _helper(submit: str | None = None, *, inline: bool = False) -> FormHelper:
 
 
 class CatalogFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"placeholder": "Module name"}))
+    q = forms.CharField(
+        required=False, label="Search", widget=forms.TextInput(attrs={"placeholder": "Module name"})
+    )
     infrastructure = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     level = forms.ChoiceField(required=False, choices=FILTER_LEVEL_CHOICES[:1] + LEVEL_CHOICES[1:])
 
@@ -44,7 +47,9 @@ class CatalogFilterForm(forms.Form):
 
 
 class ModuleFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Name", widget=forms.TextInput(attrs={"placeholder": "Module name"}))
+    q = forms.CharField(
+        required=False, label="Name", widget=forms.TextInput(attrs={"placeholder": "Module name"})
+    )
     level = forms.ChoiceField(required=False, choices=FILTER_LEVEL_CHOICES)
 
     def __init__(self, *args, **kwargs):
@@ -55,8 +60,9 @@ class ModuleFilterForm(forms.Form):
 class BulkLevelForm(forms.Form):
     """The Modules tab's bulk change: ticked module ids and one level for all of them."""
 
-    modules = forms.TypedMultipleChoiceField(coerce=int, choices=(), error_messages={
-        "required": "Tick the modules to change first."})
+    modules = forms.TypedMultipleChoiceField(
+        coerce=int, choices=(), error_messages={"required": "Tick the modules to change first."}
+    )
     level = forms.ChoiceField(choices=LEVEL_CHOICES, label="Set the grant to")
 
     def __init__(self, *args, module_ids=(), **kwargs):
@@ -67,7 +73,9 @@ class BulkLevelForm(forms.Form):
 class GrantForm(forms.Form):
     """Grant, change or remove one member's level on a module."""
 
-    user = forms.ModelChoiceField(queryset=User.objects.none(), label="Member", to_field_name="username")
+    user = forms.ModelChoiceField(
+        queryset=User.objects.none(), label="Member", to_field_name="username"
+    )
     level = forms.ChoiceField(choices=LEVEL_CHOICES, label="Grant")
 
     def __init__(self, *args, module: Module, actor, **kwargs):
@@ -130,5 +138,7 @@ class TeamEditForm(forms.Form):
         self.fields["members"].queryset = User.objects.filter(
             memberships__infrastructure=infrastructure
         ).order_by("username")
-        self.fields["modules"].queryset = Module.objects.filter(infrastructure=infrastructure).order_by("name")
+        self.fields["modules"].queryset = Module.objects.filter(
+            infrastructure=infrastructure
+        ).order_by("name")
         self.helper = _helper("Save team")

@@ -1,4 +1,5 @@
 """Per-module permission levels, cumulative: none < reference < open < publish."""
+
 from django.db import models
 
 

@@ -1,4 +1,5 @@
 """Teams and per-module grants (guardian direct foreign-key object permissions)."""
+
 from django.conf import settings
 from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase

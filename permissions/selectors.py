@@ -1,4 +1,5 @@
 """Reads for the permission pages and API: whole pages of levels in a constant number of queries."""
+
 from dataclasses import dataclass, field
 
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
@@ -143,8 +144,10 @@ def module_permissions(module: Module, *, q: str = "") -> list[PermissionRow]:
 
 
 def infrastructure_members(infrastructure: Infrastructure) -> QuerySet:
-    return Membership.objects.filter(infrastructure=infrastructure).select_related("user").order_by(
-        "user__username"
+    return (
+        Membership.objects.filter(infrastructure=infrastructure)
+        .select_related("user")
+        .order_by("user__username")
     )
 
 

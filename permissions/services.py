@@ -6,6 +6,7 @@ Nobody changes their own level. A grant is one guardian object permission per (u
 module) whose codename is the granted level; changing it replaces the row.
 Every service is keyword-only, runs in one transaction and writes its audit entry there.
 """
+
 from collections.abc import Iterable, Mapping
 
 from django.contrib.auth import get_user_model
@@ -82,7 +83,9 @@ def _current_grants(user, module_ids: Iterable[int]) -> dict[int, Level]:
     return grants
 
 
-def _audit_change(*, actor, module: Module, user, before: Level, after: Level, source: str, **extra):
+def _audit_change(
+    *, actor, module: Module, user, before: Level, after: Level, source: str, **extra
+):
     audit_record(
         actor=actor,
         action="permission.changed",
@@ -116,11 +119,15 @@ def grant_set(*, actor, module: Module, user, level) -> Level:
             ModuleUserObjectPermission.objects.create(
                 user=user, content_object=module, permission=_permissions_by_level()[level]
             )
-        _audit_change(actor=actor, module=module, user=user, before=before, after=level, source="grant")
+        _audit_change(
+            actor=actor, module=module, user=user, before=before, after=level, source="grant"
+        )
     return level
 
 
-def grants_set(*, actor, user, infrastructure: Infrastructure, changes: Mapping) -> dict[int, Level]:
+def grants_set(
+    *, actor, user, infrastructure: Infrastructure, changes: Mapping
+) -> dict[int, Level]:
     """Set many grants of `user` in `infrastructure` at once: {module id: level}.
 
     All or nothing: a module id that is not a module of `infrastructure`, or a bad level,
@@ -139,8 +146,9 @@ def grants_set(*, actor, user, infrastructure: Infrastructure, changes: Mapping)
         _require_member(user, infrastructure, lock=True)
         modules = {
             m.pk: m
-            for m in Module.objects.filter(infrastructure=infrastructure, pk__in=list(wanted))
-            .select_related("infrastructure")
+            for m in Module.objects.filter(
+                infrastructure=infrastructure, pk__in=list(wanted)
+            ).select_related("infrastructure")
         }
         unknown = sorted(set(wanted) - set(modules))
         if unknown:
@@ -156,7 +164,9 @@ def grants_set(*, actor, user, infrastructure: Infrastructure, changes: Mapping)
         ).delete()
         permissions = _permissions_by_level()
         ModuleUserObjectPermission.objects.bulk_create(
-            ModuleUserObjectPermission(user=user, content_object_id=pk, permission=permissions[level])
+            ModuleUserObjectPermission(
+                user=user, content_object_id=pk, permission=permissions[level]
+            )
             for pk, level in changed.items()
             if level > Level.NONE
         )
@@ -262,7 +272,11 @@ def team_update(
         before = _team_snapshot(team)
         fields = []
         if name is not None and name != team.name:
-            if Team.objects.filter(infrastructure=infrastructure, name=name).exclude(pk=team.pk).exists():
+            if (
+                Team.objects.filter(infrastructure=infrastructure, name=name)
+                .exclude(pk=team.pk)
+                .exists()
+            ):
                 raise ValidationFailed(f"{infrastructure.name} already has a team called {name!r}")
             team.name = name
             fields.append("name")

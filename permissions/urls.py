@@ -1,4 +1,5 @@
 """Pages of the permissions app. Other apps link to these names: keep them."""
+
 from django.urls import path
 
 from permissions import views
@@ -7,7 +8,9 @@ urlpatterns = [
     path("catalog/", views.catalog, name="catalog"),
     path("modules/<int:pk>/permissions/", views.module_permissions, name="module_permissions"),
     path("modules/<int:pk>/permissions/<int:user_pk>/explain/", views.explain, name="explain"),
-    path("infrastructures/<int:pk>/users/", views.infrastructure_users, name="infrastructure_users"),
+    path(
+        "infrastructures/<int:pk>/users/", views.infrastructure_users, name="infrastructure_users"
+    ),
     path(
         "infrastructures/<int:pk>/users/<int:user_pk>/modules/",
         views.user_modules,

@@ -4,6 +4,7 @@ Permissions tab, teams and "why does this user have this level".
 Every page goes through the door (404 invisible, 403 visible but not allowed), reads
 through selectors in a constant number of queries, and writes through one service.
 """
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -103,7 +104,9 @@ def _visible_infrastructure_for_managers(user, pk):
     infrastructure = door.infrastructure_for_user(user, pk)
     is_admin = door.is_infrastructure_admin(user, infrastructure)
     if not (is_admin or door.is_support(user)):
-        raise PermissionDenied(f"Only administrators of {infrastructure.name} and support see its users.")
+        raise PermissionDenied(
+            f"Only administrators of {infrastructure.name} and support see its users."
+        )
     return infrastructure, is_admin
 
 
@@ -128,7 +131,9 @@ def infrastructure_users(request, pk):
     status = 200
     if request.method == "POST":
         if not can_edit:
-            raise PermissionDenied(f"Only administrators of {infrastructure.name} manage its members.")
+            raise PermissionDenied(
+                f"Only administrators of {infrastructure.name} manage its members."
+            )
         form = MemberForm(request.POST)
         if form.is_valid():
             try:
@@ -144,7 +149,9 @@ def infrastructure_users(request, pk):
                 form.add_error(None, exc.detail)
                 status = exc.status
             else:
-                messages.success(request, f"{form.user.username} is a member of {infrastructure.name}.")
+                messages.success(
+                    request, f"{form.user.username} is a member of {infrastructure.name}."
+                )
                 return redirect("infrastructure_users", pk=infrastructure.pk)
         else:
             status = 400
@@ -198,7 +205,8 @@ def user_modules(request, pk, user_pk):
     filters = ModuleFilterForm(request.GET or None)
     cleaned = filters.cleaned_data if filters.is_valid() else {}
     page = _page(
-        request, selectors.user_modules(membership, q=cleaned.get("q", ""), level=cleaned.get("level", ""))
+        request,
+        selectors.user_modules(membership, q=cleaned.get("q", ""), level=cleaned.get("level", "")),
     )
     rows = list(page.object_list)
     for module in rows:
@@ -283,13 +291,19 @@ def module_permissions(request, pk):
                 status = exc.status
             else:
                 if level == Level.NONE:
-                    messages.success(request, f"{user.username}'s grant on {module.name} is removed.")
+                    messages.success(
+                        request, f"{user.username}'s grant on {module.name} is removed."
+                    )
                 else:
-                    messages.success(request, f"{user.username} is granted {level.label} on {module.name}.")
+                    messages.success(
+                        request, f"{user.username} is granted {level.label} on {module.name}."
+                    )
                 return redirect("module_permissions", pk=module.pk)
         else:
             status = 400
-    page = _page(request, selectors.module_permission_memberships(module, q=request.GET.get("q", "").strip()))
+    page = _page(
+        request, selectors.module_permission_memberships(module, q=request.GET.get("q", "").strip())
+    )
     rows = selectors.permission_rows(page.object_list)
     return render(
         request,
@@ -303,7 +317,12 @@ def module_permissions(request, pk):
             "q": request.GET.get("q", ""),
             "tabs": [
                 ("overview", "Overview", _url("module", module.pk), False),
-                ("permissions", "Permissions", reverse("module_permissions", args=[module.pk]), True),
+                (
+                    "permissions",
+                    "Permissions",
+                    reverse("module_permissions", args=[module.pk]),
+                    True,
+                ),
             ],
             "breadcrumbs": _crumbs(
                 (_url("infrastructure", module.infrastructure_id), module.infrastructure.name),
@@ -346,7 +365,10 @@ def explain(request, pk, user_pk):
             else None,
             "breadcrumbs": _crumbs(
                 (_url("module", module.pk), module.name),
-                (reverse("module_permissions", args=[module.pk]) if can_manage else None, "Permissions"),
+                (
+                    reverse("module_permissions", args=[module.pk]) if can_manage else None,
+                    "Permissions",
+                ),
                 (None, f"Why {target.username}"),
             ),
         },
@@ -376,7 +398,9 @@ def teams(request, pk):
                 form.add_error(None, exc.detail)
                 status = exc.status
             else:
-                messages.success(request, f"Team {team.name} created: now add its members and modules.")
+                messages.success(
+                    request, f"Team {team.name} created: now add its members and modules."
+                )
                 return redirect("team", pk=infrastructure.pk, team_pk=team.pk)
         else:
             status = 400
@@ -444,4 +468,3 @@ def team(request, pk, team_pk):
         },
         status=status,
     )
-

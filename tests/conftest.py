@@ -3,6 +3,7 @@
 ACME is an o11 infrastructure with IPP protected (the seeds' story); EMCA is o11 and
 unprotected. Each has Development and Production environments.
 """
+
 from dataclasses import dataclass
 
 import pytest

@@ -1,4 +1,5 @@
 """Factories for the suite's named personas and their world (plain ORM, no mocks)."""
+
 import io
 import uuid
 
@@ -19,7 +20,9 @@ def make_user(username: str, *, staff: bool = False, superuser: bool = False) ->
     return user
 
 
-def make_infrastructure(name: str, *, platform: str = "o11", protected: bool = False) -> Infrastructure:
+def make_infrastructure(
+    name: str, *, platform: str = "o11", protected: bool = False
+) -> Infrastructure:
     return Infrastructure.objects.create(name=name, platform=platform, ipp_protected=protected)
 
 

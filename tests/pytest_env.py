@@ -2,6 +2,7 @@
 
 Plain HTTP (the test client and live server do not speak TLS) and a throwaway data dir.
 """
+
 import os
 import tempfile
 

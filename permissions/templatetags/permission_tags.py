@@ -1,4 +1,5 @@
 """Level badges: reference=info, open=primary, publish=success, none=secondary."""
+
 from django import template
 from django.utils.html import format_html
 

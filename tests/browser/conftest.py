@@ -51,7 +51,6 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)
 
 
-
 @pytest.fixture(scope="module")
 def _chromium():
     # Module scope, not session: Playwright's sync API allows one running instance per

@@ -1,6 +1,7 @@
 """The contractor journey: the ACME administrator grants reference on one module from the
 contractor's Modules tab; the contractor then finds exactly that module in the catalog,
 with its interface, and is refused its source."""
+
 import re
 
 import pytest
@@ -19,8 +20,16 @@ def _modules(world, publish):
         manifest=factories.manifest(
             name="OrdersAPI",
             exposes=[
-                {"name": "GetOrder", "kind": "server_action", "signature": "GetOrder(Id: Integer) -> Order"},
-                {"name": "PlaceOrder", "kind": "service_action", "signature": "PlaceOrder(Order) -> Integer"},
+                {
+                    "name": "GetOrder",
+                    "kind": "server_action",
+                    "signature": "GetOrder(Id: Integer) -> Order",
+                },
+                {
+                    "name": "PlaceOrder",
+                    "kind": "service_action",
+                    "signature": "PlaceOrder(Order) -> Integer",
+                },
             ],
         ),
     ).module
@@ -28,7 +37,9 @@ def _modules(world, publish):
     return api
 
 
-def test_contractor_gets_reference_on_the_api_module_and_sees_only_its_interface(browser_page, world, publish):
+def test_contractor_gets_reference_on_the_api_module_and_sees_only_its_interface(
+    browser_page, world, publish
+):
     page = browser_page
     api = _modules(world, publish)
 
@@ -45,9 +56,17 @@ def test_contractor_gets_reference_on_the_api_module_and_sees_only_its_interface
     screenshot(page, "contractor_journey-1-modules-tab-ticked")
     page.locator('[data-testid="bulk-submit"]').click()
     page.wait_for_load_state()
-    assert "contractor's grant is now reference on 1 module" in page.locator('[data-testid="message"]').inner_text()
+    assert (
+        "contractor's grant is now reference on 1 module"
+        in page.locator('[data-testid="message"]').inner_text()
+    )
     assert row.locator('[data-level="reference"]').count() == 1
-    assert page.locator('[data-testid="user-module"][data-module="Billing"] [data-level="none"]').count() == 1
+    assert (
+        page.locator(
+            '[data-testid="user-module"][data-module="Billing"] [data-level="none"]'
+        ).count()
+        == 1
+    )
     screenshot(page, "contractor_journey-2-modules-tab-granted")
     page.get_by_role("button", name="Sign out").click()
 
@@ -57,7 +76,10 @@ def test_contractor_gets_reference_on_the_api_module_and_sees_only_its_interface
     assert modules.count() == 1
     assert modules.first.get_attribute("data-module") == "OrdersAPI"
     assert modules.first.locator('[data-level="reference"]').inner_text() == "reference"
-    assert modules.first.locator('[data-testid="exposed-element"] code').all_inner_texts() == ["GetOrder", "PlaceOrder"]
+    assert modules.first.locator('[data-testid="exposed-element"] code').all_inner_texts() == [
+        "GetOrder",
+        "PlaceOrder",
+    ]
     screenshot(page, "contractor_journey-3-catalog")
 
     modules.first.get_by_role("link", name="OrdersAPI").click()
@@ -77,8 +99,12 @@ def test_administrator_sees_why_the_contractor_has_a_level(browser_page, world, 
     page = browser_page
     api = _modules(world, publish)
     team = services.team_create(
-        actor=world.acme_admin, infrastructure=world.acme, name="Contractors", level=Level.REFERENCE,
-        members=[world.contractor], modules=[api],
+        actor=world.acme_admin,
+        infrastructure=world.acme,
+        name="Contractors",
+        level=Level.REFERENCE,
+        members=[world.contractor],
+        modules=[api],
     )
     services.grant_set(actor=world.acme_admin, module=api, user=world.contractor, level=Level.OPEN)
 

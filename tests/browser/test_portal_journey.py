@@ -17,7 +17,6 @@ from tests.browser.conftest import login, screenshot
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-
 @pytest.fixture
 def sign_in(_chromium, live_server):
     """sign_in(username) → a page in its own browser context (its own session), signed in."""

@@ -1,4 +1,5 @@
 """Publishing and deploying through the services: versions, permissions, references."""
+
 import uuid
 
 import pytest
@@ -113,7 +114,9 @@ def test_deploy_within_an_infrastructure_moves_the_current_version(world, publis
 def test_deploy_needs_publish_on_the_module(world, publish):
     result = publish(world.developer, world.acme_dev_env)
     with pytest.raises(NotAllowed):
-        module_deploy(user=world.contractor, version=result.version, environment=world.acme_prod_env)
+        module_deploy(
+            user=world.contractor, version=result.version, environment=world.acme_prod_env
+        )
 
 
 def test_deploy_to_an_unprotected_other_infrastructure_publishes_it_there(world, publish):
@@ -125,7 +128,9 @@ def test_deploy_to_an_unprotected_other_infrastructure_publishes_it_there(world,
     membership_set(
         actor=world.emca_admin, infrastructure=world.emca, user=world.developer, create_modules=True
     )
-    moved = module_deploy(user=world.developer, version=result.version, environment=world.emca_dev_env)
+    moved = module_deploy(
+        user=world.developer, version=result.version, environment=world.emca_dev_env
+    )
     assert moved.module.infrastructure == world.emca
     assert moved.module.key == result.module.key
     assert moved.version.digest == result.version.digest
@@ -137,7 +142,9 @@ def test_an_old_version_keeps_the_name_it_was_published_with(world, publish):
 
     man = factories.manifest(name="CustomerCore")
     first = publish(world.developer, world.acme_dev_env, man, {"a.txt": b"one"})
-    publish(world.developer, world.acme_dev_env, {**man, "name": "CustomerCore_API"}, {"a.txt": b"2"})
+    publish(
+        world.developer, world.acme_dev_env, {**man, "name": "CustomerCore_API"}, {"a.txt": b"2"}
+    )
     first.version.refresh_from_db()
     assert first.version.module.name == "CustomerCore_API"
     assert version_manifest(first.version).name == "CustomerCore"

@@ -1,4 +1,5 @@
 """Publishing a 200 MB package streams it: the peak of Python memory stays small."""
+
 import os
 import tracemalloc
 import zipfile

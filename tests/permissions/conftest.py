@@ -1,4 +1,5 @@
 """Helpers for the permission tests: modules and versions straight through the ORM."""
+
 import uuid
 
 import pytest
@@ -33,7 +34,9 @@ def make_grant(user, module: Module, level: Level) -> None:
     permission = Permission.objects.get(
         content_type__app_label="modules", codename=LEVEL_CODENAMES[level]
     )
-    ModuleUserObjectPermission.objects.create(user=user, content_object=module, permission=permission)
+    ModuleUserObjectPermission.objects.create(
+        user=user, content_object=module, permission=permission
+    )
 
 
 def make_team(infrastructure, name: str, level: Level, *, members=(), modules=()) -> Team:

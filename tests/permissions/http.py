@@ -1,4 +1,5 @@
 """A tiny real-HTTP client for API tests against live_server (urllib, token auth)."""
+
 import json
 import urllib.error
 import urllib.request
@@ -11,7 +12,9 @@ class Api:
         self.base = base_url.rstrip("/") + "/api/v1"
         self.token = None
         if username:
-            status, body = self.call("POST", "/auth/token", {"username": username, "password": PASSWORD})
+            status, body = self.call(
+                "POST", "/auth/token", {"username": username, "password": PASSWORD}
+            )
             assert status == 200, body
             self.token = body["token"]
 

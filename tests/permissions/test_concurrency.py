@@ -1,4 +1,5 @@
 """Two administrators changing the same grant at once leave exactly one grant (PostgreSQL)."""
+
 import threading
 
 import pytest
@@ -43,4 +44,9 @@ def test_concurrent_grants_on_one_module_leave_exactly_one_codename(world):
     for t in threads:
         t.join()
     assert errors == []
-    assert ModuleUserObjectPermission.objects.filter(user=world.contractor, content_object=module).count() == 1
+    assert (
+        ModuleUserObjectPermission.objects.filter(
+            user=world.contractor, content_object=module
+        ).count()
+        == 1
+    )

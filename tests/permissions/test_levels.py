@@ -1,4 +1,5 @@
 """How a user's effective level on a module is computed (SPEC §3)."""
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -44,7 +45,13 @@ def test_anonymous_gets_nothing(world, acme_modules):
 
 
 def test_a_team_gives_its_level_on_its_modules_only(world, acme_modules):
-    make_team(world.acme, "Contractors", Level.REFERENCE, members=[world.contractor], modules=[acme_modules["api"]])
+    make_team(
+        world.acme,
+        "Contractors",
+        Level.REFERENCE,
+        members=[world.contractor],
+        modules=[acme_modules["api"]],
+    )
     assert door.effective_level(world.contractor, acme_modules["api"]) == Level.REFERENCE
     assert door.effective_level(world.contractor, acme_modules["billing"]) == Level.NONE
 
@@ -94,7 +101,9 @@ def test_levels_stop_counting_when_the_user_is_no_longer_a_member(world, acme_mo
 
 def test_modules_for_user_annotates_each_module_with_the_level(world, acme_modules):
     make_grant(world.contractor, acme_modules["billing"], Level.PUBLISH)
-    make_team(world.acme, "T", Level.REFERENCE, members=[world.contractor], modules=[acme_modules["api"]])
+    make_team(
+        world.acme, "T", Level.REFERENCE, members=[world.contractor], modules=[acme_modules["api"]]
+    )
     levels = {m.name: m.level for m in door.modules_for_user(world.contractor, Level.REFERENCE)}
     assert levels == {"OrdersAPI": Level.REFERENCE, "Billing": Level.PUBLISH}
     assert [m.name for m in door.modules_for_user(world.contractor, Level.OPEN)] == ["Billing"]
@@ -109,7 +118,10 @@ def test_modules_for_user_is_one_query(world, acme_modules, django_assert_num_qu
 
 def test_module_for_user_answers_404_when_invisible_and_403_when_short(world, acme_modules):
     make_grant(world.contractor, acme_modules["api"], Level.REFERENCE)
-    assert door.module_for_user(world.contractor, acme_modules["api"].pk, Level.REFERENCE).level == Level.REFERENCE
+    assert (
+        door.module_for_user(world.contractor, acme_modules["api"].pk, Level.REFERENCE).level
+        == Level.REFERENCE
+    )
     with pytest.raises(PermissionDenied):
         door.module_for_user(world.contractor, acme_modules["api"].pk, Level.OPEN)
     with pytest.raises(Http404):
@@ -149,9 +161,18 @@ def test_level_filters_agree_with_computed_levels_on_a_random_mix(world):
     for user in users + [world.emca_admin, world.outsider]:
         expected = {m.pk: door.effective_level(user, m) for m in modules}
         for level in Level:
-            picked = set(Module.objects.filter(door.level_exactly_q(user, level)).values_list("pk", flat=True))
-            assert picked & set(expected) == {pk for pk, lvl in expected.items() if lvl == level}, (user, level)
+            picked = set(
+                Module.objects.filter(door.level_exactly_q(user, level)).values_list(
+                    "pk", flat=True
+                )
+            )
+            assert picked & set(expected) == {pk for pk, lvl in expected.items() if lvl == level}, (
+                user,
+                level,
+            )
             at_least = {m.pk for m in door.modules_for_user(user, level)}
-            assert at_least == {pk for pk, lvl in expected.items() if lvl >= max(level, Level.REFERENCE)}
+            assert at_least == {
+                pk for pk, lvl in expected.items() if lvl >= max(level, Level.REFERENCE)
+            }
         for module in door.modules_for_user(user, Level.REFERENCE):
             assert module.level == expected[module.pk]

@@ -1,4 +1,5 @@
 """The permission pages as a user sees them (Django test client)."""
+
 import re
 
 import pytest
@@ -19,10 +20,15 @@ def html(response) -> str:
 def test_contractor_catalog_is_empty_and_says_what_to_do_next(client, world, acme_modules):
     client.force_login(world.contractor)
     page = html(client.get(reverse("catalog")))
-    assert "No modules yet — ask an administrator of your infrastructure to grant you reference" in page
+    assert (
+        "No modules yet — ask an administrator of your infrastructure to grant you reference"
+        in page
+    )
 
 
-def test_catalog_shows_referenceable_modules_with_badges_and_interface_never_source(client, world, acme_modules):
+def test_catalog_shows_referenceable_modules_with_badges_and_interface_never_source(
+    client, world, acme_modules
+):
     make_grant(world.contractor, acme_modules["api"], Level.REFERENCE)
     client.force_login(world.contractor)
     page = html(client.get(reverse("catalog")))
@@ -39,8 +45,9 @@ def test_catalog_search_and_filters(client, world, acme_modules):
     assert names(client.get(reverse("catalog"))) == ["Billing", "OrdersAPI"]
     assert names(client.get(reverse("catalog"), {"q": "orders"})) == ["OrdersAPI"]
     assert names(client.get(reverse("catalog"), {"level": "publish"})) == []
-    assert names(client.get(reverse("catalog"), {"level": "open", "infrastructure": world.acme.pk})) == [
-        "Billing", "OrdersAPI"]
+    assert names(
+        client.get(reverse("catalog"), {"level": "open", "infrastructure": world.acme.pk})
+    ) == ["Billing", "OrdersAPI"]
     assert "No module matches these filters" in html(client.get(reverse("catalog"), {"q": "zzz"}))
 
 
@@ -51,15 +58,26 @@ def test_catalog_paginates_by_fifty(client, world):
     first = html(client.get(reverse("catalog")))
     assert first.count('data-testid="catalog-module"') == 50
     assert "Page 1 of 2" in first
-    assert html(client.get(reverse("catalog"), {"page": 2})).count('data-testid="catalog-module"') == 5
+    assert (
+        html(client.get(reverse("catalog"), {"page": 2})).count('data-testid="catalog-module"') == 5
+    )
 
 
 def test_modules_tab_shows_every_module_with_level_and_source(client, world, acme_modules):
-    make_team(world.acme, "Contractors", Level.REFERENCE, members=[world.contractor], modules=[acme_modules["api"]])
+    make_team(
+        world.acme,
+        "Contractors",
+        Level.REFERENCE,
+        members=[world.contractor],
+        modules=[acme_modules["api"]],
+    )
     make_grant(world.contractor, acme_modules["billing"], Level.OPEN)
     client.force_login(world.acme_admin)
     page = html(client.get(reverse("user_modules", args=[world.acme.pk, world.contractor.pk])))
-    assert re.findall(r'data-testid="user-module" data-module="([^"]+)"', page) == ["Billing", "OrdersAPI"]
+    assert re.findall(r'data-testid="user-module" data-module="([^"]+)"', page) == [
+        "Billing",
+        "OrdersAPI",
+    ]
     assert "team Contractors (reference)" in page
     assert "grant (open)" in page
     assert "Ledger" not in page
@@ -68,7 +86,9 @@ def test_modules_tab_shows_every_module_with_level_and_source(client, world, acm
 def test_modules_tab_bulk_change_grants_the_ticked_modules(client, world, acme_modules):
     client.force_login(world.acme_admin)
     url = reverse("user_modules", args=[world.acme.pk, world.contractor.pk])
-    response = client.post(url, {"modules": [acme_modules["api"].pk], "level": "reference"}, follow=True)
+    response = client.post(
+        url, {"modules": [acme_modules["api"].pk], "level": "reference"}, follow=True
+    )
     assert response.status_code == 200
     assert "grant is now reference on 1 module" in html(response)
     assert door.effective_level(world.contractor, acme_modules["api"]) == Level.REFERENCE
@@ -93,7 +113,9 @@ def test_modules_tab_filters_by_name_and_level(client, world, acme_modules):
     assert rows(client.get(url, {"q": "ord"})) == ["OrdersAPI"]
 
 
-def test_administrator_cannot_change_their_own_levels_from_the_modules_tab(client, world, acme_modules):
+def test_administrator_cannot_change_their_own_levels_from_the_modules_tab(
+    client, world, acme_modules
+):
     client.force_login(world.acme_admin)
     url = reverse("user_modules", args=[world.acme.pk, world.acme_admin.pk])
     response = client.post(url, {"modules": [acme_modules["api"].pk], "level": "none"})
@@ -109,7 +131,10 @@ def test_module_permissions_tab_lists_members_and_grants(client, world, acme_mod
     page = html(response)
     assert "contractor is granted open on OrdersAPI" in page
     assert re.findall(r'data-testid="permission-row" data-username="([^"]+)"', page) == [
-        "acme_admin", "contractor", "developer"]
+        "acme_admin",
+        "contractor",
+        "developer",
+    ]
     assert door.effective_level(world.contractor, api) == Level.OPEN
     response = client.post(url, {"user": "contractor", "level": "none"}, follow=True)
     assert "grant on OrdersAPI is removed" in html(response)
@@ -119,7 +144,9 @@ def test_module_permissions_tab_lists_members_and_grants(client, world, acme_mod
 def test_module_permissions_form_offers_members_but_not_yourself(client, world, acme_modules):
     client.force_login(world.acme_admin)
     page = html(client.get(reverse("module_permissions", args=[acme_modules["api"].pk])))
-    options = re.findall(r'<option value="([^"]*)"', page.split('name="user"')[1].split("</select>")[0])
+    options = re.findall(
+        r'<option value="([^"]*)"', page.split('name="user"')[1].split("</select>")[0]
+    )
     assert options == ["", "contractor", "developer"]
 
 
@@ -143,7 +170,9 @@ def test_a_member_can_ask_why_they_have_their_own_level(client, world, acme_modu
 def test_administrator_adds_a_member_from_the_users_page(client, world):
     client.force_login(world.acme_admin)
     url = reverse("infrastructure_users", args=[world.acme.pk])
-    response = client.post(url, {"username": "outsider", "role": "member", "default_level": 1}, follow=True)
+    response = client.post(
+        url, {"username": "outsider", "role": "member", "default_level": 1}, follow=True
+    )
     assert "outsider is a member of ACME" in html(response)
     assert 'data-username="outsider"' in html(response)
     assert AuditEntry.objects.filter(action="membership.changed").exists()
@@ -153,12 +182,21 @@ def test_administrator_adds_a_member_from_the_users_page(client, world):
 
 def test_administrator_creates_and_edits_a_team(client, world, acme_modules):
     client.force_login(world.acme_admin)
-    response = client.post(reverse("teams", args=[world.acme.pk]), {"name": "Contractors", "level": "reference"})
+    response = client.post(
+        reverse("teams", args=[world.acme.pk]), {"name": "Contractors", "level": "reference"}
+    )
     team = world.acme.teams.get()
-    assert response.status_code == 302 and response["Location"] == reverse("team", args=[world.acme.pk, team.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "team", args=[world.acme.pk, team.pk]
+    )
     response = client.post(
         reverse("team", args=[world.acme.pk, team.pk]),
-        {"name": "Contractors", "level": "open", "members": [world.contractor.pk], "modules": [acme_modules["api"].pk]},
+        {
+            "name": "Contractors",
+            "level": "open",
+            "members": [world.contractor.pk],
+            "modules": [acme_modules["api"].pk],
+        },
     )
     assert response.status_code == 302
     assert door.effective_level(world.contractor, acme_modules["api"]) == Level.OPEN

@@ -1,4 +1,5 @@
 """A page's cost does not grow with its rows: same number of queries for 5 and 60 modules."""
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -42,7 +43,9 @@ def _add_modules(world, count: int) -> None:
 
 
 @pytest.mark.parametrize("page", ["catalog", "user_modules", "module_permissions"])
-def test_list_pages_cost_the_same_for_5_and_60_modules(client, world, page, django_assert_max_num_queries):
+def test_list_pages_cost_the_same_for_5_and_60_modules(
+    client, world, page, django_assert_max_num_queries
+):
     client.force_login(world.contractor if page == "catalog" else world.acme_admin)
     _populate(world, 5)
     with_5 = _queries(client, _url(world, page))

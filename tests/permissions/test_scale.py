@@ -3,6 +3,7 @@
 Opt-in (it builds the data set first): IPP_SCALE_TEST=1, best with DATABASE_URL set to
 PostgreSQL. Prints each query's time and plan; see permissions/README.md.
 """
+
 import os
 import time
 import uuid
@@ -38,7 +39,10 @@ def _timed(label, fn, budget_ms):
 def test_permission_reads_at_scale(world):
     acme = world.acme
     Module.objects.bulk_create(
-        (Module(infrastructure=acme, key=uuid.uuid4(), name=f"Module{i:05d}") for i in range(MODULES)),
+        (
+            Module(infrastructure=acme, key=uuid.uuid4(), name=f"Module{i:05d}")
+            for i in range(MODULES)
+        ),
         batch_size=5000,
     )
     module_ids = list(Module.objects.filter(infrastructure=acme).values_list("pk", flat=True))
@@ -47,7 +51,9 @@ def test_permission_reads_at_scale(world):
     )
     users = list(User.objects.filter(username__startswith="user"))
     Membership.objects.bulk_create(Membership(infrastructure=acme, user=u) for u in users)
-    permissions = list(Permission.objects.filter(content_type__app_label="modules", codename__endswith="_module"))
+    permissions = list(
+        Permission.objects.filter(content_type__app_label="modules", codename__endswith="_module")
+    )
     grants = []
     for n, user in enumerate(users):
         for k in range(GRANTS_PER_USER):
@@ -66,21 +72,37 @@ def test_permission_reads_at_scale(world):
         if connection.vendor == "postgresql":
             cursor.execute("ANALYZE")
     user = users[7]
-    membership = Membership.objects.select_related("user", "infrastructure").get(user=user, infrastructure=acme)
+    membership = Membership.objects.select_related("user", "infrastructure").get(
+        user=user, infrastructure=acme
+    )
     module = Module.objects.get(pk=module_ids[123])
 
     catalog = selectors.catalog_modules(user)
     count = _timed("catalog count", catalog.count, 3000)
     assert count >= GRANTS_PER_USER * 0.9
     _timed("catalog page of 50", lambda: list(catalog[:50]), 2000)
-    _timed("catalog search", lambda: list(selectors.catalog_modules(user, q="Module0012")[:50]), 1500)
+    _timed(
+        "catalog search", lambda: list(selectors.catalog_modules(user, q="Module0012")[:50]), 1500
+    )
     tab = selectors.user_modules(membership)
     _timed("modules tab count", tab.count, 3000)
     _timed("modules tab page of 50", lambda: list(tab[:50]), 1000)
-    _timed("modules tab level filter", lambda: list(selectors.user_modules(membership, level="open")[:50]), 3000)
+    _timed(
+        "modules tab level filter",
+        lambda: list(selectors.user_modules(membership, level="open")[:50]),
+        3000,
+    )
     _timed("permissions tab (1,000 members)", lambda: selectors.module_permissions(module), 2000)
     _timed("effective level", lambda: door.effective_level(user, module), 200)
-    _timed("module_for_user", lambda: door.module_for_user(user, module.pk, Level.NONE) if door.effective_level(user, module) else None, 200)
+    _timed(
+        "module_for_user",
+        lambda: (
+            door.module_for_user(user, module.pk, Level.NONE)
+            if door.effective_level(user, module)
+            else None
+        ),
+        200,
+    )
     _timed("explain", lambda: door.explain_level(user, module), 300)
     if connection.vendor == "postgresql":
         sql, params = catalog[:50].query.sql_with_params()

@@ -75,4 +75,3 @@ def api(live_server, world):
         return Api(live_server.url, raw)
 
     return _client
-

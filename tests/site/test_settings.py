@@ -1,4 +1,5 @@
 """The one settings module: production values pass Django's deploy check; bad values fail loudly."""
+
 import os
 import subprocess
 import sys
