@@ -3,6 +3,7 @@
 Add a new action here (and to audit/README.md) before a service records it; unknown
 actions are still stored and listed, they just show their raw name.
 """
+
 from dataclasses import dataclass
 
 

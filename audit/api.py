@@ -1,4 +1,5 @@
 """API: GET /api/v1/audit — entries newest first, filtered, paginated (SPEC §7)."""
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.views import APIView

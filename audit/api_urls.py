@@ -1,4 +1,5 @@
 """JSON API (v1) endpoints of the audit app. Paths have no trailing slash; one works too."""
+
 from django.urls import path
 
 from audit.api import AuditListView

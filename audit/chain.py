@@ -3,6 +3,7 @@
 Changing anything here invalidates every stored hash, so it never changes in place: a new
 format would need a version marker in the encoded document.
 """
+
 import hashlib
 import json
 from datetime import UTC, datetime

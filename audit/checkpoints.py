@@ -3,6 +3,7 @@
 The key lives outside the database (ippsite.signing, keyring "authority"), so someone who
 can rewrite the tables can recompute every hash but cannot forge these signatures.
 """
+
 import logging
 
 from django.conf import settings
@@ -50,7 +51,9 @@ def maybe_checkpoint(entry: AuditEntry) -> AuditCheckpoint | None:
     except (ImproperlyConfigured, OSError, ValueError):
         # A missing or broken key must not make every hundredth operation fail: the entry
         # is still chained, the next checkpoint covers it, and the page shows the gap.
-        logger.exception("audit checkpoint at #%s not signed: authority keyring unusable", entry.seq)
+        logger.exception(
+            "audit checkpoint at #%s not signed: authority keyring unusable", entry.seq
+        )
         return None
     return _sign(seq=entry.seq, hash=entry.hash, keyring=keyring)
 
@@ -80,6 +83,8 @@ def checkpoint_valid(checkpoint: AuditCheckpoint, keyring: Keyring | None = None
     keyring = keyring or load_keyring()
     return keyring.verify(
         checkpoint.key_id,
-        checkpoint_message(seq=checkpoint.seq, hash=checkpoint.hash, created_at=checkpoint.created_at),
+        checkpoint_message(
+            seq=checkpoint.seq, hash=checkpoint.hash, created_at=checkpoint.created_at
+        ),
         checkpoint.signature,
     )

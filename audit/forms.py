@@ -1,4 +1,5 @@
 """The audit log's filter form (GET). Infrastructure choices are those the viewer may read."""
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Layout, Row
 from django import forms

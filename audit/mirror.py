@@ -6,6 +6,7 @@ or truncate the chain consistently; the copy in `IPP_DATA_DIR/audit/checkpoints.
 signed content (seq, hash, created_at, key_id, signature) and is written only after the
 checkpoint's transaction commits, so a rolled-back checkpoint is never mirrored.
 """
+
 import json
 import logging
 import os
@@ -123,7 +124,9 @@ def read_mirror(path: Path) -> Iterator[MirroredCheckpoint | int]:
                 seq, created_text = doc["seq"], doc["created_at"]
                 if type(seq) is not int or seq < 1:
                     raise ValueError("bad seq")
-                if not all(isinstance(doc[k], str) for k in ("hash", "created_at", "key_id", "signature")):
+                if not all(
+                    isinstance(doc[k], str) for k in ("hash", "created_at", "key_id", "signature")
+                ):
                     raise ValueError("bad field type")
                 created_at = datetime.fromisoformat(created_text)
                 if created_at.tzinfo is None:

@@ -1,4 +1,5 @@
 """The append-only, hash-chained audit log and its signed checkpoints."""
+
 from django.conf import settings
 from django.db import models
 
@@ -61,7 +62,9 @@ class AuditHead(models.Model):
 
     class Meta:
         verbose_name = "audit chain head"
-        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_head_singleton")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="audit_head_singleton")
+        ]
 
     def __str__(self) -> str:
         return f"head at #{self.seq}"
@@ -80,7 +83,9 @@ class AuditCheckpoint(models.Model):
         ordering = ["-seq"]
         verbose_name = "audit checkpoint"
         constraints = [
-            models.CheckConstraint(condition=models.Q(seq__gte=1), name="audit_checkpoint_seq_positive")
+            models.CheckConstraint(
+                condition=models.Q(seq__gte=1), name="audit_checkpoint_seq_positive"
+            )
         ]
 
     def __str__(self) -> str:

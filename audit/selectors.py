@@ -3,6 +3,7 @@
 Support reads every entry; an infrastructure's administrators read that infrastructure's
 entries; nobody else reads the log. Scoping is one SQL filter, never per row.
 """
+
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -33,7 +34,9 @@ def parse_bound(text: str, *, end: bool) -> datetime:
     except ValueError:
         moment = day = None
     if moment is None and day is None:
-        raise BadBound(f"'{text}' is not an ISO date (2026-11-23) or datetime (2026-11-23T10:00:00Z)")
+        raise BadBound(
+            f"'{text}' is not an ISO date (2026-11-23) or datetime (2026-11-23T10:00:00Z)"
+        )
     if moment is None:
         start = datetime.combine(day, time(0), tzinfo=UTC)
         return start + timedelta(days=1, microseconds=-1) if end else start
@@ -57,9 +60,9 @@ def auditable_infrastructures(user) -> QuerySet:
     if door.is_support(user):
         return visible
     return visible.filter(
-        pk__in=Membership.objects.filter(
-            user=user, role=Membership.Role.ADMINISTRATOR
-        ).values("infrastructure")
+        pk__in=Membership.objects.filter(user=user, role=Membership.Role.ADMINISTRATOR).values(
+            "infrastructure"
+        )
     )
 
 
@@ -80,9 +83,13 @@ def audit_entries_for_user(user, filters: AuditFilters | None = None) -> QuerySe
         allowed = auditable_infrastructures(user)
         allowed_ids = set(allowed.values_list("pk", flat=True))
         if not allowed_ids:
-            raise PermissionDenied("Only support and infrastructure administrators read the audit log.")
+            raise PermissionDenied(
+                "Only support and infrastructure administrators read the audit log."
+            )
         if filters.infrastructure is not None and filters.infrastructure not in allowed_ids:
-            raise PermissionDenied("You may read only the audit log of infrastructures you administer.")
+            raise PermissionDenied(
+                "You may read only the audit log of infrastructures you administer."
+            )
         qs = AuditEntry.objects.filter(infrastructure_id__in=allowed_ids)
     if filters.infrastructure is not None:
         qs = qs.filter(infrastructure_id=filters.infrastructure)

@@ -1,4 +1,5 @@
 """Appending to the audit log. Call inside the transaction of what is being recorded."""
+
 import json
 
 from django.db import transaction

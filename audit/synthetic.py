@@ -4,6 +4,7 @@ Entries are hashed and linked exactly as audit_record does, and checkpoints are 
 every IPP_AUDIT_CHECKPOINT_EVERY entries, so the result verifies like a real chain.
 Never used by the site itself: real operations go through audit_record.
 """
+
 import hashlib
 from collections.abc import Callable
 from datetime import timedelta

@@ -1,4 +1,5 @@
 """Pages of the audit app."""
+
 from django.urls import path
 
 from audit import views

@@ -5,6 +5,7 @@ first problem, naming its sequence number. `chain_status` verifies only what is 
 the last good verification (kept in AuditVerification), so pages stay fast at 1M entries;
 `verify_all` re-checks everything and is what `manage.py verify_audit` runs.
 """
+
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,17 +98,17 @@ def _check_mirror(
         seqs = [cp.seq for cp in batch]
         hashes = dict(AuditEntry.objects.filter(seq__in=seqs).values_list("seq", "hash"))
         late = [seq for seq in seqs if seq not in db_checkpoints]
-        rows = dict(db_checkpoints)
-        if late:
+        late_rows = {}
+        if late:  # committed after `db_checkpoints` was read, or deleted
             for seq, *rest in AuditCheckpoint.objects.filter(seq__in=late).values_list(*_CP_FIELDS):
-                rows[seq] = tuple(rest)
+                late_rows[seq] = tuple(rest)
         for cp in batch:
             unmirrored.discard(cp.seq)
             stored = hashes.get(cp.seq)
             if stored is not None and stored != cp.hash:
                 check.note(cp.seq, f"tampered: entry {cp.seq}: differs from the signed checkpoint")
                 continue
-            row = rows.get(cp.seq)
+            row = db_checkpoints.get(cp.seq) or late_rows.get(cp.seq)
             if row is None:
                 if check.missing_row is None or cp.seq < check.missing_row[0]:
                     check.missing_row = (
@@ -125,8 +126,13 @@ def _check_mirror(
                 if len(unreadable) < 10:
                     unreadable.append(item)
                 continue
-            if item.seq <= after_seq or upper < item.seq <= head_seq:
-                continue  # verified before / left for a later run (out of budget)
+            if item.seq <= after_seq:
+                # Verified before: it only says how long the chain was (truncation below
+                # what was verified is a failure whichever checkpoint names it).
+                check.max_seq = max(check.max_seq, item.seq)
+                continue
+            if upper < item.seq <= head_seq:
+                continue  # left for a later run (out of budget)
             message = checkpoint_message(seq=item.seq, hash=item.hash, created_at=item.created_at)
             problem = _signature_problem(
                 keyring_for(), item.seq, item.key_id, message, item.signature, where
@@ -152,6 +158,9 @@ def _check_mirror(
                     None,
                 )
             )
+        return check
+    except OSError as exc:  # unreadable (permissions, a directory…): not a crash of the page
+        check.warnings.append((f"cannot read the checkpoint mirror {path}: {exc}", None))
         return check
     if beyond:
         # Past the head read at the start: the chain may simply have grown since.
@@ -260,7 +269,19 @@ def verify_chain(
         .iterator(chunk_size=chunk_size)
     )
     expected, cp_index = after_seq + 1, 0
-    for seq, created_at, actor_id, actor_name, action, infra_id, s_type, s_id, details, prev_hash, stored in rows:
+    for (
+        seq,
+        created_at,
+        actor_id,
+        actor_name,
+        action,
+        infra_id,
+        s_type,
+        s_id,
+        details,
+        prev_hash,
+        stored,
+    ) in rows:
         if seq != expected:
             return result(f"tampered: entry {expected} missing", expected)
         computed = hashlib.sha256(
@@ -297,7 +318,9 @@ def verify_chain(
     end = expected - 1
     if end < upper:
         if max_checkpoint > end:
-            return result(f"truncated: checkpoint at {max_checkpoint} but chain ends at {end}", end + 1)
+            return result(
+                f"truncated: checkpoint at {max_checkpoint} but chain ends at {end}", end + 1
+            )
         return result(f"tampered: entry {end + 1} missing (the head says {head_seq})", end + 1)
     if upper < head_seq:
         return deferred() or result()  # out of budget: the rest is checked next time

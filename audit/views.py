@@ -1,4 +1,5 @@
 """Audit pages: the filtered log with the chain status, CSV export, full verification."""
+
 import csv
 import json
 
@@ -39,7 +40,9 @@ def _filter_form(request) -> AuditFilterForm:
     form = AuditFilterForm(request.GET or None, user=request.user)
     if form.is_bound and not form.is_valid() and "infrastructure" in form.errors:
         if not door.is_support(request.user):
-            raise PermissionDenied("You may read only the audit log of infrastructures you administer.")
+            raise PermissionDenied(
+                "You may read only the audit log of infrastructures you administer."
+            )
     return form
 
 

@@ -1,4 +1,5 @@
 """Helpers for the audit suite: append real entries, run the real commands."""
+
 from io import StringIO
 
 import pytest
@@ -6,6 +7,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit.services import audit_record
+
+
+@pytest.fixture(autouse=True)
+def _default_checkpoint_mirror(settings):
+    """The mirror goes to its default place under each test's own IPP_DATA_DIR."""
+    settings.IPP_AUDIT_CHECKPOINT_FILE = ""
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """GET /api/v1/audit: who reads what, filters, shape, order, pagination."""
+
 from datetime import timedelta
 
 import pytest
@@ -95,7 +96,12 @@ def test_since_and_until_accept_dates_and_datetimes(logged):
 
 @pytest.mark.parametrize(
     "query",
-    ["since=yesterday", "until=2026-13-01", "since=2026-11-02&until=2026-11-01", "infrastructure=abc"],
+    [
+        "since=yesterday",
+        "until=2026-13-01",
+        "since=2026-11-02&until=2026-11-01",
+        "infrastructure=abc",
+    ],
 )
 def test_bad_filter_values_are_400_invalid_request(logged, query):
     response = client_for(logged.support).get(f"/api/v1/audit?{query}")
@@ -105,9 +111,23 @@ def test_bad_filter_values_are_400_invalid_request(logged, query):
 
 
 def test_an_entry_has_the_documented_shape(logged):
-    row = client_for(logged.support).get("/api/v1/audit?action=ipp.portal_blocked").json()["results"][0]
+    row = (
+        client_for(logged.support)
+        .get("/api/v1/audit?action=ipp.portal_blocked")
+        .json()["results"][0]
+    )
     entry = AuditEntry.objects.get(seq=1)
-    assert set(row) == {"seq", "time", "actor", "action", "infrastructure", "subject", "details", "hash", "prev_hash"}
+    assert set(row) == {
+        "seq",
+        "time",
+        "actor",
+        "action",
+        "infrastructure",
+        "subject",
+        "details",
+        "hash",
+        "prev_hash",
+    }
     assert row["actor"] == "support"
     assert row["infrastructure"] == logged.acme.pk
     assert row["subject"] == {"type": "infrastructure", "id": str(logged.acme.pk)}

@@ -1,4 +1,5 @@
 """The verification benchmark keeps working (run tiny here; tests never time anything)."""
+
 import os
 import subprocess
 import sys
@@ -13,7 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_bench_script_builds_verifies_and_compares_with_raw_sha256(tmp_path):
     env = {**os.environ, "DATABASE_URL": "postgres://must-not-be-used@invalid/none"}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "audit_verify.py"), "--entries", "250", "--checkpoint-every", "50"],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "audit_verify.py"),
+            "--entries",
+            "250",
+            "--checkpoint-every",
+            "50",
+        ],
         capture_output=True,
         text=True,
         env=env,

@@ -1,4 +1,5 @@
 """Appending: same transaction as the operation, linked hashes, signed checkpoints."""
+
 from io import StringIO
 
 import pytest
@@ -64,7 +65,9 @@ def test_a_checkpoint_is_signed_every_configured_number_of_entries(world, append
     assert list(AuditCheckpoint.objects.order_by("seq").values_list("seq", flat=True)) == [4, 8, 10]
 
 
-def test_a_checkpoint_signature_covers_seq_hash_and_time_with_the_authority_key(world, append, settings):
+def test_a_checkpoint_signature_covers_seq_hash_and_time_with_the_authority_key(
+    world, append, settings
+):
     settings.IPP_AUDIT_CHECKPOINT_EVERY = 2
     entries = append(2, actor=world.support)
     checkpoint = AuditCheckpoint.objects.get()
@@ -137,7 +140,9 @@ def test_details_survive_the_database_round_trip_and_still_verify(world, verify_
     assert verify_command() == (0, "ok: 1 entries")
 
 
-def test_a_broken_authority_key_skips_the_checkpoint_but_not_the_operation(world, settings, monkeypatch):
+def test_a_broken_authority_key_skips_the_checkpoint_but_not_the_operation(
+    world, settings, monkeypatch
+):
     settings.IPP_AUDIT_CHECKPOINT_EVERY = 1
     monkeypatch.setenv("IPP_AUTHORITY_KEYS", "not-a-key")
     infrastructure_set_flags(actor=world.support, infrastructure=world.emca, portal_blocked=True)

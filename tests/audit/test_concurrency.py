@@ -1,4 +1,5 @@
 """Concurrent writers queue on the head row: the chain never forks (PostgreSQL, real threads)."""
+
 import threading
 
 import pytest
@@ -16,7 +17,9 @@ THREADS, APPENDS = 8, 25
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_appends_never_fork_the_chain(settings):
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks (SQLite serializes whole transactions); set DATABASE_URL")
+        pytest.skip(
+            "needs PostgreSQL row locks (SQLite serializes whole transactions); set DATABASE_URL"
+        )
     settings.IPP_AUDIT_CHECKPOINT_EVERY = 16
     actor = factories.make_user("writer")
     infra = factories.make_infrastructure("Busy")

@@ -1,4 +1,5 @@
 """The audit log page: who sees what, filters, chain status, full verification."""
+
 import pytest
 from django.urls import reverse
 
@@ -162,7 +163,9 @@ def test_support_can_verify_everything_now_and_find_an_old_break(client, logged,
     AuditEntry.objects.filter(seq=2).update(actor_name="mallory")
     assert "Chain verified" in status_box(page_for(client, logged.support))
     response = client.post(reverse("audit:verify"), follow=True)
-    assert "Chain verification failed: tampered: entry 2: hash mismatch" in response.content.decode()
+    assert (
+        "Chain verification failed: tampered: entry 2: hash mismatch" in response.content.decode()
+    )
     assert "Chain broken at entry #2" in status_box(response)
 
 

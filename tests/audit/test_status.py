@@ -1,4 +1,5 @@
 """The remembered, incremental verification behind the page's status box."""
+
 import pytest
 
 from audit.models import AuditEntry, AuditHead
@@ -22,7 +23,11 @@ def test_a_break_beyond_the_budget_is_found_when_its_turn_comes(world, append):
     AuditEntry.objects.filter(seq=9).update(action="module.exported")
     assert chain_status(budget=5).ok
     status = chain_status(budget=5)
-    assert (status.ok, status.bad_seq, status.problem) == (False, 9, "tampered: entry 9: hash mismatch")
+    assert (status.ok, status.bad_seq, status.problem) == (
+        False,
+        9,
+        "tampered: entry 9: hash mismatch",
+    )
     assert status.verified_seq == 5
 
 

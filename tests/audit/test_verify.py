@@ -1,4 +1,5 @@
 """verify_audit: ok on an intact chain; each kind of tampering is named by its first bad seq."""
+
 import hashlib
 
 import pytest
@@ -12,12 +13,17 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def chain(world, append, settings):
-    """30 entries, a signed checkpoint every 10 (at 10, 20, 30)."""
+def chain(world, append, settings, django_capture_on_commit_callbacks):
+    """30 entries, a signed checkpoint every 10 (at 10, 20, 30), mirrored to the file too."""
     settings.IPP_AUDIT_CHECKPOINT_EVERY = 10
-    append(15, actor=world.acme_admin, infrastructure=world.acme)
-    append(15, actor=world.emca_admin, infrastructure=world.emca)
-    assert list(AuditCheckpoint.objects.order_by("seq").values_list("seq", flat=True)) == [10, 20, 30]
+    with django_capture_on_commit_callbacks(execute=True):
+        append(15, actor=world.acme_admin, infrastructure=world.acme)
+        append(15, actor=world.emca_admin, infrastructure=world.emca)
+    assert list(AuditCheckpoint.objects.order_by("seq").values_list("seq", flat=True)) == [
+        10,
+        20,
+        30,
+    ]
     return world
 
 
@@ -91,7 +97,9 @@ def test_deleting_the_tail_without_touching_the_head_is_caught(chain, verify_com
     assert verify_command() == (1, "truncated: checkpoint at 30 but chain ends at 25")
 
 
-def test_rewriting_the_whole_chain_consistently_fails_at_the_first_checkpoint(chain, verify_command):
+def test_rewriting_the_whole_chain_consistently_fails_at_the_first_checkpoint(
+    chain, verify_command
+):
     AuditEntry.objects.filter(seq=3).update(details={"n": "rewritten"})
     _rehash_from(3)
     assert verify_command() == (1, "tampered: entry 10: differs from the signed checkpoint")
