@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from ipp.copying import module_copy
 from ipp.preflight import environment_preflight
 from ippsite.api import ApiError
+from modules.api.infrastructures import PublishModuleOut, PublishVersionOut
 from permissions import door
 from permissions.levels import Level
 
@@ -21,29 +22,14 @@ class CopyIn(serializers.Serializer):
     target = serializers.IntegerField(help_text="The id of the module to copy into.")
 
 
-class CopiedModuleOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    key = serializers.UUIDField()
-    name = serializers.CharField()
-    infrastructure = serializers.IntegerField(source="infrastructure_id")
-
-
-class CopiedVersionOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    number = serializers.IntegerField()
-    digest = serializers.CharField()
-    marked = serializers.BooleanField()
-    mark = serializers.JSONField(allow_null=True)
-
-
 class CopiedDeploymentOut(serializers.Serializer):
     id = serializers.IntegerField()
     environment = serializers.IntegerField(source="environment_id")
 
 
 class CopyOut(serializers.Serializer):
-    module = CopiedModuleOut()
-    version = CopiedVersionOut()
+    module = PublishModuleOut()
+    version = PublishVersionOut()
     deployment = CopiedDeploymentOut()
     elements = serializers.ListField(child=serializers.CharField())
     files = serializers.ListField(
