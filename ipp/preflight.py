@@ -11,7 +11,6 @@ from ipp.services import package_verdict, version_verdict
 from modules.errors import DomainError, InvalidPackage, NotAllowed
 from modules.models import ModuleVersion
 from modules.packages import open_package
-from modules.selectors import version_manifest
 from permissions import door
 from permissions.levels import Level
 
@@ -40,19 +39,17 @@ def _outcome(exc: DomainError) -> str:
 
 
 def _check_version(*, user, version: ModuleVersion, environment) -> str:
-    from modules.services import _check_references, _target_module
+    from modules.services import check_references, deploy_precheck
+
+    def verdict_only(*, version, environment, user):
+        version_verdict(version=version, environment=environment)
 
     module = version.module
-    if door.effective_level(user, module) < Level.PUBLISH:
-        raise NotAllowed(f"You need publish on {module.name} to deploy it.")
-    manifest = version_manifest(version)
     target = environment.infrastructure
-    if target.pk != module.infrastructure_id:
-        version_verdict(version=version, environment=environment)
-        if door.membership_for(user, target) is None:
-            raise NotAllowed(f"You are not a member of {target.name}.")
-        _target_module(user=user, manifest=manifest, infrastructure=target, for_update=False)
-    _check_references(user=user, manifest_refs=manifest.references, environment=environment)
+    manifest = deploy_precheck(
+        user=user, version=version, environment=environment, ipp_check=verdict_only
+    )
+    check_references(user=user, manifest_refs=manifest.references, environment=environment)
     if target.pk == module.infrastructure_id:
         return f"Would deploy {module.name} v{version.number} to {environment.name}."
     return (
@@ -62,16 +59,13 @@ def _check_version(*, user, version: ModuleVersion, environment) -> str:
 
 
 def _check_package(*, user, package, environment) -> str:
-    from modules.services import _check_references, _target_module
+    from modules.services import check_references, publish_precheck
 
-    target = environment.infrastructure
-    if door.membership_for(user, target) is None:
-        raise NotAllowed(f"You are not a member of {target.name}.")
-    existing = _target_module(
-        user=user, manifest=package.manifest, infrastructure=target, for_update=False
+    existing = publish_precheck(
+        user=user, manifest=package.manifest, infrastructure=environment.infrastructure
     )
     source = package_verdict(package=package, environment=environment)
-    _check_references(user=user, manifest_refs=package.manifest.references, environment=environment)
+    check_references(user=user, manifest_refs=package.manifest.references, environment=environment)
     what = "a new version of" if existing is not None else "the new module"
     sealed = " (sealed; its mark is kept)" if source.incoming_mark else ""
     return f"Would publish {what} {package.manifest.name}{sealed} in {environment.name}."

@@ -143,7 +143,7 @@ class PublishResult:
     created_version: bool
 
 
-def _check_references(*, user, manifest_refs, environment: Environment) -> None:
+def check_references(*, user, manifest_refs, environment: Environment) -> None:
     """SPEC §3: `reference` on each referenced module, elements exposed where deployed."""
     if not manifest_refs:
         return
@@ -186,7 +186,7 @@ def _check_references(*, user, manifest_refs, environment: Environment) -> None:
         raise BrokenReference("Broken references: " + "; ".join(problems) + ".")
 
 
-def _target_module(*, user, manifest: Manifest, infrastructure: Infrastructure, for_update: bool):
+def target_module(*, user, manifest: Manifest, infrastructure: Infrastructure, for_update: bool):
     """The module the key names in `infrastructure`, checking publish / create_modules."""
     qs = Module.objects.filter(infrastructure=infrastructure, key=manifest.key)
     if for_update:
@@ -296,12 +296,8 @@ def module_publish(
     package = open_package(upload, size=size)
     try:
         infrastructure = environment.infrastructure
-        if door.membership_for(user, infrastructure) is None:
-            raise NotAllowed(f"You are not a member of {infrastructure.name}.")
         # Permission first (cheap, and a refused user learns nothing about IPP state).
-        _target_module(
-            user=user, manifest=package.manifest, infrastructure=infrastructure, for_update=False
-        )
+        publish_precheck(user=user, manifest=package.manifest, infrastructure=infrastructure)
         source = ipp_admit(package=package, environment=environment, user=user)
         return _publish_source(
             user=user,
@@ -327,10 +323,10 @@ def _publish_source(
     written: list = []
     try:
         with transaction.atomic():
-            module = _target_module(
+            module = target_module(
                 user=user, manifest=manifest, infrastructure=infrastructure, for_update=True
             )
-            _check_references(user=user, manifest_refs=manifest.references, environment=environment)
+            check_references(user=user, manifest_refs=manifest.references, environment=environment)
             created_module = module is None
             if created_module:
                 module = Module(
@@ -385,6 +381,39 @@ def _publish_source(
     return PublishResult(module, version, deployment, created_version)
 
 
+def publish_precheck(*, user, manifest: Manifest, infrastructure: Infrastructure):
+    """Membership and publish/create_modules for `manifest`'s key; the module or None if new.
+
+    Writes nothing; shared by publishing, cross-infrastructure deploys and preflight.
+    """
+    if door.membership_for(user, infrastructure) is None:
+        raise NotAllowed(f"You are not a member of {infrastructure.name}.")
+    return target_module(
+        user=user, manifest=manifest, infrastructure=infrastructure, for_update=False
+    )
+
+
+def deploy_precheck(
+    *, user, version: ModuleVersion, environment: Environment, ipp_check=ipp_check_version
+) -> Manifest:
+    """Every check a deploy makes before writing, except references; the version's manifest.
+
+    `ipp_check` is the IPP rule-2 check for another infrastructure (the default records a
+    refusal in the audit log; preflight passes one that records nothing).
+    """
+    from modules.selectors import version_manifest
+
+    module = version.module
+    if door.effective_level(user, module) < Level.PUBLISH:
+        raise NotAllowed(f"You need publish on {module.name} to deploy it.")
+    manifest = version_manifest(version)
+    target = environment.infrastructure
+    if target.pk != module.infrastructure_id:
+        ipp_check(version=version, environment=environment, user=user)
+        publish_precheck(user=user, manifest=manifest, infrastructure=target)
+    return manifest
+
+
 def module_deploy(*, user, version: ModuleVersion, environment: Environment) -> PublishResult:
     """Deploy a version to an environment (SPEC rule 3).
 
@@ -392,18 +421,12 @@ def module_deploy(*, user, version: ModuleVersion, environment: Environment) -> 
     version is published there as that infrastructure's module with the same key, after
     the IPP check (rule 2) and the same permission and reference checks as a publish.
     """
-    from modules.selectors import version_manifest, version_source
+    from modules.selectors import version_source
 
     source_module = version.module
-    if door.effective_level(user, source_module) < Level.PUBLISH:
-        raise NotAllowed(f"You need publish on {source_module.name} to deploy it.")
     target_infra = environment.infrastructure
-    manifest = version_manifest(version)
+    manifest = deploy_precheck(user=user, version=version, environment=environment)
     if target_infra.pk != source_module.infrastructure_id:
-        ipp_check_version(version=version, environment=environment, user=user)
-        if door.membership_for(user, target_infra) is None:
-            raise NotAllowed(f"You are not a member of {target_infra.name}.")
-        _target_module(user=user, manifest=manifest, infrastructure=target_infra, for_update=False)
         return _publish_source(
             user=user,
             environment=environment,
@@ -413,7 +436,7 @@ def module_deploy(*, user, version: ModuleVersion, environment: Environment) -> 
             extra_details={"from_infrastructure": source_module.infrastructure.name},
         )
     with transaction.atomic():
-        _check_references(user=user, manifest_refs=manifest.references, environment=environment)
+        check_references(user=user, manifest_refs=manifest.references, environment=environment)
         deployment = _deploy(
             user=user, module=source_module, version=version, environment=environment
         )

@@ -178,6 +178,14 @@ def effective_level(user, module: Module) -> Level:
     return Level(row or 0)
 
 
+def _require_level(module: Module, level: Level) -> Module:
+    if module.level < level:
+        raise PermissionDenied(
+            f"You have {Level(module.level).label} on {module.name}; this needs {Level(level).label}."
+        )
+    return module
+
+
 def module_for_user(
     user, pk, level: Level = Level.REFERENCE, queryset: QuerySet | None = None
 ) -> Module:
@@ -187,11 +195,25 @@ def module_for_user(
         module = modules_for_user(user, Level.REFERENCE, qs).get(pk=pk)
     except (Module.DoesNotExist, ValueError, TypeError):
         raise Http404("No such module.") from None
-    if module.level < level:
-        raise PermissionDenied(
-            f"You have {Level(module.level).label} on {module.name}; this needs {Level(level).label}."
-        )
-    return module
+    return _require_level(module, level)
+
+
+def modules_by_pk_for_user(
+    user, pks, level: Level = Level.REFERENCE, queryset: QuerySet | None = None
+) -> dict:
+    """`module_for_user` for many modules in one query: {pk: module}, in the order given.
+
+    404 when any of them is invisible to the user, 403 when any is below `level`.
+    """
+    try:
+        wanted = list(dict.fromkeys(int(pk) for pk in pks))
+    except (ValueError, TypeError):
+        raise Http404("No such module.") from None
+    qs = queryset if queryset is not None else Module.objects.select_related("infrastructure")
+    found = {m.pk: m for m in modules_for_user(user, Level.REFERENCE, qs).filter(pk__in=wanted)}
+    if len(found) != len(wanted):
+        raise Http404("No such module.")
+    return {pk: _require_level(found[pk], level) for pk in wanted}
 
 
 @dataclass(frozen=True)

@@ -50,33 +50,47 @@ class _ItemSpec:
     package_mark: dict | None = None
 
 
-def _latest_version(module: Module) -> ModuleVersion:
-    version = module.versions.order_by("-number").first()
-    if version is None:
-        raise ValidationFailed(f"{module.name} has no published version to transfer.")
-    return version
+def _latest_versions(modules: list[Module]) -> dict:
+    """{module pk: its latest version}, in one query; a module without versions is refused."""
+    latest: dict = {}
+    for version in ModuleVersion.objects.filter(module__in=modules).order_by("module", "-number"):
+        latest.setdefault(version.module_id, version)
+    for module in modules:
+        if module.pk not in latest:
+            raise ValidationFailed(f"{module.name} has no published version to transfer.")
+    return latest
 
 
 def _items_from_modules(*, user, modules) -> list[_ItemSpec]:
-    items = []
-    for ref in modules:
-        pk = ref.pk if isinstance(ref, Module) else ref
-        module = door.module_for_user(user, pk, Level.PUBLISH)
-        items.append(_ItemSpec(module=module, version=_latest_version(module)))
-    return items
+    pks = [ref.pk if isinstance(ref, Module) else ref for ref in modules]
+    found = list(door.modules_by_pk_for_user(user, pks, Level.PUBLISH).values())
+    latest = _latest_versions(found)
+    return [_ItemSpec(module=module, version=latest[module.pk]) for module in found]
 
 
 def _items_from_versions(*, user, versions) -> list[_ItemSpec]:
-    items = []
+    given = [ref for ref in versions if isinstance(ref, ModuleVersion)]
+    ids = [ref for ref in versions if not isinstance(ref, ModuleVersion)]
+    try:
+        fetched = {v.pk: v for v in ModuleVersion.objects.filter(pk__in=ids)}
+    except (ValueError, TypeError):
+        raise Http404("No such module version.") from None
+    by_id = {v.pk: v for v in given} | fetched
+    resolved = []
     for ref in versions:
-        version = (
-            ref if isinstance(ref, ModuleVersion) else ModuleVersion.objects.filter(pk=ref).first()
-        )
+        version = by_id.get(ref.pk if isinstance(ref, ModuleVersion) else _as_int(ref))
         if version is None:
             raise Http404("No such module version.")
-        module = door.module_for_user(user, version.module_id, Level.PUBLISH)
-        items.append(_ItemSpec(module=module, version=version))
-    return items
+        resolved.append(version)
+    modules = door.modules_by_pk_for_user(user, [v.module_id for v in resolved], Level.PUBLISH)
+    return [_ItemSpec(module=modules[v.module_id], version=v) for v in resolved]
+
+
+def _as_int(ref) -> int | None:
+    try:
+        return int(ref)
+    except (ValueError, TypeError):
+        return None
 
 
 def _items_from_package(*, user, package: BinaryIO) -> list[_ItemSpec]:

@@ -1,11 +1,9 @@
 """verify_audit: ok on an intact chain; each kind of tampering is named by its first bad seq."""
 
-import hashlib
-
 import pytest
 from django.db import connection
 
-from audit.chain import canonical_bytes
+from audit.chain import entry_hash
 from audit.checkpoints import load_keyring
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 
@@ -32,20 +30,7 @@ def _rehash_from(seq: int) -> None:
     prev = AuditEntry.objects.get(seq=seq - 1).hash if seq > 1 else "0" * 64
     for entry in AuditEntry.objects.filter(seq__gte=seq).order_by("seq"):
         entry.prev_hash = prev
-        entry.hash = hashlib.sha256(
-            canonical_bytes(
-                seq=entry.seq,
-                created_at=entry.created_at,
-                actor_id=entry.actor_id,
-                actor_name=entry.actor_name,
-                action=entry.action,
-                infrastructure_id=entry.infrastructure_id,
-                subject_type=entry.subject_type,
-                subject_id=entry.subject_id,
-                details=entry.details,
-                prev_hash=entry.prev_hash,
-            )
-        ).hexdigest()
+        entry.hash = entry_hash(entry)
         AuditEntry.objects.filter(pk=entry.pk).update(prev_hash=entry.prev_hash, hash=entry.hash)
         prev = entry.hash
     AuditHead.objects.update(hash=prev, seq=AuditEntry.objects.order_by("-seq").first().seq)
