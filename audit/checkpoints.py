@@ -1,6 +1,6 @@
 """Signed checkpoints: 'the chain had `seq` entries ending in `hash`', by the authority key.
 
-The key lives outside the database (ippsite.signing, keyring "authority"), so someone who
+The key lives outside the database (core.keys, keyring "authority"), so someone who
 can rewrite the tables can recompute every hash but cannot forge these signatures.
 """
 
@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit.chain import GENESIS_HASH, checkpoint_message
 from audit.mirror import mirror_on_commit
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from ippsite.signing import Keyring
+from core.keys import Keyring
 
 KEYRING_NAME = "authority"
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ Loaded on every use, so a key rotated or retired by a management command in anot
 process takes effect at once.
 """
 
-from ippsite.signing import Keyring
+from core.keys import Keyring
 
 AUTHORITY = "authority"
 

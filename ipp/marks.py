@@ -19,9 +19,9 @@ import re
 import uuid
 from datetime import UTC, datetime
 
+from core.errors import TamperedPackage
 from ipp.authority import authority
-from modules.errors import TamperedPackage
-from modules.models import ACTIVATION_CODE_REGEX
+from registry.models import ACTIVATION_CODE_REGEX
 
 FIELDS = ("activation_code", "key", "digest", "epoch", "issued_at", "key_id", "signature")
 SIGNED_FIELDS = tuple(f for f in FIELDS if f != "signature")

@@ -37,10 +37,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from core.errors import InvalidPackage, TamperedPackage
 from ipp.marks import canonical_json, verify_mark
-from modules.errors import InvalidPackage, TamperedPackage
-from modules.packages import MANIFEST, MARK, SEALED_PAYLOAD, Package, canonical_digest
-from modules.selectors import ChunkStream
+from registry.packages import MANIFEST, MARK, SEALED_PAYLOAD, Package, canonical_digest
+from registry.selectors import ChunkStream
 
 MAGIC = b"IPPSEAL1"
 SALT_SIZE = 16
@@ -122,10 +122,10 @@ def _zip_info(name: str, compress_type: int) -> zipfile.ZipInfo:
 def build_sealed_package(*, version, reader, mark: dict | None = None, out: BinaryIO) -> None:
     """Write the sealed package of `version` to `out`, under `mark` or the version's own.
 
-    `reader` is the version's modules.crypto.SourceReader. The mark must verify and name
+    `reader` is the version's registry.crypto.SourceReader. The mark must verify and name
     this version's module and digest (the portal passes a new mark for the same content).
     """
-    from modules.selectors import version_manifest
+    from registry.selectors import version_manifest
 
     mark = mark if mark is not None else version.mark
     if mark is None:

@@ -14,9 +14,9 @@ from typing import BinaryIO
 from django.db import transaction
 
 from audit.services import audit_record
-from modules.errors import DomainError, InvalidIntellectualProperty, TamperedPackage
-from modules.models import Infrastructure, ModuleVersion
-from modules.packages import Package
+from core.errors import DomainError, InvalidIntellectualProperty, TamperedPackage
+from registry.models import Infrastructure, ModuleVersion
+from registry.packages import Package
 
 O11 = Infrastructure.Platform.O11
 

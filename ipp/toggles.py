@@ -3,9 +3,9 @@
 from django.db import transaction
 
 from audit.services import audit_record
-from modules.errors import NotAllowed
-from modules.models import Infrastructure
+from core.errors import NotAllowed
 from permissions import door
+from registry.models import Infrastructure
 
 
 def infrastructure_set_flags(

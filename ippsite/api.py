@@ -55,8 +55,8 @@ def _flatten(detail) -> str:
 
 def exception_handler(exc, context):
     """Answer every error as {"error": "<code>", "detail": "<text>"}."""
-    from modules.crypto import KeyringError, SourceIntegrityError
-    from modules.errors import DomainError
+    from core.errors import DomainError
+    from registry.crypto import KeyringError, SourceIntegrityError
 
     if isinstance(exc, DomainError):
         return Response({"error": exc.code, "detail": exc.detail}, status=exc.status)

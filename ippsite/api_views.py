@@ -77,8 +77,8 @@ class UserCreate(APIView):
 
     @extend_schema(request=UserIn, responses={201: UserOut})
     def post(self, request):
-        from modules.services import user_create
         from permissions import door
+        from publishing.services import user_create
 
         if not door.is_support(request.user):
             raise ApiError("permission_denied", "Only support may create users.", 403)

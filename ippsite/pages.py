@@ -4,8 +4,8 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch, Q
 from django.shortcuts import render
 
-from modules.models import Environment, Membership
 from permissions import door
+from registry.models import Environment, Membership
 
 
 @login_required

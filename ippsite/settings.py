@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from ippsite.env import envbool, envint, envlist, envstr
+from core.env import envbool, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -57,7 +57,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "ippsite",
     "audit",
-    "modules",
+    "registry",
     "permissions",
     "ipp",
     "portal",
@@ -178,7 +178,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # One name for the level choices (none, reference, open, publish) across serializers.
-    "ENUM_NAME_OVERRIDES": {"LevelEnum": "modules.api.common.LEVEL_NAMES"},
+    "ENUM_NAME_OVERRIDES": {"LevelEnum": "ippsite.registry_ui.api.common.LEVEL_NAMES"},
     "PREPROCESSING_HOOKS": ["ippsite.api_views.drop_slash_aliases"],
 }
 

@@ -8,11 +8,11 @@ from ippsite import views
 
 api_v1 = [
     path("", include("ippsite.api_urls")),
-    path("", include("modules.api_urls")),
-    path("", include("permissions.api_urls")),
-    path("", include("audit.api_urls")),
-    path("", include("ipp.api_urls")),
-    path("", include("portal.api_urls")),
+    path("", include("ippsite.registry_ui.api_urls")),
+    path("", include("ippsite.permissions_ui.api_urls")),
+    path("", include("ippsite.audit_ui.api_urls")),
+    path("", include("ippsite.ipp_ui.api_urls")),
+    path("", include("ippsite.portal_ui.api_urls")),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("schema/", SpectacularAPIView.as_view()),
 ]
@@ -23,11 +23,11 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
     path("", include("ippsite.page_urls")),
-    path("", include("modules.urls")),
-    path("", include("permissions.urls")),
-    path("", include("audit.urls")),
-    path("", include("ipp.urls")),
-    path("", include("portal.urls")),
+    path("", include("ippsite.registry_ui.urls")),
+    path("", include("ippsite.permissions_ui.urls")),
+    path("", include("ippsite.audit_ui.urls")),
+    path("", include("ippsite.ipp_ui.urls")),
+    path("", include("ippsite.portal_ui.urls")),
 ]
 
 handler404 = "ippsite.views.not_found"

@@ -35,9 +35,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.http import Http404
 
-from modules.models import Environment, Infrastructure, Membership, Module
-from permissions.levels import LEVEL_CODENAMES, Level
+from core.levels import LEVEL_CODENAMES, Level
 from permissions.models import ModuleUserObjectPermission, Team
+from registry.models import Environment, Infrastructure, Membership, Module
 
 
 def _authenticated(user) -> bool:

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from permissions.levels import Level
+from core.levels import Level
 
 
 class Team(models.Model):

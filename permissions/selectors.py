@@ -5,11 +5,11 @@ from dataclasses import dataclass, field
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
-from modules.models import ExposedElement, Infrastructure, Membership, Module, ModuleVersion
+from core.levels import Level
 from permissions import door
 from permissions.door import Source
-from permissions.levels import Level
 from permissions.models import Team
+from registry.models import ExposedElement, Infrastructure, Membership, Module, ModuleVersion
 
 
 def _level_filter(value) -> Level | None:

@@ -14,11 +14,11 @@ from django.contrib.auth.models import Permission
 from django.db import transaction
 
 from audit.services import audit_record
-from modules.errors import NotAllowed, ValidationFailed
-from modules.models import Infrastructure, Membership, Module
+from core.errors import NotAllowed, ValidationFailed
+from core.levels import CODENAME_LEVELS, LEVEL_CODENAMES, Level
 from permissions import door
-from permissions.levels import CODENAME_LEVELS, LEVEL_CODENAMES, Level
 from permissions.models import ModuleUserObjectPermission, Team
+from registry.models import Infrastructure, Membership, Module
 
 User = get_user_model()
 

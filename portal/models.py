@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from modules.models import Infrastructure, Module, ModuleVersion
+from registry.models import Infrastructure, Module, ModuleVersion
 
 
 class TransferRequest(models.Model):

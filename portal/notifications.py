@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
 
-from modules.models import Membership
 from portal.models import TransferRequest
+from registry.models import Membership
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from modules.models import Membership
 from permissions import door
 from portal.models import TransferEvent, TransferItem, TransferRequest
+from registry.models import Membership
 
 
 def _admin_infrastructures(user):

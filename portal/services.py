@@ -18,17 +18,17 @@ from django.http import Http404
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.errors import Conflict, DomainError, NotAllowed, ValidationFailed
+from core.levels import Level
 from ipp.marks import sign_mark
 from ipp.sealing import build_sealed_package, open_sealed
-from modules.errors import Conflict, DomainError, NotAllowed, ValidationFailed
-from modules.models import Infrastructure, Module, ModuleVersion
-from modules.packages import open_package
-from modules.selectors import open_version_source
 from permissions import door
-from permissions.levels import Level
 from portal import notifications
 from portal.models import TransferEvent, TransferItem, TransferRequest
 from portal.selectors import transfer_for_user, transfer_roles
+from registry.models import Infrastructure, Module, ModuleVersion
+from registry.packages import open_package
+from registry.selectors import open_version_source
 
 PORTAL_BLOCKED = "ipp_portal_blocked"
 

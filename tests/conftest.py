@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from modules.models import Membership
-from permissions.levels import Level
+from core.levels import Level
+from registry.models import Membership
 from tests import factories
 
 
@@ -87,7 +87,7 @@ def world(db) -> World:
 @pytest.fixture
 def publish(world):
     """Publish a package through the real service: publish(user, env, manifest=..., files=...)."""
-    from modules.services import module_publish
+    from publishing.services import module_publish
 
     def _publish(user, environment, manifest=None, files=None):
         return module_publish(

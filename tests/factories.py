@@ -5,8 +5,8 @@ import uuid
 
 from django.contrib.auth import get_user_model
 
-from modules.models import Environment, Infrastructure, Membership
-from permissions.levels import Level
+from core.levels import Level
+from registry.models import Environment, Infrastructure, Membership
 
 User = get_user_model()
 PASSWORD = "correct-horse-battery-staple"
@@ -74,7 +74,7 @@ def manifest(
 
 
 def package_bytes(man: dict | None = None, files: dict | None = None) -> bytes:
-    from modules.packages import build_package
+    from registry.packages import build_package
 
     return build_package(
         man or manifest(),

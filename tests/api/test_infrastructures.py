@@ -5,7 +5,7 @@ import re
 import pytest
 
 from audit.models import AuditEntry
-from modules.models import Environment, Infrastructure, Membership
+from registry.models import Environment, Infrastructure, Membership
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

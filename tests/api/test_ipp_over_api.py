@@ -5,8 +5,8 @@ import zipfile
 
 import pytest
 
-from modules.errors import IPP_MESSAGE
-from modules.models import Module
+from core.errors import IPP_MESSAGE
+from registry.models import Module
 from tests import factories
 from tests.api.helpers import published
 

@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 
 from audit.models import AuditEntry
-from modules.models import Deployment, Module, ModuleVersion
-from modules.packages import build_package
+from registry.models import Deployment, Module, ModuleVersion
+from registry.packages import build_package
 from tests import factories
 from tests.api.helpers import publish, published
 

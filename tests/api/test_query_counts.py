@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ippsite.models import ApiToken
-from modules.models import ExposedElement, Module, ModuleVersion
+from registry.models import ExposedElement, Module, ModuleVersion
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from audit.checkpoints import checkpoint_now, load_keyring
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.services import audit_record
 from ipp.toggles import infrastructure_set_flags
-from modules.models import Infrastructure
+from registry.models import Infrastructure
 
 pytestmark = pytest.mark.django_db
 

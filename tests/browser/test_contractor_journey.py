@@ -93,8 +93,8 @@ def test_contractor_gets_reference_on_the_api_module_and_sees_only_its_interface
 
 
 def test_administrator_sees_why_the_contractor_has_a_level(browser_page, world, publish):
+    from core.levels import Level
     from permissions import services
-    from permissions.levels import Level
 
     page = browser_page
     api = _modules(world, publish)

@@ -9,8 +9,8 @@ screenshots go to test-artifacts/screenshots/ipp-*.png.
 import pytest
 
 from audit.models import AuditEntry
-from modules.errors import IPP_MESSAGE
-from modules.models import Infrastructure, Module
+from core.errors import IPP_MESSAGE
+from registry.models import Infrastructure, Module
 from tests import factories
 from tests.browser.conftest import login, screenshot
 from tests.ipp.helpers import sealed_bytes

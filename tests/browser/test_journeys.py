@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from modules.models import Module
+from registry.models import Module
 from tests import factories
 from tests.browser.conftest import login, screenshot
 

@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from modules.models import Environment, Infrastructure, Module
+from registry.models import Environment, Infrastructure, Module
 from tests.browser.conftest import login, screenshot
 from tests.factories import PASSWORD
 

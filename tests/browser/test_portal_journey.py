@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from modules.models import ModuleVersion
 from portal.models import TransferRequest
+from registry.models import ModuleVersion
 from tests import factories
 from tests.browser.conftest import login, screenshot
 

@@ -4,7 +4,7 @@ import io
 import zipfile
 
 from ipp.sealing import build_sealed_package
-from modules.selectors import open_version_source
+from registry.selectors import open_version_source
 
 
 def sealed_bytes(version, mark=None) -> bytes:

@@ -6,10 +6,10 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from core.errors import TamperedPackage
 from ipp.authority import authority
 from ipp.marks import sign_mark, verify_mark
-from modules.errors import TamperedPackage
-from modules.services import module_publish
+from publishing.services import module_publish
 from tests.ipp.helpers import package_upload, sealed_bytes
 
 DIGEST = "a" * 64

@@ -3,9 +3,9 @@
 import pytest
 
 from audit.models import AuditEntry
-from modules.models import ModuleVersion
-from modules.selectors import open_version_source
-from permissions.levels import Level
+from core.levels import Level
+from registry.models import ModuleVersion
+from registry.selectors import open_version_source
 from tests import factories
 from tests.ipp.conftest import SECRET
 

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from modules.errors import IPP_MESSAGE
-from modules.models import Infrastructure
+from core.errors import IPP_MESSAGE
+from registry.models import Infrastructure
 from tests import factories
 from tests.ipp.helpers import sealed_bytes
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from audit.models import AuditEntry
-from modules.models import Deployment, ModuleVersion
-from permissions.levels import Level
+from core.levels import Level
+from registry.models import Deployment, ModuleVersion
 from tests import factories
 from tests.ipp.conftest import upload
 from tests.ipp.helpers import members, rezip, sealed_bytes

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import IPP_MESSAGE, DomainError, InvalidIntellectualProperty, TamperedPackage
 from ipp.marks import FIELDS, sign_mark
-from modules.errors import IPP_MESSAGE, DomainError, InvalidIntellectualProperty, TamperedPackage
-from modules.models import ModuleVersion
-from modules.services import module_publish
+from publishing.services import module_publish
+from registry.models import ModuleVersion
 from tests import factories
 from tests.ipp.conftest import SECRET, refusals
 from tests.ipp.helpers import members, package_upload, rezip, sealed_bytes

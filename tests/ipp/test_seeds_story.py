@@ -3,8 +3,8 @@
 import io
 import zipfile
 
-from modules.errors import IPP_MESSAGE
-from modules.models import Module, ModuleVersion
+from core.errors import IPP_MESSAGE
+from registry.models import Module, ModuleVersion
 from tests import factories
 from tests.ipp.conftest import SECRET, publish_via_api, refusals, upload
 

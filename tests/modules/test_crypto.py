@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modules.crypto import (
+from registry.crypto import (
     CHUNK_SIZE,
     RECORD_SIZE,
     KeyringError,

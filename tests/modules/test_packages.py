@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from modules.errors import InvalidPackage
-from modules.packages import (
+from core.errors import InvalidPackage
+from registry.packages import (
     SEALED_PAYLOAD,
     Manifest,
     build_package,

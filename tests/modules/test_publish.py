@@ -5,11 +5,11 @@ import uuid
 import pytest
 
 from audit.models import AuditEntry
-from modules.errors import BrokenReference, InvalidPackage, NotAllowed
-from modules.models import Deployment, Module, ModuleVersion
-from modules.services import module_deploy, module_publish
+from core.errors import BrokenReference, InvalidPackage, NotAllowed
+from core.levels import Level
 from permissions import door
-from permissions.levels import Level
+from publishing.services import module_deploy, module_publish
+from registry.models import Deployment, Module, ModuleVersion
 from tests import factories
 
 
@@ -120,7 +120,7 @@ def test_deploy_needs_publish_on_the_module(world, publish):
 
 
 def test_deploy_to_an_unprotected_other_infrastructure_publishes_it_there(world, publish):
-    from modules.services import membership_set
+    from publishing.services import membership_set
 
     world.acme.ipp_protected = False
     world.acme.save(update_fields=["ipp_protected"])
@@ -138,7 +138,7 @@ def test_deploy_to_an_unprotected_other_infrastructure_publishes_it_there(world,
 
 
 def test_an_old_version_keeps_the_name_it_was_published_with(world, publish):
-    from modules.selectors import version_manifest
+    from registry.selectors import version_manifest
 
     man = factories.manifest(name="CustomerCore")
     first = publish(world.developer, world.acme_dev_env, man, {"a.txt": b"one"})

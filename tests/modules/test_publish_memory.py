@@ -4,8 +4,8 @@ import os
 import tracemalloc
 import zipfile
 
-from modules.selectors import open_version_source
-from modules.services import module_publish
+from publishing.services import module_publish
+from registry.selectors import open_version_source
 from tests import factories
 
 SIZE = 200 * 1024 * 1024

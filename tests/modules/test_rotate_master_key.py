@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from modules.crypto import MasterKeyring, SourceReader, SourceWriter, new_data_key
-from modules.models import Infrastructure, Module, ModuleVersion
+from registry.crypto import MasterKeyring, SourceReader, SourceWriter, new_data_key
+from registry.models import Infrastructure, Module, ModuleVersion
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from modules.models import Module, ModuleVersion
+from registry.models import Module, ModuleVersion
 from tests import factories
 
 XHR = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ACCEPT": "application/json"}
@@ -166,7 +166,7 @@ def test_environment_page_queries_do_not_grow_with_deployed_modules(
 def test_marked_export_uploaded_to_another_infrastructure_shows_the_ipp_error(
     world, as_user, core_module
 ):
-    from modules.source import package_export
+    from publishing.source import package_export
 
     version = core_module.versions.get()
     if not version.marked:

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from modules.models import Environment
+from registry.models import Environment
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
-from modules.models import Deployment, Membership
-from permissions.levels import Level
+from core.levels import Level
+from registry.models import Deployment, Membership
 from tests import factories
 
 

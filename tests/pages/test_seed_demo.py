@@ -7,9 +7,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from audit.models import AuditEntry
-from modules.models import Deployment, Environment, Infrastructure, Module, ModuleVersion
+from core.levels import Level
 from permissions import door
-from permissions.levels import Level
+from registry.models import Deployment, Environment, Infrastructure, Module, ModuleVersion
 
 User = get_user_model()
 

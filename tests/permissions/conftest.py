@@ -5,9 +5,9 @@ import uuid
 import pytest
 from django.contrib.auth.models import Permission
 
-from modules.models import ExposedElement, Module, ModuleVersion
-from permissions.levels import LEVEL_CODENAMES, Level
+from core.levels import LEVEL_CODENAMES, Level
 from permissions.models import ModuleUserObjectPermission, Team
+from registry.models import ExposedElement, Module, ModuleVersion
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,8 @@
 
 import pytest
 
+from core.levels import Level
 from permissions import door
-from permissions.levels import Level
 from tests.permissions.conftest import make_module, make_team
 from tests.permissions.http import Api
 

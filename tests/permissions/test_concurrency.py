@@ -5,10 +5,10 @@ import threading
 import pytest
 from django.db import connection
 
-from modules.models import Membership
+from core.levels import Level
 from permissions import services
-from permissions.levels import Level
 from permissions.models import ModuleUserObjectPermission
+from registry.models import Membership
 from tests import factories
 from tests.permissions.conftest import make_module
 

@@ -4,10 +4,10 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from modules.models import Membership, Module
+from core.levels import Level
 from permissions import door
-from permissions.levels import Level
 from permissions.models import ModuleUserObjectPermission
+from registry.models import Membership, Module
 from tests import factories
 from tests.permissions.conftest import make_grant, make_module, make_team
 

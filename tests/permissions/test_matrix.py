@@ -8,8 +8,8 @@ administrator), so "sees it but may not" is covered for them too.
 import pytest
 from django.urls import reverse
 
+from core.levels import Level
 from permissions import services
-from permissions.levels import Level
 from permissions.models import Team
 from tests import factories
 

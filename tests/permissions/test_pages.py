@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
+from core.levels import Level
 from permissions import door
-from permissions.levels import Level
 from tests.permissions.conftest import make_grant, make_module, make_team
 
 pytestmark = pytest.mark.django_db

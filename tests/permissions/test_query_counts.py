@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, resolve, reverse
 from django.urls.exceptions import Resolver404
 
-from permissions.levels import Level
+from core.levels import Level
 from tests.permissions.conftest import make_grant, make_module, make_team
 
 pytestmark = pytest.mark.django_db

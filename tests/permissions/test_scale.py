@@ -13,10 +13,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
 
-from modules.models import Membership, Module
+from core.levels import Level
 from permissions import door, selectors
-from permissions.levels import Level
 from permissions.models import ModuleUserObjectPermission, Team
+from registry.models import Membership, Module
 
 pytestmark = [
     pytest.mark.slow,

@@ -3,11 +3,11 @@
 import pytest
 
 from audit.models import AuditEntry
-from modules.errors import NotAllowed, ValidationFailed
-from modules.models import Membership
+from core.errors import NotAllowed, ValidationFailed
+from core.levels import Level
 from permissions import door, services
-from permissions.levels import Level
 from permissions.models import ModuleUserObjectPermission
+from registry.models import Membership
 from tests import factories
 from tests.permissions.conftest import make_grant, make_module
 

@@ -212,7 +212,7 @@ def test_a_marked_package_can_be_sent_as_multipart(world, customer_core, api):
     import io
 
     from ipp.sealing import build_sealed_package
-    from modules.selectors import open_version_source
+    from registry.selectors import open_version_source
 
     out = io.BytesIO()
     build_sealed_package(version=customer_core, reader=open_version_source(customer_core), out=out)

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, connections
 
 from audit.models import AuditEntry
-from modules.errors import Conflict
+from core.errors import Conflict
 from portal.models import TransferEvent, TransferRequest
 from portal.services import transfer_approve, transfer_cancel, transfer_reject, transfer_request
 

@@ -125,7 +125,7 @@ def test_the_form_uploads_a_marked_package(world, customer_core, browse):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from ipp.sealing import build_sealed_package
-    from modules.selectors import open_version_source
+    from registry.selectors import open_version_source
 
     out = io.BytesIO()
     build_sealed_package(version=customer_core, reader=open_version_source(customer_core), out=out)

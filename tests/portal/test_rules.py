@@ -10,12 +10,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from audit.models import AuditEntry
+from core.errors import Conflict, DomainError, NotAllowed, TamperedPackage, ValidationFailed
 from ipp.sealing import build_sealed_package
 from ipp.toggles import infrastructure_set_flags
-from modules.errors import Conflict, DomainError, NotAllowed, TamperedPackage, ValidationFailed
-from modules.models import Membership
-from modules.selectors import open_version_source
-from modules.services import module_publish
 from portal.models import TransferEvent, TransferRequest
 from portal.services import (
     transfer_approve,
@@ -24,6 +21,9 @@ from portal.services import (
     transfer_reject,
     transfer_request,
 )
+from publishing.services import module_publish
+from registry.models import Membership
+from registry.selectors import open_version_source
 from tests import factories
 from tests.portal.conftest import as_file, download
 
@@ -111,7 +111,7 @@ def test_modules_of_two_infrastructures_need_two_requests(world, customer_core, 
 
 
 def test_a_module_without_a_version_cannot_be_transferred(world):
-    from modules.models import Module
+    from registry.models import Module
 
     module = Module.objects.create(infrastructure=world.acme, key=uuid.uuid4(), name="Empty")
     with pytest.raises(ValidationFailed, match="no published version"):

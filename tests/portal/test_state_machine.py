@@ -5,7 +5,7 @@ from django.http import Http404
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modules.errors import Conflict, NotAllowed
+from core.errors import Conflict, NotAllowed
 from portal.models import TransferEvent, TransferRequest
 from portal.services import transfer_approve, transfer_cancel, transfer_reject, transfer_request
 

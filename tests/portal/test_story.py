@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from audit.models import AuditEntry
-from modules.models import Module, ModuleVersion
-from modules.services import module_publish
 from portal.models import TransferEvent, TransferRequest
 from portal.services import transfer_approve, transfer_package, transfer_request
+from publishing.services import module_publish
+from registry.models import Module, ModuleVersion
 from tests.portal.conftest import as_file, download
 
 
@@ -76,7 +76,7 @@ def test_emca_admin_publishes_the_transferred_package_in_emca_development(
 def test_the_transferred_package_is_still_refused_in_a_third_infrastructure(
     world, pending, customer_core
 ):
-    from modules.errors import InvalidIntellectualProperty
+    from core.errors import InvalidIntellectualProperty
     from tests import factories
 
     other = factories.make_infrastructure("Globex")
@@ -92,9 +92,9 @@ def test_the_transferred_package_is_still_refused_in_a_third_infrastructure(
 
 
 def test_the_original_acme_package_is_refused_in_emca_without_a_transfer(world, customer_core):
+    from core.errors import InvalidIntellectualProperty
     from ipp.sealing import build_sealed_package
-    from modules.errors import InvalidIntellectualProperty
-    from modules.selectors import open_version_source
+    from registry.selectors import open_version_source
 
     out = io.BytesIO()
     build_sealed_package(version=customer_core, reader=open_version_source(customer_core), out=out)

@@ -1,8 +1,8 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
+from core.keys import UnknownKey
 from ipp.authority import authority
-from ippsite.signing import UnknownKey
 
 
 class Command(BaseCommand):

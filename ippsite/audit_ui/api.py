@@ -1,0 +1,85 @@
+"""API: GET /api/v1/audit — entries newest first, filtered, paginated (SPEC §7)."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.views import APIView
+
+from ippsite.api import Pagination
+from ippsite.audit_ui.selectors import AuditFilters, BadBound, audit_entries_for_user, parse_bound
+
+
+class AuditQueryIn(serializers.Serializer):
+    infrastructure = serializers.IntegerField(required=False, min_value=1)
+    action = serializers.CharField(required=False, max_length=64)
+    actor = serializers.CharField(required=False, max_length=150)
+    since = serializers.CharField(required=False)
+    until = serializers.CharField(required=False)
+
+    def _bound(self, value: str, *, end: bool):
+        try:
+            return parse_bound(value, end=end)
+        except BadBound as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate_since(self, value: str):
+        return self._bound(value, end=False)
+
+    def validate_until(self, value: str):
+        return self._bound(value, end=True)
+
+    def validate(self, attrs):
+        since, until = attrs.get("since"), attrs.get("until")
+        if since and until and since > until:
+            raise serializers.ValidationError("since must not be after until")
+        return attrs
+
+
+class SubjectOut(serializers.Serializer):
+    type = serializers.CharField(allow_null=True)
+    id = serializers.CharField(allow_null=True)
+
+
+class AuditEntryOut(serializers.Serializer):
+    seq = serializers.IntegerField()
+    time = serializers.DateTimeField(source="created_at")
+    actor = serializers.CharField(source="actor_name")
+    action = serializers.CharField()
+    infrastructure = serializers.IntegerField(source="infrastructure_id", allow_null=True)
+    subject = serializers.SerializerMethodField()
+    details = serializers.JSONField()
+    hash = serializers.CharField()
+    prev_hash = serializers.CharField()
+
+    @extend_schema_field(SubjectOut)
+    def get_subject(self, entry) -> dict:
+        return {"type": entry.subject_type or None, "id": entry.subject_id or None}
+
+
+class AuditPageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AuditEntryOut(many=True)
+
+
+_FILTERS = [
+    OpenApiParameter("infrastructure", int, description="an infrastructure id"),
+    OpenApiParameter("action", str, description="an action name, e.g. module.published"),
+    OpenApiParameter("actor", str, description="the acting user's username"),
+    OpenApiParameter("since", str, description="ISO date or datetime (inclusive)"),
+    OpenApiParameter("until", str, description="ISO date or datetime (inclusive)"),
+]
+
+
+class AuditListView(APIView):
+    """Audit entries newest first: support sees all, administrators their infrastructures'."""
+
+    @extend_schema(parameters=_FILTERS, responses=AuditPageOut, operation_id="audit_list")
+    def get(self, request):
+        query = AuditQueryIn(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = AuditFilters(**query.validated_data)
+        entries = audit_entries_for_user(request.user, filters)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        return paginator.get_paginated_response(AuditEntryOut(page, many=True).data)

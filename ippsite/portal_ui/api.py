@@ -1,0 +1,182 @@
+"""JSON API (v1) of the IPP portal (SPEC §7, transfers). Thin: parse, call a service, render."""
+
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ippsite.api import Pagination
+from ippsite.portal_ui.serializers import (
+    DecisionOutput,
+    RejectInput,
+    TransferCreatedOutput,
+    TransferCreateInput,
+    TransferDetailOutput,
+    TransferOutput,
+    package_links,
+)
+from portal import selectors, services
+
+_ERROR = inline_serializer(
+    name="PortalError", fields={"error": serializers.CharField(), "detail": serializers.CharField()}
+)
+_PAGE = inline_serializer(
+    name="PaginatedTransferOutput",
+    fields={
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": TransferOutput(many=True),
+    },
+)
+
+
+def _decision(request, transfer) -> Response:
+    body = {"id": transfer.pk, "status": transfer.status}
+    if transfer.status == transfer.Status.APPROVED:
+        body["packages"] = package_links(request, transfer)
+    return Response(DecisionOutput(body).data)
+
+
+class TransferListCreateView(APIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        operation_id="transfers_list",
+        summary="Transfer requests I may see",
+        description="The requester's own, those of infrastructures the caller administers "
+        "(as source or destination), or all for support. Newest first, paginated.",
+        responses={200: _PAGE},
+    )
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            selectors.transfers_for_user(request.user), request, view=self
+        )
+        return paginator.get_paginated_response(TransferOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="transfers_create",
+        summary="Ask to transfer modules (or an uploaded marked package) to another infrastructure",
+        description=(
+            "JSON `{modules: [ids], target_activation_code, note}` (each module's latest version) "
+            "or multipart `package` (a sealed package whose mark names an infrastructure you are "
+            "a member of) plus the same fields. Needs publish on every module, all of one source "
+            "infrastructure. The answer's status is `pending` until an administrator of the "
+            "source approves; when the caller is an administrator of the source the request is "
+            "that consent and is answered `approved` at once, with the package links. "
+            "403 `ipp_portal_blocked` when the source's portal is blocked."
+        ),
+        request={
+            "application/json": TransferCreateInput,
+            "multipart/form-data": TransferCreateInput,
+        },
+        responses={
+            201: TransferCreatedOutput,
+            400: OpenApiResponse(
+                _ERROR, description="invalid request, unknown or same destination"
+            ),
+            403: OpenApiResponse(_ERROR, description="not allowed, or ipp_portal_blocked"),
+            404: OpenApiResponse(_ERROR, description="a module you cannot see"),
+        },
+    )
+    def post(self, request):
+        data = TransferCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        transfer = services.transfer_request(
+            user=request.user,
+            modules=values.get("modules") or None,
+            package=values.get("package"),
+            target_activation_code=values["target_activation_code"],
+            note=values.get("note", ""),
+        )
+        body = {"id": transfer.pk, "status": transfer.status}
+        if transfer.status == transfer.Status.APPROVED:
+            body["packages"] = package_links(request, transfer)
+        return Response(TransferCreatedOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class TransferDetailView(APIView):
+    @extend_schema(
+        operation_id="transfers_retrieve",
+        summary="One transfer request with its items and timeline",
+        responses={200: TransferDetailOutput, 404: OpenApiResponse(_ERROR)},
+    )
+    def get(self, request, pk: int):
+        transfer = selectors.transfer_for_user(request.user, pk, detail=True)
+        roles = selectors.transfer_roles(request.user, transfer)
+        context = {"request": request, "can_download": roles.can_download}
+        return Response(TransferDetailOutput(transfer, context=context).data)
+
+
+_DECISION_RESPONSES = {
+    200: DecisionOutput,
+    403: OpenApiResponse(_ERROR, description="not allowed, or ipp_portal_blocked"),
+    404: OpenApiResponse(_ERROR, description="a request you cannot see"),
+    409: OpenApiResponse(_ERROR, description="the request is already decided"),
+}
+
+
+class TransferApproveView(APIView):
+    @extend_schema(
+        operation_id="transfers_approve",
+        summary="Approve (source administrators): issue the destination's marks",
+        request=None,
+        responses=_DECISION_RESPONSES,
+    )
+    def post(self, request, pk: int):
+        return _decision(request, services.transfer_approve(user=request.user, transfer=pk))
+
+
+class TransferRejectView(APIView):
+    @extend_schema(
+        operation_id="transfers_reject",
+        summary="Reject (source administrators)",
+        request=RejectInput,
+        responses=_DECISION_RESPONSES,
+    )
+    def post(self, request, pk: int):
+        data = RejectInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        transfer = services.transfer_reject(
+            user=request.user, transfer=pk, reason=data.validated_data["reason"]
+        )
+        return _decision(request, transfer)
+
+
+class TransferCancelView(APIView):
+    @extend_schema(
+        operation_id="transfers_cancel",
+        summary="Cancel (the requester, while pending)",
+        request=None,
+        responses=_DECISION_RESPONSES,
+    )
+    def post(self, request, pk: int):
+        return _decision(request, services.transfer_cancel(user=request.user, transfer=pk))
+
+
+class TransferPackageView(APIView):
+    @extend_schema(
+        operation_id="transfers_package",
+        summary="The re-marked sealed package of one module (requester, destination admins)",
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            403: OpenApiResponse(_ERROR),
+            404: OpenApiResponse(_ERROR),
+            409: OpenApiResponse(_ERROR, description="the request is not approved"),
+        },
+    )
+    def get(self, request, pk: int, module: int):
+        issued = services.transfer_package(user=request.user, transfer=pk, module=module)
+        response = FileResponse(
+            issued.file,
+            as_attachment=True,
+            filename=issued.filename,
+            content_type="application/zip",
+        )
+        response["Content-Length"] = str(issued.size)
+        return response

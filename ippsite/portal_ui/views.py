@@ -1,0 +1,195 @@
+"""Pages of the IPP portal: request form, my requests, approvals inbox, request detail."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.errors import DomainError, NotAllowed
+from ippsite.portal_ui.forms import RejectForm, TransferRequestForm
+from portal import selectors, services
+from registry.models import Environment
+
+_IPP_CODES = {"ipp_portal_blocked", "invalid_intellectual_property", "tampered_package"}
+
+
+def _url(name: str, *args) -> str | None:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+def _breadcrumbs(*trail) -> list:
+    return [(reverse("portal:requests"), "IPP portal"), *trail]
+
+
+@login_required
+@require_GET
+def my_requests(request):
+    transfers = list(selectors.requests_of_user(request.user))
+    return render(
+        request,
+        "portal/requests.html",
+        {
+            "transfers": transfers,
+            "others": selectors.others_for_user(request.user),
+            "pending_approvals": selectors.approvals_for_user(request.user).count(),
+            "breadcrumbs": [(None, "IPP portal")],
+        },
+    )
+
+
+@login_required
+@require_GET
+def inbox(request):
+    return render(
+        request,
+        "portal/inbox.html",
+        {
+            "transfers": list(selectors.approvals_for_user(request.user)),
+            "breadcrumbs": _breadcrumbs((None, "Approvals")),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_request(request):
+    form = TransferRequestForm(request.POST or None, request.FILES or None, user=request.user)
+    status = 200
+    error = None
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        try:
+            transfer = services.transfer_request(
+                user=request.user,
+                modules=list(values["modules"]) or None,
+                package=values.get("package"),
+                target_activation_code=values["target_activation_code"],
+                note=values.get("note", ""),
+            )
+        except DomainError as exc:
+            error, status = exc, exc.status
+            form.add_error(None, exc.detail)
+        else:
+            if transfer.status == transfer.Status.APPROVED:
+                messages.success(
+                    request,
+                    f"Transfer #{transfer.pk} approved at once (you administer "
+                    f"{transfer.source.name}): its packages are ready.",
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Transfer #{transfer.pk} requested: an administrator of "
+                    f"{transfer.source.name} has been asked to approve it.",
+                )
+            return redirect("portal:detail", pk=transfer.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "portal/new.html",
+        {
+            "form": form,
+            "error": error,
+            "troubleshoot_url": _url("ipp:troubleshoot")
+            if error is not None and error.code in _IPP_CODES
+            else None,
+            "breadcrumbs": _breadcrumbs((None, "New request")),
+        },
+        status=status,
+    )
+
+
+def _detail(request, pk, *, error: DomainError | None = None, status: int = 200):
+    transfer = selectors.transfer_for_user(request.user, pk, detail=True)
+    roles = selectors.transfer_roles(request.user, transfer)
+    environments = []
+    if roles.is_destination_admin and transfer.status == transfer.Status.APPROVED:
+        for env in Environment.objects.filter(infrastructure=transfer.destination).order_by("id"):
+            environments.append((env, _url("environment", env.pk)))
+    return render(
+        request,
+        "portal/detail.html",
+        {
+            "transfer": transfer,
+            "items": list(transfer.items.all()),
+            "events": list(transfer.events.all()),
+            "roles": roles,
+            "error": error,
+            "troubleshoot_url": _url("ipp:troubleshoot")
+            if error is not None and error.code in _IPP_CODES
+            else None,
+            "destination_environments": environments,
+            "reject_form": RejectForm(),
+            "breadcrumbs": _breadcrumbs((None, f"Request #{transfer.pk}")),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def detail(request, pk: int):
+    return _detail(request, pk)
+
+
+def _act(request, pk: int, action: str):
+    try:
+        if action == "approve":
+            transfer = services.transfer_approve(user=request.user, transfer=pk)
+            messages.success(request, f"Transfer #{transfer.pk} approved: new marks issued.")
+        elif action == "reject":
+            form = RejectForm(request.POST)
+            reason = form.cleaned_data["reason"] if form.is_valid() else ""
+            transfer = services.transfer_reject(user=request.user, transfer=pk, reason=reason)
+            messages.success(request, f"Transfer #{transfer.pk} rejected.")
+        else:
+            transfer = services.transfer_cancel(user=request.user, transfer=pk)
+            messages.success(request, f"Transfer #{transfer.pk} cancelled.")
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.detail) from None
+    except DomainError as exc:
+        return _detail(request, pk, error=exc, status=exc.status)
+    if request.POST.get("next") == "inbox":
+        return redirect("portal:inbox")
+    return redirect("portal:detail", pk=pk)
+
+
+@login_required
+@require_POST
+def approve(request, pk: int):
+    return _act(request, pk, "approve")
+
+
+@login_required
+@require_POST
+def reject(request, pk: int):
+    return _act(request, pk, "reject")
+
+
+@login_required
+@require_POST
+def cancel(request, pk: int):
+    return _act(request, pk, "cancel")
+
+
+@login_required
+@require_GET
+def package(request, pk: int, module: int):
+    try:
+        issued = services.transfer_package(user=request.user, transfer=pk, module=module)
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.detail) from None
+    except DomainError as exc:
+        return _detail(request, pk, error=exc, status=exc.status)
+    response = FileResponse(
+        issued.file, as_attachment=True, filename=issued.filename, content_type="application/zip"
+    )
+    response["Content-Length"] = str(issued.size)
+    return response

@@ -1,0 +1,84 @@
+"""Helpers shared by the modules app's API views: pagination, schema, validation errors."""
+
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from core.errors import NotAllowed
+from core.levels import Level
+from ippsite.api import ApiError, Pagination
+from permissions import door
+
+LEVEL_NAMES = [level.label for level in Level]
+
+_paginated: dict = {}
+
+
+def paginated(serializer_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The schema of a page of `serializer_class` rows: {count, next, previous, results}."""
+    name = f"Paginated{serializer_class.__name__}"
+    if name not in _paginated:
+        _paginated[name] = type(
+            name,
+            (serializers.Serializer,),
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": serializer_class(many=True),
+            },
+        )
+    return _paginated[name]
+
+
+def paginate(view, request, queryset, render):
+    """One page of `queryset` as a paginated response; `render(rows)` gives the results."""
+    paginator = Pagination()
+    rows = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(render(rows))
+
+
+def require_support(user) -> None:
+    if not door.is_support(user):
+        raise NotAllowed("Only support may do this.")
+
+
+def int_param(request, name: str) -> int | None:
+    """An optional integer query parameter; 400 invalid_request when it is not one."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError("invalid_request", f"{name}: must be an integer id.") from None
+
+
+@contextmanager
+def model_validation():
+    """Turn a model's full_clean() refusal into 400 invalid_request."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        if hasattr(exc, "message_dict"):
+            text = "; ".join(
+                f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
+                for field, messages in exc.message_dict.items()
+            )
+        else:
+            text = " ".join(exc.messages)
+        raise ApiError("invalid_request", text) from None
+
+
+class LevelField(serializers.ChoiceField):
+    """A level by name (none, reference, open, publish) in and out."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=LEVEL_NAMES, **kwargs)
+
+    def to_internal_value(self, data):
+        return Level.parse(super().to_internal_value(data))
+
+    def to_representation(self, value):
+        return Level(int(value)).label

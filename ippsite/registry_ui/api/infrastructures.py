@@ -1,0 +1,361 @@
+"""API: infrastructures, their members and environments, publishing and deploying."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import NotAllowed
+from core.levels import Level
+from ipp.toggles import infrastructure_set_flags
+from ippsite.api import ApiError
+from ippsite.registry_ui.api.common import (
+    LevelField,
+    int_param,
+    model_validation,
+    paginate,
+    paginated,
+    require_support,
+)
+from permissions import door
+from publishing.services import (
+    environment_create,
+    infrastructure_create,
+    membership_set,
+    module_deploy,
+    module_publish,
+)
+from registry.models import Deployment, Infrastructure, Membership, ModuleVersion
+
+User = get_user_model()
+
+
+# --- serializers -------------------------------------------------------------------------
+
+
+class InfrastructureIn(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    platform = serializers.ChoiceField(choices=Infrastructure.Platform.values, default="o11")
+
+
+class InfrastructureFlagsIn(serializers.Serializer):
+    ipp_protected = serializers.BooleanField(required=False)
+    portal_blocked = serializers.BooleanField(required=False)
+
+
+class InfrastructureOut(serializers.ModelSerializer):
+    class Meta:
+        model = Infrastructure
+        fields = ["id", "name", "platform", "activation_code", "ipp_protected", "portal_blocked"]
+
+
+class MembershipIn(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Membership.Role.values, default="member")
+    default_level = LevelField(default="none")
+    create_modules = serializers.BooleanField(default=False)
+
+
+class MembershipOut(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    default_level = LevelField()
+
+    class Meta:
+        model = Membership
+        fields = ["id", "infrastructure", "username", "role", "default_level", "create_modules"]
+
+
+class EnvironmentIn(serializers.Serializer):
+    infrastructure = serializers.IntegerField()
+    name = serializers.CharField(max_length=80)
+
+
+class EnvironmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    infrastructure = serializers.IntegerField(source="infrastructure_id")
+    serial = serializers.CharField()
+
+
+class DeployedModuleOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class DeployedVersionOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    digest = serializers.CharField()
+    marked = serializers.BooleanField()
+
+
+class CurrentDeploymentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    module = DeployedModuleOut()
+    version = DeployedVersionOut()
+    deployed_at = serializers.DateTimeField()
+    deployed_by = serializers.CharField(source="deployed_by.username", default=None)
+
+
+class EnvironmentDetailOut(EnvironmentOut):
+    deployments = CurrentDeploymentOut(
+        many=True, help_text="Current deployments of modules you can see."
+    )
+
+
+class PublishModuleOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.UUIDField()
+    name = serializers.CharField()
+    infrastructure = serializers.IntegerField(source="infrastructure_id")
+
+
+class PublishVersionOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    digest = serializers.CharField()
+    marked = serializers.BooleanField()
+    mark = serializers.JSONField(allow_null=True)
+
+
+class PublishDeploymentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+
+
+class PublishOut(serializers.Serializer):
+    module = PublishModuleOut()
+    version = PublishVersionOut()
+    deployment = PublishDeploymentOut()
+
+
+class PublishIn(serializers.Serializer):
+    package = serializers.FileField(help_text="The module package (ZIP).")
+
+
+class DeployIn(serializers.Serializer):
+    version = serializers.IntegerField(help_text="Module version id.")
+    environment = serializers.IntegerField(help_text="Environment id.")
+
+
+class DeploymentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    module = serializers.IntegerField(source="module_id")
+    version = serializers.IntegerField(source="version_id")
+    environment = serializers.IntegerField(source="environment_id")
+
+
+# --- infrastructures ---------------------------------------------------------------------
+
+
+class InfrastructureListView(APIView):
+    """GET the infrastructures you may see (support: all); POST creates one (support)."""
+
+    @extend_schema(responses=paginated(InfrastructureOut), operation_id="infrastructures_list")
+    def get(self, request):
+        qs = door.infrastructures_for_user(request.user).order_by("name", "id")
+        return paginate(self, request, qs, lambda rows: InfrastructureOut(rows, many=True).data)
+
+    @extend_schema(request=InfrastructureIn, responses={201: InfrastructureOut})
+    def post(self, request):
+        require_support(request.user)
+        data = InfrastructureIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        if Infrastructure.objects.filter(name=data.validated_data["name"]).exists():
+            raise ApiError("invalid_request", "name: an infrastructure with this name exists.")
+        with model_validation():
+            infra = infrastructure_create(actor=request.user, **data.validated_data)
+        return Response(InfrastructureOut(infra).data, status=status.HTTP_201_CREATED)
+
+
+class InfrastructureDetailView(APIView):
+    """GET one infrastructure (members, support); PATCH its IPP and portal flags (support)."""
+
+    @extend_schema(responses=InfrastructureOut)
+    def get(self, request, pk: int):
+        return Response(InfrastructureOut(door.infrastructure_for_user(request.user, pk)).data)
+
+    @extend_schema(request=InfrastructureFlagsIn, responses=InfrastructureOut)
+    def patch(self, request, pk: int):
+        infra = door.infrastructure_for_user(request.user, pk)
+        require_support(request.user)
+        data = InfrastructureFlagsIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        infra = infrastructure_set_flags(
+            actor=request.user, infrastructure=infra, **data.validated_data
+        )
+        return Response(InfrastructureOut(infra).data)
+
+
+def _require_manager(user, infrastructure: Infrastructure) -> None:
+    if not (door.is_support(user) or door.is_infrastructure_admin(user, infrastructure)):
+        raise NotAllowed(f"Only support or an administrator of {infrastructure.name} may do this.")
+
+
+class InfrastructureMembersView(APIView):
+    """GET the members (its administrators, support); POST adds or changes one.
+
+    POST answers 201 when the user joins, 200 when an existing membership changes.
+    """
+
+    @extend_schema(responses=paginated(MembershipOut), operation_id="infrastructure_members_list")
+    def get(self, request, pk: int):
+        infra = door.infrastructure_for_user(request.user, pk)
+        _require_manager(request.user, infra)
+        qs = (
+            Membership.objects.filter(infrastructure=infra)
+            .select_related("user")
+            .order_by("user__username")
+        )
+        return paginate(self, request, qs, lambda rows: MembershipOut(rows, many=True).data)
+
+    @extend_schema(request=MembershipIn, responses={201: MembershipOut, 200: MembershipOut})
+    def post(self, request, pk: int):
+        infra = door.infrastructure_for_user(request.user, pk)
+        _require_manager(request.user, infra)
+        data = MembershipIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        member = User.objects.filter(username=values["username"]).first()
+        if member is None:
+            raise ApiError("invalid_request", f"username: no user '{values['username']}'.")
+        existed = Membership.objects.filter(infrastructure=infra, user=member).exists()
+        with model_validation():
+            membership = membership_set(
+                actor=request.user,
+                infrastructure=infra,
+                user=member,
+                role=values["role"],
+                default_level=values["default_level"],
+                create_modules=values["create_modules"],
+            )
+        return Response(
+            MembershipOut(membership).data,
+            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+        )
+
+
+# --- environments ------------------------------------------------------------------------
+
+
+def _current_deployments(user, environment):
+    """Current deployments in `environment` of the modules `user` can see (door-filtered)."""
+    visible = door.modules_for_user(user, Level.REFERENCE).values("pk")
+    return (
+        Deployment.objects.filter(environment=environment, is_current=True, module__in=visible)
+        .select_related("module", "version", "deployed_by")
+        .order_by("module__name", "module_id")
+    )
+
+
+class EnvironmentListView(APIView):
+    """GET the environments you may see (?infrastructure=); POST creates one."""
+
+    @extend_schema(responses=paginated(EnvironmentOut), operation_id="environments_list")
+    def get(self, request):
+        qs = door.environments_for_user(request.user)
+        infrastructure = int_param(request, "infrastructure")
+        if infrastructure is not None:
+            qs = qs.filter(infrastructure_id=infrastructure)
+        qs = qs.order_by("infrastructure__name", "id")
+        return paginate(self, request, qs, lambda rows: EnvironmentOut(rows, many=True).data)
+
+    @extend_schema(request=EnvironmentIn, responses={201: EnvironmentOut})
+    def post(self, request):
+        data = EnvironmentIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        infra = door.infrastructure_for_user(request.user, data.validated_data["infrastructure"])
+        _require_manager(request.user, infra)
+        with model_validation():
+            env = environment_create(
+                actor=request.user, infrastructure=infra, name=data.validated_data["name"]
+            )
+        return Response(EnvironmentOut(env).data, status=status.HTTP_201_CREATED)
+
+
+class EnvironmentDetailView(APIView):
+    """GET one environment with the current deployments of the modules you can see."""
+
+    @extend_schema(responses=EnvironmentDetailOut)
+    def get(self, request, pk: int):
+        env = door.environment_for_user(request.user, pk)
+        out = EnvironmentOut(env).data
+        out["deployments"] = CurrentDeploymentOut(
+            _current_deployments(request.user, env), many=True
+        ).data
+        return Response(out)
+
+
+# Room for the multipart envelope around the package (boundaries, headers, small fields).
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _refuse_oversized_body(request) -> None:
+    """413 before the body is read when its declared length cannot hold an allowed package."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit_mb = settings.IPP_MAX_PACKAGE_MB
+    if length > limit_mb * 1024 * 1024 + MULTIPART_OVERHEAD:
+        raise ApiError(
+            "invalid_package", f"package is larger than IPP_MAX_PACKAGE_MB ({limit_mb} MB)", 413
+        )
+
+
+class EnvironmentPublishView(APIView):
+    """POST a package (multipart field `package`) to publish it into the environment.
+
+    201 when a new version was stored; 200 when the package is identical to an existing
+    version of the module (nothing new is stored; that version is deployed again).
+    """
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": PublishIn}, responses={201: PublishOut, 200: PublishOut}
+    )
+    def post(self, request, pk: int):
+        env = door.environment_for_user(request.user, pk)
+        _refuse_oversized_body(request)
+        upload = request.FILES.get("package")
+        if upload is None:
+            raise ApiError(
+                "invalid_package", "No package: send the ZIP in the multipart field 'package'."
+            )
+        try:
+            result = module_publish(
+                user=request.user, environment=env, upload=upload.file, size=upload.size
+            )
+        finally:
+            upload.close()
+        out = PublishOut(
+            {"module": result.module, "version": result.version, "deployment": result.deployment}
+        ).data
+        return Response(
+            out, status=status.HTTP_201_CREATED if result.created_version else status.HTTP_200_OK
+        )
+
+
+class DeploymentCreateView(APIView):
+    """POST {version, environment}: deploy a version (publish on the module needed)."""
+
+    @extend_schema(request=DeployIn, responses={201: DeploymentOut})
+    def post(self, request):
+        data = DeployIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        visible = door.modules_for_user(request.user, Level.REFERENCE).values("pk")
+        version = (
+            ModuleVersion.objects.select_related("module__infrastructure")
+            .filter(pk=data.validated_data["version"], module__in=visible)
+            .first()
+        )
+        if version is None:
+            raise Http404("No such version.")
+        env = door.environment_for_user(request.user, data.validated_data["environment"])
+        result = module_deploy(user=request.user, version=version, environment=env)
+        return Response(DeploymentOut(result.deployment).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,381 @@
+"""Pages of the registry: infrastructure, environment (upload and publish), module,
+source browser and export.
+
+Each view parses, goes through the permission door, calls one service or selector and
+renders. Domain errors become a message and a re-render with the error's status; the
+upload form also answers XMLHttpRequest with JSON so the page can show upload progress.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_http_methods, require_POST
+
+from core.errors import DomainError
+from core.levels import Level
+from ippsite.registry_ui.forms import DeployForm, EnvironmentForm, PublishForm
+from permissions import door
+from publishing.services import environment_create, module_deploy, module_publish
+from registry.models import Deployment, Environment, ModuleVersion
+
+# Files up to this size are shown inline when they are text; bigger ones are downloaded.
+INLINE_SOURCE_LIMIT = 512 * 1024
+TOGGLES_TEMPLATE = "ipp/_infrastructure_toggles.html"
+
+
+def _url_or_none(name: str, *args) -> str | None:
+    """A page other apps add later (permissions tab, copy, troubleshooting), if it exists."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+def _is_xhr(request) -> bool:
+    return request.headers.get("x-requested-with") == "XMLHttpRequest"
+
+
+def _error_message(request, exc: DomainError) -> None:
+    extra = "ipp" if exc.code == "invalid_intellectual_property" else ""
+    messages.error(request, exc.detail, extra_tags=extra)
+
+
+def _template_exists(name: str) -> bool:
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return False
+    return True
+
+
+# --- infrastructure -------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def infrastructure(request, pk):
+    infra = door.infrastructure_for_user(request.user, pk)
+    can_manage = door.is_support(request.user) or door.is_infrastructure_admin(request.user, infra)
+    form = EnvironmentForm(infrastructure=infra) if can_manage else None
+    status = 200
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied(
+                f"Only support or an administrator of {infra.name} may add environments."
+            )
+        form = EnvironmentForm(request.POST, infrastructure=infra)
+        if form.is_valid():
+            try:
+                env = environment_create(
+                    actor=request.user, infrastructure=infra, name=form.cleaned_data["name"]
+                )
+            except DomainError as exc:
+                _error_message(request, exc)
+                status = exc.status
+            else:
+                messages.success(request, f"Environment {env.name} added to {infra.name}.")
+                return redirect("infrastructure", infra.pk)
+        else:
+            status = 400
+    return _render_infrastructure(request, infra, form, can_manage, status)
+
+
+def _render_infrastructure(request, infra, form, can_manage: bool, status: int):
+    environments = infra.environments.annotate(
+        deployed_count=Count("deployments", filter=Q(deployments__is_current=True))
+    ).order_by("id")
+    latest_number = Subquery(
+        ModuleVersion.objects.filter(module=OuterRef("pk")).order_by("-number").values("number")[:1]
+    )
+    modules = (
+        door.modules_for_user(request.user)
+        .filter(infrastructure=infra)
+        .annotate(latest_number=latest_number)
+        .order_by("name", "id")
+    )
+    membership = door.membership_for(request.user, infra)
+    context = {
+        "infrastructure": infra,
+        "environments": environments,
+        "modules": modules,
+        "module_total": infra.modules.count(),
+        "members_count": infra.memberships.count(),
+        "membership": membership,
+        "is_support": door.is_support(request.user),
+        "can_manage": can_manage,
+        "form": form,
+        "toggles_template": TOGGLES_TEMPLATE if _template_exists(TOGGLES_TEMPLATE) else None,
+        "breadcrumbs": [(reverse("dashboard"), "Dashboard"), (None, infra.name)],
+    }
+    return render(request, "modules/infrastructure.html", context, status=status)
+
+
+# --- environment ----------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def environment(request, pk):
+    env = door.environment_for_user(request.user, pk)
+    if request.method == "POST":
+        return _publish(request, env)
+    return _render_environment(request, env, PublishForm())
+
+
+def _publish(request, env: Environment):
+    """Publish the uploaded package; JSON for the progress-bar script, redirect otherwise."""
+    xhr = _is_xhr(request)
+    form = PublishForm(request.POST, request.FILES)
+    if not form.is_valid():
+        detail = "Choose a module package (.zip) to upload."
+        if xhr:
+            return JsonResponse({"error": "invalid_request", "detail": detail}, status=400)
+        messages.error(request, detail)
+        return _render_environment(request, env, form, status=400)
+    upload = form.cleaned_data["package"]
+    try:
+        result = module_publish(user=request.user, environment=env, upload=upload, size=upload.size)
+    except DomainError as exc:
+        if xhr:
+            body = {"error": exc.code, "detail": exc.detail}
+            if exc.code == "invalid_intellectual_property":
+                body["help"] = _url_or_none("ipp:troubleshoot")
+            return JsonResponse(body, status=exc.status)
+        _error_message(request, exc)
+        return _render_environment(request, env, PublishForm(), status=exc.status)
+    version = result.version
+    text = f"Published {result.module.name} v{version.number} to {env.infrastructure.name} / {env.name}."
+    if not result.created_version:
+        text = (
+            f"{result.module.name} v{version.number} has the same content as this package; "
+            f"it is now the deployed version in {env.name}."
+        )
+    if version.marked:
+        text += f" The version is marked with {env.infrastructure.name}'s activation code."
+    messages.success(request, text)
+    url = reverse("module", args=[result.module.pk])
+    if xhr:
+        return JsonResponse(
+            {"redirect": url, "module": result.module.pk, "version": version.number}, status=201
+        )
+    return redirect(url)
+
+
+def _render_environment(request, env: Environment, form, status: int = 200):
+    visible = door.modules_for_user(request.user).filter(
+        deployments__environment=env, deployments__is_current=True
+    )
+    levels = dict(visible.values_list("pk", "level"))
+    deployments = list(
+        Deployment.objects.filter(environment=env, is_current=True, module_id__in=list(levels))
+        .select_related("module", "version", "deployed_by")
+        .annotate(exposed_count=Count("version__exposes"))
+        .order_by("module__name", "module_id")
+    )
+    for deployment in deployments:
+        deployment.level = levels.get(deployment.module_id, 0)
+    membership = door.membership_for(request.user, env.infrastructure)
+    infra = env.infrastructure
+    context = {
+        "environment": env,
+        "infrastructure": infra,
+        "deployments": deployments,
+        "form": form,
+        "membership": membership,
+        "can_upload": membership is not None,
+        "siblings": infra.environments.order_by("id"),
+        "breadcrumbs": [
+            (reverse("dashboard"), "Dashboard"),
+            (reverse("infrastructure", args=[infra.pk]), infra.name),
+            (None, env.name),
+        ],
+    }
+    return render(request, "modules/environment.html", context, status=status)
+
+
+# --- module ---------------------------------------------------------------------------
+
+
+@login_required
+def module_detail(request, pk):
+    module = door.module_for_user(request.user, pk, Level.REFERENCE)
+    return _render_module(request, module)
+
+
+@login_required
+@require_POST
+def module_deploy_view(request, pk):
+    module = door.module_for_user(request.user, pk, Level.PUBLISH)
+    versions = list(module.versions.order_by("-number"))
+    form = DeployForm(request.POST, user=request.user, module=module, versions=versions)
+    if not form.is_valid():
+        messages.error(request, "Choose a version and an environment to deploy to.")
+        return _render_module(request, module, deploy_form=form, status=400)
+    version, env = form.cleaned_data["version"], form.cleaned_data["environment"]
+    try:
+        result = module_deploy(user=request.user, version=version, environment=env)
+    except DomainError as exc:
+        _error_message(request, exc)
+        return _render_module(request, module, deploy_form=form, status=exc.status)
+    messages.success(
+        request,
+        f"Deployed {result.module.name} v{result.version.number} to "
+        f"{env.infrastructure.name} / {env.name}.",
+    )
+    return redirect("module", result.module.pk)
+
+
+def _render_module(request, module, deploy_form=None, status: int = 200):
+    user = request.user
+    current = (
+        Deployment.objects.filter(is_current=True)
+        .select_related("environment")
+        .order_by("environment_id")
+    )
+    versions = list(
+        module.versions.order_by("-number")
+        .select_related("published_by")
+        .prefetch_related(Prefetch("deployments", queryset=current, to_attr="current_deployments"))
+    )
+    latest = versions[0] if versions else None
+    exposes = list(latest.exposes.all()) if latest else []
+    references = list(latest.references.all()) if latest else []
+    if references:
+        referenced = {
+            m.key: m
+            for m in door.modules_for_user(user).filter(
+                infrastructure=module.infrastructure_id,
+                key__in=[r.module_key for r in references],
+            )
+        }
+        for ref in references:
+            ref.target = referenced.get(ref.module_key)
+    deployed = {
+        d.environment_id: d
+        for d in Deployment.objects.filter(module=module, is_current=True).select_related(
+            "version", "deployed_by"
+        )
+    }
+    environments = []
+    for env in module.infrastructure.environments.order_by("id"):
+        env.current = deployed.get(env.pk)
+        environments.append(env)
+    level = module.level
+    if deploy_form is None and level >= Level.PUBLISH and versions:
+        deploy_form = DeployForm(user=user, module=module, versions=versions)
+    tabs = [("overview", "Overview", reverse("module", args=[module.pk]))]
+    if door.is_infrastructure_admin(user, module.infrastructure):
+        url = _url_or_none("module_permissions", module.pk)
+        if url:
+            tabs.append(("permissions", "Permissions", url))
+    if level >= Level.OPEN:
+        url = _url_or_none("ipp:copy", module.pk)
+        if url:
+            tabs.append(("copy", "Copy elements", url))
+    infra = module.infrastructure
+    context = {
+        "module": module,
+        "level": level,
+        "versions": versions,
+        "latest": latest,
+        "exposes": exposes,
+        "references": references,
+        "environments": environments,
+        "deploy_form": deploy_form,
+        "can_open": level >= Level.OPEN,
+        "can_publish": level >= Level.PUBLISH,
+        "tabs": tabs,
+        "active_tab": "overview",
+        "breadcrumbs": [
+            (reverse("dashboard"), "Dashboard"),
+            (reverse("infrastructure", args=[infra.pk]), infra.name),
+            (None, module.name),
+        ],
+    }
+    return render(request, "modules/module.html", context, status=status)
+
+
+# --- source browser and export ------------------------------------------------------------
+
+
+def _version_for(request, pk, number):
+    """The module (404 invisible, 403 below open) and its version `number` (404 unknown)."""
+    module = door.module_for_user(request.user, pk, Level.OPEN)
+    version = get_object_or_404(ModuleVersion, module=module, number=number)
+    return module, version
+
+
+@login_required
+def module_source(request, pk, number, path=None):
+    from publishing import source as source_service
+
+    module, version = _version_for(request, pk, number)
+    files = source_service.source_files(user=request.user, version=version)
+    base = [
+        (reverse("dashboard"), "Dashboard"),
+        (reverse("infrastructure", args=[module.infrastructure_id]), module.infrastructure.name),
+        (reverse("module", args=[module.pk]), module.name),
+    ]
+    context = {
+        "module": module,
+        "version": version,
+        "versions": module.versions.order_by("-number").only("number", "mark", "module_id"),
+        "files": files,
+        "total_size": sum(size for _path, size in files),
+    }
+    if path is None:
+        context["breadcrumbs"] = [*base, (None, f"v{version.number} source")]
+        return render(request, "modules/source_list.html", context)
+    sizes = dict(files)
+    if path not in sizes:
+        raise Http404("No such file in this version.")
+    size = sizes[path]
+    if request.GET.get("download"):
+        response = StreamingHttpResponse(
+            source_service.source_read(user=request.user, version=version, path=path),
+            content_type="application/octet-stream",
+        )
+        response["Content-Disposition"] = content_disposition_header(True, path.rsplit("/", 1)[-1])
+        response["Content-Length"] = str(size)
+        return response
+    text = None
+    if size <= INLINE_SOURCE_LIMIT:
+        data = b"".join(source_service.source_read(user=request.user, version=version, path=path))
+        if b"\x00" not in data:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+    source_url = reverse("module_source", args=[module.pk, version.number])
+    context.update(
+        {
+            "path": path,
+            "size": size,
+            "text": text,
+            "too_large": size > INLINE_SOURCE_LIMIT,
+            "breadcrumbs": [*base, (source_url, f"v{version.number} source"), (None, path)],
+        }
+    )
+    return render(request, "modules/source_file.html", context)
+
+
+@login_required
+def module_export(request, pk, number):
+    from publishing import source as source_service
+
+    module, version = _version_for(request, pk, number)
+    try:
+        filename, fileobj = source_service.package_export(user=request.user, version=version)
+    except DomainError as exc:
+        _error_message(request, exc)
+        return redirect("module", module.pk)
+    return FileResponse(
+        fileobj, as_attachment=True, filename=filename, content_type="application/zip"
+    )

@@ -1,0 +1,180 @@
+"""Copying exposed elements of one module's version into another module (SPEC rule 4).
+
+The rule for what is copied, kept simple and predictable:
+- the target's new version = the target's latest version (manifest and source) plus the
+  copied elements in its manifest's `exposes` (a name the target already exposes is a
+  409 conflict);
+- for each element, the source version's files whose file name without extension equals
+  the element's name (case-insensitive) are copied to `copied/<SourceModule>/<path>`;
+  when there is none, a stub `copied/<SourceModule>/<Element>.txt` records where the
+  element came from and its signature;
+- the new version is published into the environment where the target's most recently
+  deployed current version runs, through publishing.services (audited as `module.copied`),
+  and gets the mark rule 1 gives it there.
+A version marked for another infrastructure than the target's is refused with
+`ipp_copy_blocked` (403) and the refusal is audited as `module.copy_refused`.
+"""
+
+import io
+import posixpath
+import re
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from audit.services import audit_record
+from core.errors import Conflict, IppCopyBlocked, ValidationFailed
+from core.levels import Level
+from ipp.services import AdmittedSource
+from permissions import door
+from registry.models import Deployment, Module, ModuleVersion
+from registry.packages import ExposedSpec, Manifest, canonical_digest
+from registry.selectors import ChunkStream, open_version_source, version_manifest
+
+
+@dataclass
+class CopyResult:
+    module: Module
+    version: ModuleVersion
+    deployment: Deployment
+    elements: list
+    files: list
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "module"
+
+
+def _stem(path: str) -> str:
+    return posixpath.splitext(posixpath.basename(path))[0].lower()
+
+
+def copy_blocked(*, version: ModuleVersion, target: Module) -> bool:
+    return version.marked and version.marked_code != target.infrastructure.activation_code
+
+
+def module_copy(
+    *, user, source: Module, version_number: int, elements: list, target: Module
+) -> CopyResult:
+    """Copy `elements` of `source` v`version_number` into a new version of `target`."""
+    from publishing.services import module_publish_source
+
+    source = door.module_for_user(user, source.pk, Level.OPEN)
+    target = door.module_for_user(user, target.pk, Level.PUBLISH)
+    version = source.versions.filter(number=version_number).first()
+    if version is None:
+        raise ValidationFailed(f"{source.name} has no version {version_number}.")
+    names = list(dict.fromkeys(elements or []))
+    if not names:
+        raise ValidationFailed("Choose at least one element to copy.")
+    exposed = {e.name: e for e in version.exposes.all()}
+    missing = [n for n in names if n not in exposed]
+    if missing:
+        raise ValidationFailed(
+            f"{source.name} v{version.number} does not expose {', '.join(missing)}."
+        )
+    if copy_blocked(version=version, target=target):
+        with transaction.atomic():
+            audit_record(
+                actor=user,
+                action="module.copy_refused",
+                infrastructure=target.infrastructure,
+                subject=version,
+                details={
+                    "module": source.name,
+                    "key": str(source.key),
+                    "version": version.number,
+                    "mark_activation_code": version.marked_code,
+                    "target": target.name,
+                    "target_key": str(target.key),
+                    "target_infrastructure": target.infrastructure.name,
+                    "elements": names,
+                    "reason": IppCopyBlocked.code,
+                },
+            )
+        raise IppCopyBlocked(
+            f"{source.name} v{version.number} is protected by IPP for another infrastructure: "
+            f"its elements cannot be copied into {target.name} of {target.infrastructure.name}."
+        )
+    latest = target.versions.order_by("-number").first()
+    deployment = (
+        Deployment.objects.filter(module=target, is_current=True)
+        .select_related("environment__infrastructure")
+        .order_by("-deployed_at", "-id")
+        .first()
+    )
+    if latest is None or deployment is None:
+        raise ValidationFailed(f"{target.name} is not deployed anywhere: publish it first.")
+    base = version_manifest(latest)
+    clashes = [n for n in names if n in {e.name for e in base.exposes}]
+    if clashes:
+        raise Conflict(f"{target.name} already exposes {', '.join(clashes)}.")
+    manifest = Manifest(
+        format=base.format,
+        key=base.key,
+        name=base.name,
+        description=base.description,
+        exposes=tuple(
+            sorted(
+                base.exposes
+                + tuple(
+                    ExposedSpec(name=n, kind=exposed[n].kind, signature=exposed[n].signature)
+                    for n in names
+                ),
+                key=lambda e: e.name,
+            )
+        ),
+        references=base.references,
+    )
+
+    target_reader = open_version_source(latest)
+    source_reader = open_version_source(version)
+    # path -> (size, opener)
+    plan: dict = {
+        path: (size, lambda p=path: target_reader.open(p))
+        for path, size in target_reader.list_files()
+    }
+    folder = f"copied/{_safe(source.name)}"
+    copied_paths = []
+    source_files = source_reader.list_files()
+    for name in names:
+        matches = [(p, s) for p, s in source_files if _stem(p) == name.lower()]
+        if matches:
+            additions = [
+                (f"{folder}/{p}", s, lambda p=p: source_reader.open(p)) for p, s in matches
+            ]
+        else:
+            element = exposed[name]
+            stub = (
+                f"Copied from {source.name} v{version.number} ({source.key}).\n"
+                f"{element.kind} {element.name}: {element.signature}\n"
+            ).encode()
+            additions = [(f"{folder}/{_safe(name)}.txt", len(stub), lambda b=stub: iter([b]))]
+        for path, size, opener in additions:
+            if path in plan:
+                raise Conflict(f"{target.name} already has a file {path}.")
+            plan[path] = (size, opener)
+            copied_paths.append(path)
+
+    files = sorted((path, size) for path, (size, _opener) in plan.items())
+    digest = canonical_digest(manifest, ((p, s, plan[p][1]()) for p, s in files))
+    admitted = AdmittedSource(
+        digest=digest,
+        files=files,
+        open_file=lambda path: io.BufferedReader(ChunkStream(plan[path][1]())),
+    )
+    result = module_publish_source(
+        user=user,
+        environment=deployment.environment,
+        manifest=manifest,
+        source=admitted,
+        action="module.copied",
+        extra_details={
+            "from_module": source.name,
+            "from_key": str(source.key),
+            "from_version": version.number,
+            "elements": names,
+            "files": sorted(copied_paths),
+        },
+    )
+    return CopyResult(result.module, result.version, result.deployment, names, sorted(copied_paths))

@@ -1,0 +1,560 @@
+"""Module packages (SPEC §4): read, validate and build the ZIP files modules travel in.
+
+`open_package` checks every rule before any content leaves the ZIP and answers a broken
+package with `InvalidPackage` naming the rule, never with another exception. Limits:
+
+- the file: at most `IPP_MAX_PACKAGE_MB` MB (413); at most 10,000 entries; a central
+  directory of at most 8 MiB (read from the end record *before* zipfile parses it, so a
+  forged directory cannot make us build millions of entries);
+- the content: at most 1 GiB declared uncompressed in total; no entry, and not the whole
+  package, may inflate more than 100 times. The ratio is judged only above 1 MiB
+  uncompressed (`RATIO_MIN_SIZE`): tiny, repetitive files legitimately exceed 100:1 and
+  cannot do harm, while any bomb worth the name has to be bigger than that. Every read
+  then counts bytes, so an entry that inflates past its declared size is refused too.
+
+Unsealed packages hold `manifest.json` and `src/...`; sealed ones `manifest.json`,
+`mark.json` and `sealed.bin`. Anything else in the ZIP is refused rather than dropped.
+"""
+
+import hashlib
+import io
+import json
+import os
+import re
+import stat
+import struct
+import uuid
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from django.conf import settings
+
+from core.errors import InvalidPackage
+
+MANIFEST = "manifest.json"
+MARK = "mark.json"
+SEALED_PAYLOAD = "sealed.bin"
+SOURCE_DIR = "src/"
+KINDS = ("server_action", "service_action", "entity", "block")
+
+MAX_ENTRIES = 10_000
+MAX_UNCOMPRESSED = 1024**3
+MAX_RATIO = 100
+RATIO_MIN_SIZE = 1024**2
+MAX_CENTRAL_DIRECTORY = 8 * 1024**2
+MAX_JSON_SIZE = 1024**2
+MAX_NAME = 200
+MAX_SIGNATURE = 1000
+READ_CHUNK = 64 * 1024
+
+# What zipfile (and the codecs under it) raise on malformed input. RuntimeError covers
+# "password required" and RecursionError; ValueError covers UnicodeDecodeError.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, ValueError, OSError)
+_ZIP_ERRORS += (NotImplementedError, RuntimeError, IndexError, KeyError, OverflowError)
+
+_EOCD = struct.Struct("<4s4H2LH")
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
+
+
+@dataclass(frozen=True)
+class ExposedSpec:
+    name: str
+    kind: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    module: uuid.UUID
+    elements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format: int
+    key: uuid.UUID
+    name: str
+    description: str
+    exposes: tuple[ExposedSpec, ...]
+    references: tuple[ReferenceSpec, ...]
+
+    def to_json(self) -> dict:
+        """The canonical form: lists sorted, so their order in the file does not matter."""
+        return {
+            "format": self.format,
+            "key": str(self.key),
+            "name": self.name,
+            "description": self.description,
+            "exposes": [
+                {"name": e.name, "kind": e.kind, "signature": e.signature}
+                for e in sorted(self.exposes, key=lambda e: e.name)
+            ],
+            "references": [
+                {"module": str(r.module), "elements": sorted(r.elements)}
+                for r in sorted(self.references, key=lambda r: str(r.module))
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    path: str  # relative to src/, posix separators
+    size: int
+
+
+@dataclass
+class Package:
+    manifest: Manifest
+    sealed: bool
+    mark: dict | None
+    files: list[SourceEntry]
+    digest: str
+    _zip: zipfile.ZipFile | None = field(default=None, repr=False, compare=False)
+
+    def open_source(self, path: str) -> BinaryIO:
+        """A streaming, size-checked reader of src/<path>; KeyError for an unknown path."""
+        if self.sealed or not path:
+            raise KeyError(path)
+        return self.open_member(SOURCE_DIR + path)
+
+    def open_member(self, name: str) -> BinaryIO:
+        """A streaming, size-checked reader of a raw member such as sealed.bin."""
+        if self._zip is None:
+            raise ValueError("package is closed")
+        info = self._zip.getinfo(name)  # KeyError when absent
+        if info.is_dir():
+            raise KeyError(name)
+        return _MemberStream(self._zip, info)
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+
+    def __enter__(self) -> "Package":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class _MemberStream(io.RawIOBase):
+    """Reads one member, turning zip errors into InvalidPackage and counting bytes."""
+
+    def __init__(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo):
+        super().__init__()
+        self.name = info.filename
+        self._declared = info.file_size
+        self._seen = 0
+        try:
+            self._raw = zf.open(info)
+        except _ZIP_ERRORS as exc:
+            raise InvalidPackage(f"entry {self.name!r} cannot be read: {exc}") from exc
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(READ_CHUNK), b""))
+        try:
+            data = self._raw.read(size)
+        except _ZIP_ERRORS as exc:
+            raise InvalidPackage(f"entry {self.name!r} is corrupt: {exc}") from exc
+        self._seen += len(data)
+        if self._seen > self._declared:
+            raise InvalidPackage(f"entry {self.name!r} is larger than its declared size")
+        if size and not data and self._seen < self._declared:
+            raise InvalidPackage(f"entry {self.name!r} is shorter than its declared size")
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+def open_package(fileobj: BinaryIO, *, size: int | None = None) -> Package:
+    """Validate a package completely and return it open for streaming reads.
+
+    Raises InvalidPackage (status 413 when the file is too large) for any broken rule.
+    """
+    _check_file_size(fileobj, size)
+    _check_end_record(fileobj)
+    try:
+        zf = zipfile.ZipFile(fileobj)
+    except _ZIP_ERRORS as exc:
+        raise InvalidPackage(f"package is a damaged ZIP file: {exc}") from exc
+    try:
+        package = _validate(zf)
+    except BaseException:
+        zf.close()
+        raise
+    package._zip = zf
+    return package
+
+
+def _check_file_size(fileobj: BinaryIO, size: int | None) -> None:
+    limit_mb = settings.IPP_MAX_PACKAGE_MB
+    if size is None:
+        fileobj.seek(0, os.SEEK_END)
+        size = fileobj.tell()
+        fileobj.seek(0)
+    if size > limit_mb * 1024 * 1024:
+        raise InvalidPackage(
+            f"package is larger than IPP_MAX_PACKAGE_MB ({limit_mb} MB)", status=413
+        )
+
+
+def _check_end_record(fp: BinaryIO) -> None:
+    """Check entry count and directory size from the end records, before zipfile reads them."""
+    try:
+        entries, cd_size, end = _end_record(fp)
+    except _ZIP_ERRORS as exc:
+        raise InvalidPackage(f"package cannot be read: {exc}") from exc
+    if entries > MAX_ENTRIES:
+        raise InvalidPackage(f"package has more than {MAX_ENTRIES} entries")
+    if cd_size > end:
+        raise InvalidPackage("package is a damaged ZIP file: its central directory overruns it")
+    if cd_size > MAX_CENTRAL_DIRECTORY:
+        raise InvalidPackage(
+            "package's central directory is larger than 8 MiB (too many or too long names)"
+        )
+
+
+def _end_record(fp: BinaryIO) -> tuple[int, int, int]:
+    """(entries, central directory size) as the end records declare them, and the file size."""
+    fp.seek(0, os.SEEK_END)
+    end = fp.tell()
+    tail_len = min(end, _EOCD.size + 0xFFFF)
+    fp.seek(end - tail_len)
+    tail = fp.read(tail_len)
+    # Like zipfile: the record without a comment first, else the last signature found.
+    pos = len(tail) - _EOCD.size
+    if pos < 0 or tail[pos : pos + 4] != b"PK\x05\x06":
+        pos = tail.rfind(b"PK\x05\x06")
+    if pos < 0 or len(tail) - pos < _EOCD.size:
+        raise InvalidPackage("package is not a ZIP file")
+    *_, entries, cd_size, _offset, _comment = _EOCD.unpack_from(tail, pos)
+    locator_at = end - tail_len + pos - _ZIP64_LOCATOR.size
+    record_at = locator_at - _ZIP64_EOCD.size
+    if (entries == 0xFFFF or cd_size == 0xFFFFFFFF) and record_at >= 0:
+        fp.seek(record_at)
+        raw = fp.read(_ZIP64_EOCD.size + _ZIP64_LOCATOR.size)
+        if raw[_ZIP64_EOCD.size :][:4] == b"PK\x06\x07" and raw[:4] == b"PK\x06\x06":
+            fields = _ZIP64_EOCD.unpack_from(raw)
+            entries, cd_size = fields[7], fields[8]
+    return entries, cd_size, end
+
+
+def _validate(zf: zipfile.ZipFile) -> Package:
+    infos = zf.infolist()
+    if len(infos) > MAX_ENTRIES:
+        raise InvalidPackage(f"package has more than {MAX_ENTRIES} entries")
+    members = _check_entries(infos)
+    sources = {
+        name[len(SOURCE_DIR) :]: info
+        for name, info in members.items()
+        if name.startswith(SOURCE_DIR) and not info.is_dir()
+    }
+    _check_nesting(sources)
+    manifest_info = members.get(MANIFEST)
+    if manifest_info is None or manifest_info.is_dir():
+        raise InvalidPackage(f"{MANIFEST} is missing")
+    manifest = parse_manifest(_read_json(zf, manifest_info))
+    has_mark, has_payload = MARK in members, SEALED_PAYLOAD in members
+    if has_mark or has_payload:
+        if sources:
+            raise InvalidPackage(
+                f"package mixes sealed content ({MARK}, {SEALED_PAYLOAD}) with files under src/"
+            )
+        if not has_mark:
+            raise InvalidPackage(f"sealed package is missing {MARK}")
+        if not has_payload:
+            raise InvalidPackage(f"sealed package is missing {SEALED_PAYLOAD}")
+        mark = _read_json(zf, members[MARK])
+        if not isinstance(mark, dict):
+            raise InvalidPackage(f"{MARK} must be a JSON object")
+        for _chunk in _stream_chunks(zf, members[SEALED_PAYLOAD]):
+            pass  # read through once so a corrupt payload is refused now, not later
+        return Package(manifest=manifest, sealed=True, mark=mark, files=[], digest="")
+    if not sources:
+        raise InvalidPackage("package has no source files under src/")
+    files = [SourceEntry(path, sources[path].file_size) for path in sorted(sources)]
+
+    def contents() -> Iterator[tuple[str, int, Iterable[bytes]]]:
+        for entry in files:
+            yield entry.path, entry.size, _stream_chunks(zf, sources[entry.path])
+
+    digest = canonical_digest(manifest, contents())
+    return Package(manifest=manifest, sealed=False, mark=None, files=files, digest=digest)
+
+
+def _check_entries(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
+    members: dict[str, zipfile.ZipInfo] = {}
+    total = compressed = 0
+    for info in infos:
+        name = info.filename
+        _check_name(name)
+        if name in members:
+            raise InvalidPackage(f"duplicate entry name {name!r}")
+        members[name] = info
+        if name not in (MANIFEST, MARK, SEALED_PAYLOAD) and not name.startswith(SOURCE_DIR):
+            raise InvalidPackage(
+                f"entry {name!r} is outside src/: a package holds only {MANIFEST} and src/ "
+                f"(or {MANIFEST}, {MARK} and {SEALED_PAYLOAD} when sealed)"
+            )
+        kind = stat.S_IFMT(info.external_attr >> 16)
+        if kind == stat.S_IFLNK:
+            raise InvalidPackage(f"entry {name!r} is a symbolic link")
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise InvalidPackage(f"entry {name!r} is not a regular file")
+        if info.flag_bits & 0x1:
+            raise InvalidPackage(f"entry {name!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise InvalidPackage(
+                f"entry {name!r} uses unsupported compression method {info.compress_type}: "
+                "use stored or deflate"
+            )
+        if info.file_size > RATIO_MIN_SIZE and info.file_size > MAX_RATIO * info.compress_size:
+            raise InvalidPackage(f"entry {name!r} has a compression ratio over {MAX_RATIO}")
+        total += info.file_size
+        compressed += info.compress_size
+    if total > MAX_UNCOMPRESSED:
+        raise InvalidPackage("package is larger than 1 GiB uncompressed")
+    if total > RATIO_MIN_SIZE and total > MAX_RATIO * compressed:
+        raise InvalidPackage(f"package has a compression ratio over {MAX_RATIO}")
+    return members
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _check_name(name: str) -> None:
+    if not name:
+        raise InvalidPackage("package has an entry with an empty name")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise InvalidPackage(f"entry {name!r} has a control character in its name")
+    if "\\" in name:
+        raise InvalidPackage(f"entry {name!r} has a backslash in its path: use '/'")
+    if name.startswith("/"):
+        raise InvalidPackage(f"entry {name!r} has an absolute path")
+    if _DRIVE.match(name):
+        raise InvalidPackage(f"entry {name!r} has a drive letter")
+    parts = name.removesuffix("/").split("/")
+    if ".." in parts:
+        raise InvalidPackage(f"entry {name!r} has a '..' path component")
+    if "." in parts:
+        raise InvalidPackage(f"entry {name!r} has a '.' path component")
+    if "" in parts:
+        raise InvalidPackage(f"entry {name!r} has an empty path component")
+
+
+def _check_nesting(sources: dict[str, zipfile.ZipInfo]) -> None:
+    for path in sources:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if parent in sources:
+                raise InvalidPackage(
+                    f"entry {SOURCE_DIR + path!r} is inside {SOURCE_DIR + parent!r}, "
+                    "which is a file"
+                )
+
+
+def _stream_chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    with _MemberStream(zf, info) as stream:
+        yield from iter(lambda: stream.read(READ_CHUNK), b"")
+
+
+def _read_json(zf: zipfile.ZipFile, info: zipfile.ZipInfo):
+    name = info.filename
+    if info.file_size > MAX_JSON_SIZE:
+        raise InvalidPackage(f"{name} is larger than 1 MiB")
+    with _MemberStream(zf, info) as stream:
+        raw = stream.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidPackage(f"{name} is not valid UTF-8") from None
+    try:
+        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidPackage(f"{name} is not valid JSON: {exc}") from None
+
+
+def _no_constant(token: str):
+    raise ValueError(f"{token} is not allowed")
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def parse_manifest(data) -> Manifest:
+    """Check a decoded manifest.json against SPEC §4 and return it in canonical order."""
+    if not isinstance(data, dict):
+        raise InvalidPackage("manifest.json must be a JSON object")
+    _only_keys(data, {"format", "key", "name", "description", "exposes", "references"}, "manifest")
+    if type(data.get("format")) is not int or data["format"] != 1:
+        raise InvalidPackage("manifest format must be 1")
+    key = _uuid(data.get("key"), "manifest key")
+    name = _name(data.get("name"), "manifest name")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise InvalidPackage("manifest description must be a string")
+    exposes = _list(data.get("exposes", []), "exposes")
+    references = _list(data.get("references", []), "references")
+    exposed: dict[str, ExposedSpec] = {}
+    for i, item in enumerate(exposes):
+        where = f"exposes[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidPackage(f"{where} must be an object with name, kind and signature")
+        _only_keys(item, {"name", "kind", "signature"}, where)
+        element = _name(item.get("name"), f"{where}.name")
+        kind = item.get("kind")
+        if kind not in KINDS:
+            shown = kind if isinstance(kind, str) else json.dumps(kind)
+            raise InvalidPackage(
+                f"{where}.kind '{shown}' is unknown: use server_action, service_action, "
+                "entity or block"
+            )
+        signature = item.get("signature", "")
+        if not isinstance(signature, str) or len(signature) > MAX_SIGNATURE:
+            raise InvalidPackage(f"{where}.signature must be a string of at most 1000 characters")
+        if element in exposed:
+            raise InvalidPackage(f"duplicate exposed element name '{element}'")
+        exposed[element] = ExposedSpec(name=element, kind=kind, signature=signature)
+    referenced: dict[uuid.UUID, ReferenceSpec] = {}
+    for i, item in enumerate(references):
+        where = f"references[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidPackage(f"{where} must be an object with module and elements")
+        _only_keys(item, {"module", "elements"}, where)
+        module = _uuid(item.get("module"), f"{where}.module")
+        if module == key:
+            raise InvalidPackage(f"{where}.module is the module itself")
+        if module in referenced:
+            raise InvalidPackage(f"duplicate reference to module {module}")
+        elements = [
+            _name(e, f"{where}.elements[{j}]")
+            for j, e in enumerate(_list(item.get("elements"), f"{where}.elements"))
+        ]
+        if len(set(elements)) != len(elements):
+            raise InvalidPackage(f"{where}.elements has a duplicate name")
+        referenced[module] = ReferenceSpec(module=module, elements=tuple(sorted(elements)))
+    return Manifest(
+        format=1,
+        key=key,
+        name=name,
+        description=description,
+        exposes=tuple(exposed[n] for n in sorted(exposed)),
+        references=tuple(referenced[m] for m in sorted(referenced, key=str)),
+    )
+
+
+def _only_keys(data: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise InvalidPackage(
+            f"{where} has unknown key '{unknown[0]}': allowed are {', '.join(sorted(allowed))}"
+        )
+
+
+def _uuid(value, what: str) -> uuid.UUID:
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise InvalidPackage(f"{what} must be a UUID")
+
+
+def _name(value, what: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
+        raise InvalidPackage(f"{what} must be a non-empty string of at most {MAX_NAME} characters")
+    return value
+
+
+def _list(value, what: str) -> list:
+    if not isinstance(value, list):
+        raise InvalidPackage(f"{what} must be a list")
+    return value
+
+
+def canonical_digest(manifest: Manifest, file_iter: Iterable[tuple]) -> str:
+    """SHA-256 over the canonical content, independent of ZIP timestamps and compression.
+
+    `file_iter` yields (path, size, content) in ascending path order, content being bytes,
+    a binary file object or an iterable of byte chunks; it is consumed chunk by chunk.
+    The stream: canonical manifest JSON, then per file: path, NUL, 8-byte size, content.
+    """
+    digest = hashlib.sha256(
+        json.dumps(manifest.to_json(), sort_keys=True, separators=(",", ":")).encode()
+    )
+    previous = None
+    for path, size, content in file_iter:
+        if previous is not None and path <= previous:
+            raise ValueError("files must be given once each, in ascending path order")
+        previous = path
+        digest.update(path.encode("utf-8") + b"\0" + size.to_bytes(8, "big"))
+        seen = 0
+        for chunk in _chunks_of(content):
+            digest.update(chunk)
+            seen += len(chunk)
+        if seen != size:
+            raise ValueError(f"file {path!r} has {seen} bytes, not the {size} declared")
+    return digest.hexdigest()
+
+
+def _chunks_of(content) -> Iterable[bytes]:
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return (bytes(content),)
+    if hasattr(content, "read"):
+        return iter(lambda: content.read(READ_CHUNK), b"")
+    return content
+
+
+def build_package(
+    manifest: dict | bytes | None,
+    files: dict[str, bytes],
+    *,
+    extra: dict[str, bytes] | None = None,
+) -> bytes:
+    """A ZIP with manifest.json, src/<path> for each file and `extra` members as named.
+
+    Nothing is validated, so tests can build broken packages too: pass the manifest as
+    bytes to write it verbatim, or None to leave it out. Timestamps are fixed, so the
+    same input gives the same bytes.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        if manifest is not None:
+            raw = manifest if isinstance(manifest, bytes) else json.dumps(manifest, indent=2)
+            zf.writestr(_zip_info(MANIFEST), raw)
+        for path, content in sorted(files.items()):
+            zf.writestr(_zip_info(SOURCE_DIR + path), content)
+        for name, content in (extra or {}).items():
+            zf.writestr(_zip_info(name), content)
+    return buffer.getvalue()
+
+
+def _zip_info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = (0o40755 if name.endswith("/") else 0o100644) << 16
+    return info
