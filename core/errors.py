@@ -35,11 +35,15 @@ class TamperedPackage(DomainError):
 
 
 class InvalidIntellectualProperty(DomainError):
+    """Rules 2 and 9. `reason` says which rule: foreign_mark, key_marked_elsewhere or
+    content_marked_elsewhere; the detail is always the exact message of rule 2."""
+
     code = "invalid_intellectual_property"
     status = 403
 
-    def __init__(self, detail: str = IPP_MESSAGE):
+    def __init__(self, detail: str = IPP_MESSAGE, *, reason: str | None = None):
         super().__init__(detail)
+        self.reason = reason
 
 
 class BrokenReference(DomainError):

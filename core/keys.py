@@ -127,3 +127,14 @@ def _write_private(path: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.replace(tmp, path)
+
+
+def derive_key(purpose: bytes) -> bytes:
+    """A 32-byte key for `purpose`, derived from the site's secret (placeholder until the
+    one key provider lands)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+        settings.SECRET_KEY.encode()
+    )

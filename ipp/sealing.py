@@ -21,7 +21,6 @@ Reading and writing stream record by record: memory stays bounded whatever the s
 
 import base64
 import hashlib
-import io
 import os
 import secrets
 import struct
@@ -38,16 +37,19 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from core.errors import InvalidPackage, TamperedPackage
+from core.streams import AdmittedSource, buffered
+from ipp.fingerprints import Normalizer
+from ipp.fingerprints import fingerprint_key as fingerprints_key
 from ipp.marks import canonical_json, verify_mark
 from registry.packages import MANIFEST, MARK, SEALED_PAYLOAD, Package, canonical_digest
-from registry.selectors import ChunkStream
+from registry.selectors import version_manifest
 
 MAGIC = b"IPPSEAL1"
 SALT_SIZE = 16
 NONCE_SIZE = 12
 TAG_SIZE = 16
 CHUNK_SIZE = 64 * 1024
-MAX_PATH = 4096
+MAX_PATH = 0xFFFF  # a ZIP name's own limit: every path the site ever stored seals and unseals
 MAX_RECORD = NONCE_SIZE + 1 + 8 + MAX_PATH + CHUNK_SIZE + TAG_SIZE
 ENV_VAR = "IPP_SEALING_KEY"
 _DOMAIN = b"ipp-seal-v1\0"
@@ -125,8 +127,6 @@ def build_sealed_package(*, version, reader, mark: dict | None = None, out: Bina
     `reader` is the version's registry.crypto.SourceReader. The mark must verify and name
     this version's module and digest (the portal passes a new mark for the same content).
     """
-    from registry.selectors import version_manifest
-
     mark = mark if mark is not None else version.mark
     if mark is None:
         raise ValueError(f"{version} is not marked: export it as a plain package")
@@ -271,7 +271,7 @@ def _raw(package: Package, name: str) -> bytes:
         raise InvalidPackage(f"sealed package is missing {name}") from None
 
 
-def open_sealed(package: Package):
+def open_sealed(package: Package, *, fingerprint_key: bytes | None = None):
     """Verify a sealed package completely and return its source as AdmittedSource.
 
     The mark must verify and name the manifest's module; mark.json and manifest.json
@@ -279,8 +279,6 @@ def open_sealed(package: Package):
     digest is the mark's. Raises TamperedPackage otherwise. Reads the payload twice at
     most (once here, once when the files are stored), never all of it into memory.
     """
-    from ipp.services import AdmittedSource
-
     mark = package.mark
     verify_mark(mark, key=package.manifest.key)
     mark_bytes = canonical_json(mark)
@@ -298,11 +296,17 @@ def open_sealed(package: Package):
         )
 
     files: list[tuple[str, int]] = []
+    fingerprints: set[str] = set()
+    fingerprint_key = fingerprint_key or fingerprints_key()
 
     def listed():
         for path, size, chunks in payload().files():
             files.append((path, size))
-            yield path, size, chunks
+            normalizer = Normalizer(fingerprint_key)
+            yield path, size, _observed(chunks, normalizer)
+            fp = normalizer.finish()
+            if fp is not None:
+                fingerprints.add(fp)
 
     try:
         digest = canonical_digest(package.manifest, listed())
@@ -323,10 +327,22 @@ def open_sealed(package: Package):
                 cursor["files"] = payload().files()
             for name, _size, chunks in cursor["files"]:
                 if name == path:
-                    return io.BufferedReader(ChunkStream(chunks))
+                    return buffered(chunks)
                 if name > path:
                     break
             cursor["files"] = None
         raise KeyError(path)
 
-    return AdmittedSource(digest=digest, files=files, open_file=open_file, incoming_mark=mark)
+    return AdmittedSource(
+        digest=digest,
+        files=files,
+        open_file=open_file,
+        incoming_mark=mark,
+        fingerprints=frozenset(fingerprints),
+    )
+
+
+def _observed(chunks: Iterator[bytes], normalizer) -> Iterator[bytes]:
+    for chunk in chunks:
+        normalizer.feed(chunk)
+        yield chunk

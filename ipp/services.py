@@ -1,127 +1,116 @@
-"""IPP: what may enter an environment, and the marks new versions get.
+"""IPP at the door of every environment: admission, refusal records, and new marks.
 
-The IPP check lives here, in one place: `ipp_admit` for packages (publish, import of an
-exported or re-marked package) and `ipp_check_version` for stored versions entering
-another infrastructure (deploys). A refusal is audit-logged as `module.publish_refused`
-in its own transaction, so the entry stays although the operation fails.
-`ipp_mark_for` decides and signs a new version's mark (SPEC rule 1).
+`ipp.rules` decides; this module gathers what the rules need (verified marks, unsealed
+content, keyed fingerprints), records every refusal as `module.publish_refused` (or
+`module.copy_refused`) in its own transaction, so the entry stays although the operation
+fails, and signs the mark a new version gets (`ipp_mark_for`, rule 1).
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import BinaryIO
+from dataclasses import replace
 
 from django.db import transaction
 
 from audit.services import audit_record
-from core.errors import DomainError, InvalidIntellectualProperty, TamperedPackage
+from core.errors import DomainError, InvalidIntellectualProperty, IppCopyBlocked, TamperedPackage
+from core.streams import AdmittedSource
+from ipp import rules
+from ipp.fingerprints import fingerprint_chunks, fingerprint_key
+from ipp.marks import sign_mark, verify_mark
+from ipp.sealing import MAGIC, open_sealed
 from registry.models import Infrastructure, ModuleVersion
 from registry.packages import Package
 
 O11 = Infrastructure.Platform.O11
+READ_CHUNK = 1024 * 1024
 
 
-@dataclass
-class AdmittedSource:
-    """What publishing stores: the digest of the content and how to read its files."""
-
-    digest: str
-    files: list  # [(path, size)]
-    open_file: Callable[[str], BinaryIO]
-    incoming_mark: dict | None = None
+# --- gathering what the rules judge (no side effects; preflight uses these) -----------
 
 
-# --- verdicts (no side effects; preflight uses them too) -------------------------------
+def source_fingerprints(source: AdmittedSource) -> frozenset:
+    """The keyed fingerprints of every file of `source` (one streaming pass)."""
+    key = fingerprint_key()
+    found = set()
+    for path, _size in source.files:
+        with source.open_file(path) as stream:
+            fp = fingerprint_chunks(iter(lambda: stream.read(READ_CHUNK), b""), key=key)
+        if fp is not None:
+            found.add(fp)
+    return frozenset(found)
 
 
-def _foreign_mark(code: str | None, infrastructure: Infrastructure) -> bool:
-    return bool(code) and code != infrastructure.activation_code
-
-
-def marked_elsewhere(digest: str, infrastructure: Infrastructure) -> ModuleVersion | None:
-    """A version marked for another infrastructure with exactly this content, if any.
-
-    An unsealed package rebuilt from a marked version's source has the same canonical
-    digest: it is refused like the version itself, so a mark cannot be stripped.
-    """
-    same_content = ModuleVersion.objects.filter(digest=digest)
-    if same_content.filter(marked_code=infrastructure.activation_code).exists():
-        return None  # this infrastructure holds it under its own mark (e.g. after a transfer)
-    return (
-        same_content.exclude(marked_code="")
-        .exclude(marked_code=infrastructure.activation_code)
-        .select_related("module")
-        .first()
-    )
-
-
-def package_verdict(*, package: Package, environment) -> AdmittedSource:
-    """The package's source if IPP admits it into `environment`; raises otherwise."""
-    from ipp.marks import verify_mark
-    from ipp.sealing import open_sealed
-
-    infrastructure = environment.infrastructure
-    if package.sealed:
-        verify_mark(package.mark, key=package.manifest.key)
-        if _foreign_mark(package.mark["activation_code"], infrastructure):
-            raise InvalidIntellectualProperty()
-        source = open_sealed(package)
-        if infrastructure.platform != O11:
-            source.incoming_mark = None  # rule 6: nothing is marked on odc
-        return source
-    if marked_elsewhere(package.digest, infrastructure) is not None:
-        raise InvalidIntellectualProperty()
-    _refuse_stripped_payload(package)
-    return AdmittedSource(
-        digest=package.digest,
-        files=[(entry.path, entry.size) for entry in package.files],
-        open_file=package.open_source,
-    )
-
-
-def _refuse_stripped_payload(package: Package) -> None:
-    """A sealed payload moved under src/ (mark.json removed) is refused as tampered.
-
-    Without its mark the payload cannot be unsealed, so it is nothing publishable; say so
-    instead of storing ciphertext as if it were source.
-    """
-    from ipp.sealing import MAGIC, SALT_SIZE
-
+def _unsealed_source(package: Package) -> AdmittedSource:
+    """An unsealed package's source with its fingerprints; refuses a stripped seal."""
+    key = fingerprint_key()
+    found = set()
     for entry in package.files:
-        if entry.size < len(MAGIC) + SALT_SIZE:
-            continue
         with package.open_source(entry.path) as stream:
-            if stream.read(len(MAGIC)) == MAGIC:
+            first = stream.read(READ_CHUNK)
+            if first.startswith(MAGIC):
+                # A sealed payload moved under src/ without its mark: nothing publishable.
                 raise TamperedPackage(
                     f"src/{entry.path} is a sealed payload without its mark: a sealed package "
                     "is published whole, with its mark.json, or not at all"
                 )
+            rest = iter(lambda: stream.read(READ_CHUNK), b"")
+            fp = fingerprint_chunks(_prepend(first, rest), key=key)
+        if fp is not None:
+            found.add(fp)
+    return AdmittedSource(
+        digest=package.digest,
+        files=[(entry.path, entry.size) for entry in package.files],
+        open_file=package.open_source,
+        fingerprints=frozenset(found),
+    )
 
 
-def version_verdict(*, version: ModuleVersion, environment) -> None:
-    """Raise InvalidIntellectualProperty if `version` may not enter `environment`."""
-    if version.marked and _foreign_mark(version.marked_code, environment.infrastructure):
-        raise InvalidIntellectualProperty()
+def _prepend(first: bytes, rest):
+    yield first
+    yield from rest
 
 
-# --- the check, audited --------------------------------------------------------------
+def package_verdict(
+    *, package: Package, environment
+) -> tuple[AdmittedSource | None, rules.Verdict]:
+    """(source, verdict) for a package entering `environment`; writes nothing.
+
+    A sealed package's mark must verify and its payload unseal to the content the mark
+    names (else TamperedPackage). A foreign mark is refused before anything is unsealed.
+    """
+    infrastructure = environment.infrastructure
+    if package.sealed:
+        verify_mark(package.mark, key=package.manifest.key)
+        code = package.mark["activation_code"]
+        if code != infrastructure.activation_code:
+            return None, rules.Verdict(rules.FOREIGN_MARK)
+        source = open_sealed(package, fingerprint_key=fingerprint_key())
+        candidate = rules.Candidate(package.manifest.key, code, source.fingerprints)
+        if infrastructure.platform != O11:
+            source.incoming_mark = None  # rule 6: nothing is marked on odc
+    else:
+        source = _unsealed_source(package)
+        candidate = rules.Candidate(package.manifest.key, "", source.fingerprints)
+    return source, rules.judge(candidate, infrastructure)
 
 
-def _record_refusal(*, user, environment, module_key, module_name, mark_code, reason, extra=None):
+# --- admission, audited ------------------------------------------------------------------
+
+
+def _record_refusal(
+    *, user, environment, key, name, reason, action="module.publish_refused", extra=None
+):
     infrastructure = environment.infrastructure
     with transaction.atomic():
         audit_record(
             actor=user,
-            action="module.publish_refused",
+            action=action,
             infrastructure=infrastructure,
             subject=environment,
             details={
-                "module": module_name,
-                "key": str(module_key),
-                "mark_activation_code": mark_code or "",
+                "module": name,
+                "key": str(key),
                 "environment": environment.name,
                 "infrastructure": infrastructure.name,
-                "activation_code": infrastructure.activation_code,
                 "reason": reason,
                 **(extra or {}),
             },
@@ -129,52 +118,99 @@ def _record_refusal(*, user, environment, module_key, module_name, mark_code, re
 
 
 def ipp_admit(*, package: Package, environment, user) -> AdmittedSource:
-    """Check a package against IPP rules for `environment`; return its readable source.
+    """The package's readable source if IPP admits it into `environment`.
 
-    Sealed: the mark must verify (else tampered_package), name this infrastructure's
-    activation code (else invalid_intellectual_property) and the payload must unseal to
-    the content the mark names; the version published keeps that mark. Unsealed: allowed,
-    unless its content is that of a version marked for another infrastructure.
+    Refusals are recorded: `invalid_intellectual_property` with its `reason`, and
+    `tampered_package`.
     """
+    manifest = package.manifest
     try:
-        return package_verdict(package=package, environment=environment)
-    except DomainError as exc:
-        if not isinstance(exc, InvalidIntellectualProperty | TamperedPackage):
-            raise
-        mark = package.mark if isinstance(package.mark, dict) else {}
-        code = mark.get("activation_code") if isinstance(mark.get("activation_code"), str) else ""
-        if not package.sealed and isinstance(exc, InvalidIntellectualProperty):
-            code = marked_elsewhere(package.digest, environment.infrastructure).marked_code
+        source, verdict = package_verdict(package=package, environment=environment)
+    except TamperedPackage as exc:
         _record_refusal(
             user=user,
             environment=environment,
-            module_key=package.manifest.key,
-            module_name=package.manifest.name,
-            mark_code=code,
+            key=manifest.key,
+            name=manifest.name,
             reason=exc.code,
             extra={"detail": exc.detail, "sealed": package.sealed},
         )
         raise
-
-
-def ipp_check_version(*, version, environment, user) -> None:
-    """Rule 2 for a stored version entering `environment` (deploys across infrastructures)."""
-    try:
-        version_verdict(version=version, environment=environment)
-    except InvalidIntellectualProperty as exc:
+    if not verdict.allowed:
         _record_refusal(
             user=user,
             environment=environment,
-            module_key=version.module.key,
-            module_name=version.module.name,
-            mark_code=version.marked_code,
-            reason=exc.code,
+            key=manifest.key,
+            name=manifest.name,
+            reason=verdict.reason,
+            extra={"sealed": package.sealed},
+        )
+        raise InvalidIntellectualProperty(reason=verdict.reason)
+    return source
+
+
+def ipp_check_version(*, version: ModuleVersion, environment, user) -> frozenset:
+    """A stored version entering `environment` (deploys); its fingerprints if admitted."""
+    candidate = rules.version_candidate(version)
+    verdict = rules.version_verdict(version, environment.infrastructure)
+    if not verdict.allowed:
+        _record_refusal(
+            user=user,
+            environment=environment,
+            key=version.module.key,
+            name=version.module.name,
+            reason=verdict.reason,
             extra={
                 "version": version.number,
                 "from_infrastructure": version.module.infrastructure.name,
             },
         )
-        raise
+        raise InvalidIntellectualProperty(reason=verdict.reason)
+    return candidate.fingerprints
+
+
+def ipp_admit_source(
+    *, source: AdmittedSource, key, name: str, environment, user
+) -> AdmittedSource:
+    """Source assembled by the site (copied elements) entering `environment`."""
+    fingerprints = source_fingerprints(source)
+    mark_code = (source.incoming_mark or {}).get("activation_code", "")
+    verdict = rules.judge(rules.Candidate(key, mark_code, fingerprints), environment.infrastructure)
+    if not verdict.allowed:
+        _record_refusal(
+            user=user, environment=environment, key=key, name=name, reason=verdict.reason
+        )
+        raise InvalidIntellectualProperty(reason=verdict.reason)
+    return replace(source, fingerprints=fingerprints)
+
+
+def ipp_check_copy(*, user, version: ModuleVersion, target, elements: list) -> None:
+    """Rule 4 for copying `elements` of `version` into module `target`; audited refusal."""
+    verdict = rules.copy_verdict(version, target.infrastructure)
+    if verdict.allowed:
+        return
+    source = version.module
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            action="module.copy_refused",
+            infrastructure=target.infrastructure,
+            subject=version,
+            details={
+                "module": source.name,
+                "key": str(source.key),
+                "version": version.number,
+                "target": target.name,
+                "target_key": str(target.key),
+                "target_infrastructure": target.infrastructure.name,
+                "elements": elements,
+                "reason": IppCopyBlocked.code,
+            },
+        )
+    raise IppCopyBlocked(
+        f"{source.name} v{version.number} is protected by IPP for another infrastructure: "
+        f"its elements cannot be copied into {target.name} of {target.infrastructure.name}."
+    )
 
 
 def ipp_mark_for(*, module, digest: str, infrastructure) -> dict | None:
@@ -185,8 +221,18 @@ def ipp_mark_for(*, module, digest: str, infrastructure) -> dict | None:
     """
     if infrastructure.platform != O11 or not infrastructure.ipp_protected:
         return None
-    from ipp.marks import sign_mark
-
     return sign_mark(
         key=module.key, digest=digest, activation_code=infrastructure.activation_code, epoch=1
     )
+
+
+__all__ = [
+    "DomainError",
+    "ipp_admit",
+    "ipp_admit_source",
+    "ipp_check_copy",
+    "ipp_check_version",
+    "ipp_mark_for",
+    "package_verdict",
+    "source_fingerprints",
+]

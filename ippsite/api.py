@@ -9,6 +9,9 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.errors import DomainError
+from registry.crypto import KeyringError, SourceIntegrityError
+
 logger = logging.getLogger(__name__)
 
 
@@ -55,11 +58,12 @@ def _flatten(detail) -> str:
 
 def exception_handler(exc, context):
     """Answer every error as {"error": "<code>", "detail": "<text>"}."""
-    from core.errors import DomainError
-    from registry.crypto import KeyringError, SourceIntegrityError
 
     if isinstance(exc, DomainError):
-        return Response({"error": exc.code, "detail": exc.detail}, status=exc.status)
+        body = {"error": exc.code, "detail": exc.detail}
+        if getattr(exc, "reason", None):
+            body["reason"] = exc.reason
+        return Response(body, status=exc.status)
     if isinstance(exc, SourceIntegrityError):
         logger.error("stored source failed its integrity check: %s", exc)
         return Response(

@@ -11,6 +11,8 @@ from rest_framework.views import APIView
 
 from ippsite.api import ApiError
 from ippsite.models import ApiToken
+from permissions import door
+from publishing.services import user_create
 
 
 class TokenIn(serializers.Serializer):
@@ -77,8 +79,6 @@ class UserCreate(APIView):
 
     @extend_schema(request=UserIn, responses={201: UserOut})
     def post(self, request):
-        from permissions import door
-        from publishing.services import user_create
 
         if not door.is_support(request.user):
             raise ApiError("permission_denied", "Only support may create users.", 403)

@@ -5,6 +5,7 @@ from django.db.models import Count, Prefetch, Q
 from django.shortcuts import render
 
 from permissions import door
+from portal.selectors import dashboard_widget
 from registry.models import Environment, Membership
 
 
@@ -42,10 +43,6 @@ def dashboard(request):
 def _widgets(request) -> list:
     """Cards other apps add to the dashboard (pending approvals...): each has a `template`."""
     widgets = []
-    try:
-        from portal.selectors import dashboard_widget
-    except ImportError:
-        return widgets
     widget = dashboard_widget(request.user)
     if widget:
         widgets.append(widget)

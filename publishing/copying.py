@@ -15,21 +15,19 @@ A version marked for another infrastructure than the target's is refused with
 `ipp_copy_blocked` (403) and the refusal is audited as `module.copy_refused`.
 """
 
-import io
 import posixpath
 import re
 from dataclasses import dataclass
 
-from django.db import transaction
-
-from audit.services import audit_record
-from core.errors import Conflict, IppCopyBlocked, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from core.levels import Level
-from ipp.services import AdmittedSource
+from core.streams import AdmittedSource, buffered
+from ipp.services import ipp_check_copy
 from permissions import door
+from publishing.services import module_publish_source
 from registry.models import Deployment, Module, ModuleVersion
 from registry.packages import ExposedSpec, Manifest, canonical_digest
-from registry.selectors import ChunkStream, open_version_source, version_manifest
+from registry.selectors import open_version_source, version_manifest
 
 
 @dataclass
@@ -49,16 +47,10 @@ def _stem(path: str) -> str:
     return posixpath.splitext(posixpath.basename(path))[0].lower()
 
 
-def copy_blocked(*, version: ModuleVersion, target: Module) -> bool:
-    return version.marked and version.marked_code != target.infrastructure.activation_code
-
-
 def module_copy(
     *, user, source: Module, version_number: int, elements: list, target: Module
 ) -> CopyResult:
     """Copy `elements` of `source` v`version_number` into a new version of `target`."""
-    from publishing.services import module_publish_source
-
     source = door.module_for_user(user, source.pk, Level.OPEN)
     target = door.module_for_user(user, target.pk, Level.PUBLISH)
     version = source.versions.filter(number=version_number).first()
@@ -73,29 +65,7 @@ def module_copy(
         raise ValidationFailed(
             f"{source.name} v{version.number} does not expose {', '.join(missing)}."
         )
-    if copy_blocked(version=version, target=target):
-        with transaction.atomic():
-            audit_record(
-                actor=user,
-                action="module.copy_refused",
-                infrastructure=target.infrastructure,
-                subject=version,
-                details={
-                    "module": source.name,
-                    "key": str(source.key),
-                    "version": version.number,
-                    "mark_activation_code": version.marked_code,
-                    "target": target.name,
-                    "target_key": str(target.key),
-                    "target_infrastructure": target.infrastructure.name,
-                    "elements": names,
-                    "reason": IppCopyBlocked.code,
-                },
-            )
-        raise IppCopyBlocked(
-            f"{source.name} v{version.number} is protected by IPP for another infrastructure: "
-            f"its elements cannot be copied into {target.name} of {target.infrastructure.name}."
-        )
+    ipp_check_copy(user=user, version=version, target=target, elements=names)
     latest = target.versions.order_by("-number").first()
     deployment = (
         Deployment.objects.filter(module=target, is_current=True)
@@ -161,7 +131,7 @@ def module_copy(
     admitted = AdmittedSource(
         digest=digest,
         files=files,
-        open_file=lambda path: io.BufferedReader(ChunkStream(plan[path][1]())),
+        open_file=lambda path: buffered(plan[path][1]()),
     )
     result = module_publish_source(
         user=user,

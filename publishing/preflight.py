@@ -7,10 +7,12 @@ without storing, deploying or logging anything, and says why for each.
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from core.errors import DomainError, InvalidPackage, NotAllowed
+from core.errors import DomainError, InvalidIntellectualProperty, InvalidPackage, NotAllowed
 from core.levels import Level
-from ipp.services import package_verdict, version_verdict
+from ipp.rules import version_verdict
+from ipp.services import package_verdict
 from permissions import door
+from publishing.services import check_references, deploy_precheck, publish_precheck
 from registry.models import ModuleVersion
 from registry.packages import open_package
 
@@ -39,16 +41,12 @@ def _outcome(exc: DomainError) -> str:
 
 
 def _check_version(*, user, version: ModuleVersion, environment) -> str:
-    from publishing.services import check_references, deploy_precheck
-
-    def verdict_only(*, version, environment, user):
-        version_verdict(version=version, environment=environment)
-
     module = version.module
     target = environment.infrastructure
-    manifest = deploy_precheck(
-        user=user, version=version, environment=environment, ipp_check=verdict_only
-    )
+    manifest = deploy_precheck(user=user, version=version, environment=environment)
+    verdict = version_verdict(version, target)
+    if not verdict.allowed:
+        raise InvalidIntellectualProperty(reason=verdict.reason)
     check_references(user=user, manifest_refs=manifest.references, environment=environment)
     if target.pk == module.infrastructure_id:
         return f"Would deploy {module.name} v{version.number} to {environment.name}."
@@ -59,12 +57,12 @@ def _check_version(*, user, version: ModuleVersion, environment) -> str:
 
 
 def _check_package(*, user, package, environment) -> str:
-    from publishing.services import check_references, publish_precheck
-
     existing = publish_precheck(
         user=user, manifest=package.manifest, infrastructure=environment.infrastructure
     )
-    source = package_verdict(package=package, environment=environment)
+    source, verdict = package_verdict(package=package, environment=environment)
+    if not verdict.allowed:
+        raise InvalidIntellectualProperty(reason=verdict.reason)
     check_references(user=user, manifest_refs=package.manifest.references, environment=environment)
     what = "a new version of" if existing is not None else "the new module"
     sealed = " (sealed; its mark is kept)" if source.incoming_mark else ""

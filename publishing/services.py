@@ -15,7 +15,9 @@ from django.db.models import Max
 from audit.services import audit_record
 from core.errors import BrokenReference, NotAllowed, ValidationFailed
 from core.levels import LEVEL_CODENAMES, Level
-from ipp.services import AdmittedSource, ipp_admit, ipp_check_version, ipp_mark_for
+from core.streams import AdmittedSource
+from ipp.provenance import provenance_record
+from ipp.services import ipp_admit, ipp_admit_source, ipp_check_version, ipp_mark_for
 from permissions import door
 from registry import crypto
 from registry.models import (
@@ -29,6 +31,7 @@ from registry.models import (
     Reference,
 )
 from registry.packages import Manifest, open_package
+from registry.selectors import version_manifest, version_source
 
 User = get_user_model()
 
@@ -356,6 +359,7 @@ def _publish_source(
                     mark=mark,
                     written=written,
                 )
+                provenance_record(version=version, fingerprints=source.fingerprints)
             deployment = _deploy(user=user, module=module, version=version, environment=environment)
             audit_record(
                 actor=user,
@@ -393,23 +397,18 @@ def publish_precheck(*, user, manifest: Manifest, infrastructure: Infrastructure
     )
 
 
-def deploy_precheck(
-    *, user, version: ModuleVersion, environment: Environment, ipp_check=ipp_check_version
-) -> Manifest:
-    """Every check a deploy makes before writing, except references; the version's manifest.
+def deploy_precheck(*, user, version: ModuleVersion, environment: Environment) -> Manifest:
+    """The permission checks a deploy makes before writing; the version's manifest.
 
-    `ipp_check` is the IPP rule-2 check for another infrastructure (the default records a
-    refusal in the audit log; preflight passes one that records nothing).
+    IPP (rule 2 and 9 for another infrastructure) and references are checked by the
+    caller: the deploy records an IPP refusal, preflight only reports it.
     """
-    from registry.selectors import version_manifest
-
     module = version.module
     if door.effective_level(user, module) < Level.PUBLISH:
         raise NotAllowed(f"You need publish on {module.name} to deploy it.")
     manifest = version_manifest(version)
     target = environment.infrastructure
     if target.pk != module.infrastructure_id:
-        ipp_check(version=version, environment=environment, user=user)
         publish_precheck(user=user, manifest=manifest, infrastructure=target)
     return manifest
 
@@ -421,17 +420,18 @@ def module_deploy(*, user, version: ModuleVersion, environment: Environment) -> 
     version is published there as that infrastructure's module with the same key, after
     the IPP check (rule 2) and the same permission and reference checks as a publish.
     """
-    from registry.selectors import version_source
-
     source_module = version.module
     target_infra = environment.infrastructure
     manifest = deploy_precheck(user=user, version=version, environment=environment)
     if target_infra.pk != source_module.infrastructure_id:
+        fingerprints = ipp_check_version(version=version, environment=environment, user=user)
+        source = version_source(version)
+        source.fingerprints = fingerprints
         return _publish_source(
             user=user,
             environment=environment,
             manifest=manifest,
-            source=version_source(version),
+            source=source,
             action="module.deployed",
             extra_details={"from_infrastructure": source_module.infrastructure.name},
         )
@@ -466,9 +466,12 @@ def module_publish_source(
 ) -> PublishResult:
     """Publish already-assembled source into `environment` (e.g. ipp's element copy).
 
-    The same permission, reference, mark and audit steps as a package publish; the caller
-    has done the IPP check for its way in.
+    The same permission, IPP (rules 2 and 9 on the assembled files), reference, mark and
+    audit steps as a package publish.
     """
+    source = ipp_admit_source(
+        source=source, key=manifest.key, name=manifest.name, environment=environment, user=user
+    )
     return _publish_source(
         user=user,
         environment=environment,

@@ -16,6 +16,7 @@ from django.http import Http404
 
 from audit.services import audit_record
 from core.levels import Level
+from ipp.sealing import build_sealed_package
 from permissions import door
 from registry.models import ModuleVersion
 from registry.packages import MANIFEST, SOURCE_DIR
@@ -75,8 +76,6 @@ def package_export(*, user, version: ModuleVersion) -> tuple[str, BinaryIO]:
     out = tempfile.SpooledTemporaryFile(max_size=EXPORT_SPOOL_BYTES)
     try:
         if version.marked:
-            from ipp.sealing import build_sealed_package
-
             build_sealed_package(version=version, reader=reader, out=out)
         else:
             _write_plain_package(version=version, reader=reader, out=out)

@@ -23,6 +23,7 @@ import os
 import re
 import stat
 import struct
+import unicodedata
 import uuid
 import zipfile
 import zlib
@@ -47,6 +48,8 @@ RATIO_MIN_SIZE = 1024**2
 MAX_CENTRAL_DIRECTORY = 8 * 1024**2
 MAX_JSON_SIZE = 1024**2
 MAX_NAME = 200
+MAX_PATH_BYTES = 1024  # a source path (under src/), SPEC §10
+MAX_SEGMENT_BYTES = 255
 MAX_SIGNATURE = 1000
 READ_CHUNK = 64 * 1024
 
@@ -302,11 +305,18 @@ def _validate(zf: zipfile.ZipFile) -> Package:
 def _check_entries(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
     members: dict[str, zipfile.ZipInfo] = {}
     total = compressed = 0
+    seen: dict[str, str] = {}
     for info in infos:
         name = info.filename
-        _check_name(name)
+        # zipfile cuts a name at its first NUL: judge the name as stored.
+        _check_name(info.orig_filename)
         if name in members:
             raise InvalidPackage(f"duplicate entry name {name!r}")
+        twin = seen.setdefault(folded(name), name)
+        if twin != name:
+            raise InvalidPackage(
+                f"entries {twin!r} and {name!r} differ only by case or Unicode normalization"
+            )
         members[name] = info
         if name not in (MANIFEST, MARK, SEALED_PAYLOAD) and not name.startswith(SOURCE_DIR):
             raise InvalidPackage(
@@ -337,13 +347,32 @@ def _check_entries(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# Bidirectional embeddings, overrides, isolates and marks: they make a name read as another.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def folded(name: str) -> str:
+    """The form under which two names are the same file (SPEC §10: NFC, case folded)."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def _check_name(name: str) -> None:
+    """SPEC §4 and §10: a relative POSIX path of printable, unambiguous segments."""
     if not name:
         raise InvalidPackage("package has an entry with an empty name")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
         raise InvalidPackage(f"entry {name!r} has a control character in its name")
+    if any(ch in _BIDI for ch in name):
+        raise InvalidPackage(
+            f"entry {name!r} has a bidirectional control character (such as U+202E) in its name"
+        )
+    relative = name.removeprefix(SOURCE_DIR).removesuffix("/")
+    if len(relative.encode("utf-8")) > MAX_PATH_BYTES:
+        raise InvalidPackage(f"entry {name[:60]!r}… has a path longer than {MAX_PATH_BYTES} bytes")
+    if any(len(part.encode("utf-8")) > MAX_SEGMENT_BYTES for part in relative.split("/")):
+        raise InvalidPackage(
+            f"entry {name[:60]!r}… has a path segment longer than {MAX_SEGMENT_BYTES} bytes"
+        )
     if "\\" in name:
         raise InvalidPackage(f"entry {name!r} has a backslash in its path: use '/'")
     if name.startswith("/"):

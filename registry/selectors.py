@@ -1,33 +1,9 @@
 """Reads on the registry that matter: a version's manifest and decrypted source."""
 
-import io
-from collections.abc import Iterator
-
+from core.streams import AdmittedSource, buffered
 from registry import crypto
 from registry.models import ModuleVersion
 from registry.packages import ExposedSpec, Manifest, ReferenceSpec
-
-
-class ChunkStream(io.RawIOBase):
-    """A read-only file object over an iterator of byte chunks (bounded memory)."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks = iter(chunks)
-        self._buffer = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target) -> int:
-        while not self._buffer:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._buffer = chunk
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        return n
 
 
 def version_manifest(version: ModuleVersion) -> Manifest:
@@ -60,12 +36,10 @@ def open_version_source(version: ModuleVersion) -> crypto.SourceReader:
 
 def version_source(version: ModuleVersion):
     """The version's source as publishing consumes it (used to deploy across infrastructures)."""
-    from ipp.services import AdmittedSource
-
     reader = open_version_source(version)
     return AdmittedSource(
         digest=version.digest,
         files=reader.list_files(),
-        open_file=lambda path: io.BufferedReader(ChunkStream(reader.open(path))),
+        open_file=lambda path: buffered(reader.open(path)),
         incoming_mark=version.mark,
     )

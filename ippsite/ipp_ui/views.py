@@ -5,12 +5,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.models import AuditEntry
 from core.errors import IPP_MESSAGE, DomainError
 from core.levels import Level
+from ipp.rules import EXPLANATIONS, version_verdict
 from ipp.toggles import infrastructure_set_flags
 from ippsite.ipp_ui.forms import CopyForm, PreflightForm, ToggleForm
 from permissions import door
@@ -18,13 +19,6 @@ from publishing.copying import module_copy
 from publishing.preflight import environment_preflight
 
 IPP_CODES = {"invalid_intellectual_property", "ipp_copy_blocked", "tampered_package"}
-
-
-def _url_or_none(name: str, *args) -> str | None:
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return None
 
 
 def _int(value) -> int | None:
@@ -182,10 +176,11 @@ def troubleshoot(request):
         list(module.versions.exclude(marked_code="").order_by("-number")) if module else []
     )
     latest = module.versions.order_by("-number").first() if module else None
-    verdict = None
+    verdict = explanation = None
     if latest is not None and environment is not None:
-        foreign = latest.marked and latest.marked_code != environment.infrastructure.activation_code
-        verdict = "refused" if foreign else "allowed"
+        decision = version_verdict(latest, environment.infrastructure)
+        verdict = "allowed" if decision.allowed else "refused"
+        explanation = decision.explanation
     refusals = (
         AuditEntry.objects.filter(
             action__in=["module.publish_refused", "module.copy_refused"], actor=request.user
@@ -193,6 +188,8 @@ def troubleshoot(request):
         .select_related("infrastructure")
         .order_by("-seq")[:5]
     )
+    last = refusals[0] if refusals else None
+    last_explanation = EXPLANATIONS.get(last.details.get("reason")) if last else None
     return render(
         request,
         "ipp/troubleshoot.html",
@@ -203,8 +200,10 @@ def troubleshoot(request):
             "latest": latest,
             "marked_versions": marked_versions,
             "verdict": verdict,
+            "explanation": explanation,
+            "last_explanation": last_explanation,
             "refusals": refusals,
-            "portal_url": _url_or_none("portal:new"),
+            "portal_url": reverse("portal:new"),
             "breadcrumbs": [(None, "IPP help")],
         },
     )

@@ -12,9 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -22,20 +20,13 @@ from core.errors import DomainError
 from core.levels import Level
 from ippsite.registry_ui.forms import DeployForm, EnvironmentForm, PublishForm
 from permissions import door
+from publishing import source as source_service
 from publishing.services import environment_create, module_deploy, module_publish
 from registry.models import Deployment, Environment, ModuleVersion
 
 # Files up to this size are shown inline when they are text; bigger ones are downloaded.
 INLINE_SOURCE_LIMIT = 512 * 1024
 TOGGLES_TEMPLATE = "ipp/_infrastructure_toggles.html"
-
-
-def _url_or_none(name: str, *args) -> str | None:
-    """A page other apps add later (permissions tab, copy, troubleshooting), if it exists."""
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return None
 
 
 def _is_xhr(request) -> bool:
@@ -45,14 +36,6 @@ def _is_xhr(request) -> bool:
 def _error_message(request, exc: DomainError) -> None:
     extra = "ipp" if exc.code == "invalid_intellectual_property" else ""
     messages.error(request, exc.detail, extra_tags=extra)
-
-
-def _template_exists(name: str) -> bool:
-    try:
-        get_template(name)
-    except TemplateDoesNotExist:
-        return False
-    return True
 
 
 # --- infrastructure -------------------------------------------------------------------
@@ -111,7 +94,7 @@ def _render_infrastructure(request, infra, form, can_manage: bool, status: int):
         "is_support": door.is_support(request.user),
         "can_manage": can_manage,
         "form": form,
-        "toggles_template": TOGGLES_TEMPLATE if _template_exists(TOGGLES_TEMPLATE) else None,
+        "toggles_template": TOGGLES_TEMPLATE,
         "breadcrumbs": [(reverse("dashboard"), "Dashboard"), (None, infra.name)],
     }
     return render(request, "modules/infrastructure.html", context, status=status)
@@ -146,7 +129,7 @@ def _publish(request, env: Environment):
         if xhr:
             body = {"error": exc.code, "detail": exc.detail}
             if exc.code == "invalid_intellectual_property":
-                body["help"] = _url_or_none("ipp:troubleshoot")
+                body["help"] = reverse("ipp:troubleshoot")
             return JsonResponse(body, status=exc.status)
         _error_message(request, exc)
         return _render_environment(request, env, PublishForm(), status=exc.status)
@@ -272,13 +255,9 @@ def _render_module(request, module, deploy_form=None, status: int = 200):
         deploy_form = DeployForm(user=user, module=module, versions=versions)
     tabs = [("overview", "Overview", reverse("module", args=[module.pk]))]
     if door.is_infrastructure_admin(user, module.infrastructure):
-        url = _url_or_none("module_permissions", module.pk)
-        if url:
-            tabs.append(("permissions", "Permissions", url))
+        tabs.append(("permissions", "Permissions", reverse("module_permissions", args=[module.pk])))
     if level >= Level.OPEN:
-        url = _url_or_none("ipp:copy", module.pk)
-        if url:
-            tabs.append(("copy", "Copy elements", url))
+        tabs.append(("copy", "Copy elements", reverse("ipp:copy", args=[module.pk])))
     infra = module.infrastructure
     context = {
         "module": module,
@@ -314,7 +293,6 @@ def _version_for(request, pk, number):
 
 @login_required
 def module_source(request, pk, number, path=None):
-    from publishing import source as source_service
 
     module, version = _version_for(request, pk, number)
     files = source_service.source_files(user=request.user, version=version)
@@ -368,7 +346,6 @@ def module_source(request, pk, number, path=None):
 
 @login_required
 def module_export(request, pk, number):
-    from publishing import source as source_service
 
     module, version = _version_for(request, pk, number)
     try:

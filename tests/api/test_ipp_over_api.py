@@ -44,7 +44,11 @@ def test_deploying_a_marked_version_to_another_infrastructure_is_refused(
         "deployments", {"version": body["version"]["id"], "environment": world.emca_dev_env.pk}
     )
     assert reply.status == 403
-    assert reply.json() == {"error": "invalid_intellectual_property", "detail": IPP_MESSAGE}
+    assert reply.json() == {
+        "error": "invalid_intellectual_property",
+        "detail": IPP_MESSAGE,
+        "reason": "foreign_mark",
+    }
     assert not Module.objects.filter(infrastructure=world.emca).exists()
 
 
@@ -63,7 +67,11 @@ def test_a_marked_export_is_sealed_and_publishes_only_where_it_is_marked(
 
     foreign = client.upload(f"environments/{world.emca_dev_env.pk}/publish", package.body)
     assert foreign.status == 403
-    assert foreign.json() == {"error": "invalid_intellectual_property", "detail": IPP_MESSAGE}
+    assert foreign.json() == {
+        "error": "invalid_intellectual_property",
+        "detail": IPP_MESSAGE,
+        "reason": "foreign_mark",
+    }
 
     home = client.upload(f"environments/{world.acme_prod_env.pk}/publish", package.body)
     assert home.status == 200  # the same version, now deployed in Production too

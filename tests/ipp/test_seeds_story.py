@@ -40,9 +40,13 @@ def test_acme_protected_story_end_to_end(world, api, customer_core):
         format="json",
     )
     assert response.status_code == 403
-    assert response.json() == {"error": "invalid_intellectual_property", "detail": IPP_MESSAGE}
+    assert response.json() == {
+        "error": "invalid_intellectual_property",
+        "detail": IPP_MESSAGE,
+        "reason": "foreign_mark",
+    }
     entry = refusals().last()
-    assert entry.details["mark_activation_code"] == world.acme.activation_code
+    assert entry.details["reason"] == "foreign_mark"
     assert entry.details["environment"] == "Development"
     assert entry.details["module"] == "CustomerCore"
     assert not Module.objects.filter(infrastructure=world.emca).exists()
@@ -57,7 +61,11 @@ def test_acme_protected_story_end_to_end(world, api, customer_core):
     assert SECRET not in sealed
     response = publish_via_api(api(world.emca_admin), world.emca_dev_env, sealed)
     assert response.status_code == 403
-    assert response.json() == {"error": "invalid_intellectual_property", "detail": IPP_MESSAGE}
+    assert response.json() == {
+        "error": "invalid_intellectual_property",
+        "detail": IPP_MESSAGE,
+        "reason": "foreign_mark",
+    }
     assert refusals().last().actor == world.emca_admin
     assert not Module.objects.filter(infrastructure=world.emca).exists()
 
@@ -67,7 +75,8 @@ def test_acme_protected_story_end_to_end(world, api, customer_core):
     assert response.json()["version"]["number"] == 1
     assert response.json()["version"]["mark"] == version["mark"]
 
-    # Support turns ACME's protection off: a NEW version is unmarked and reaches EMCA.
+    # Support turns ACME's protection off: a NEW version is unmarked, but the key was
+    # first published marked by ACME, so it still enters EMCA only by transfer (rule 9).
     assert (
         api(world.support)
         .patch(f"/api/v1/infrastructures/{world.acme.pk}", {"ipp_protected": False}, format="json")
@@ -86,8 +95,9 @@ def test_acme_protected_story_end_to_end(world, api, customer_core):
         {"version": v2["id"], "environment": world.emca_dev_env.pk},
         format="json",
     )
-    assert response.status_code in (200, 201), response.json()
-    assert ModuleVersion.objects.get(module__infrastructure=world.emca).mark is None
+    assert response.status_code == 403
+    assert response.json()["reason"] == "key_marked_elsewhere"
+    assert not ModuleVersion.objects.filter(module__infrastructure=world.emca).exists()
 
     # The old marked version keeps its mark and is still refused.
     response = acme_dev.post(
@@ -111,7 +121,7 @@ def test_unsealed_rebuild_of_a_marked_version_is_refused_in_another_infrastructu
 
     assert response.status_code == 403
     assert response.json()["error"] == "invalid_intellectual_property"
-    assert refusals().last().details["mark_activation_code"] == world.acme.activation_code
+    assert refusals().last().details["reason"] == "key_marked_elsewhere"
 
 
 def test_publish_in_unprotected_emca_is_never_marked(world, api, customer_core):
