@@ -1,0 +1,426 @@
+#!/usr/bin/env python3
+"""Check one IPP Site audit log offline: entries, Merkle root, signed head, cosignatures.
+
+Stand-alone on purpose: it needs Python 3.11+ and `cryptography`, and imports nothing
+from the site, so checking the site does not mean trusting the site's code. It therefore
+carries its own short copy of the steps it needs: RFC 9162 §2.1 leaf and node hashes and
+the tree root, and the signed messages of SPEC §6. audit/merkle.py is the reference; the
+tests hold the two copies to each other. Consistency with a head verified before (--state)
+is checked by recomputing that head's root from the first entries of this one, which is
+what a consistency proof would show, so no proof verifier is copied here.
+
+    ipp_verify_log.py --url https://ipp.example --token TOKEN --log 7 \\
+        --authority-key KID:BASE64 --witness acme:BASE64 --state heads.json --save log7.json
+    ipp_verify_log.py --export log7.json --keys keys.json
+
+Export file (--save writes it, --export reads it), JSON:
+    {"log": "7",
+     "keys": [{"key_id", "algorithm": "ed25519", "public_key": base64 of the raw 32 bytes}],
+     "tree_head": {"log", "size", "root_hash": lowercase hex, "timestamp", "key_id",
+                   "signature": base64, "cosignatures": [{"witness", "signature": base64}]},
+     "entries": [{"index", "leaf": base64 of the exact entry bytes, "entry": those bytes parsed}]}
+--keys FILE holds {"keys": [...]} as GET /api/v1/audit/keys returns it. Pinned keys (--keys,
+--authority-key) replace the keys the site sends; without them those are used, with a
+warning. --state FILE is {log: last verified tree head}, created on first use and updated
+only when everything verifies.
+
+Exit 0 printing "ok: N entries in log L, root R, signed by K, cosigned by W"; exit 1 with
+"FAILED: log L: ..." naming the first bad index or what failed; exit 2 when the log, a key
+or a file cannot be read.
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+PAGE = 1000  # entries per request: the API's maximum
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_ABSENT = object()
+
+
+class Failed(Exception):
+    """The log does not verify (exit 1)."""
+
+
+class Unreadable(Exception):
+    """The log, a key or a file could not be read (exit 2)."""
+
+
+# --- RFC 9162 §2.1 and SPEC §6: a copy of audit/merkle.py's steps -----------------------
+
+
+def leaf_hashes(leaves: list[bytes]) -> list[bytes]:
+    """SHA-256(0x00 ‖ entry) of every entry, in one tight loop."""
+    sha256 = hashlib.sha256
+    return [sha256(b"\x00" + leaf).digest() for leaf in leaves]
+
+
+def tree_root(hashes: list[bytes]) -> bytes:
+    """MTH over leaf hashes: pair each level left to right, carry an odd last node up."""
+    if not hashes:
+        return hashlib.sha256(b"").digest()
+    sha256, level = hashlib.sha256, hashes
+    while len(level) > 1:
+        pairs = iter(level)
+        upper = [sha256(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
+        if len(level) % 2:
+            upper.append(level[-1])
+        level = upper
+    return level[0]
+
+
+def head_message(first_line: str, head: dict) -> bytes:
+    """'ipp-site tree head v1' (authority) or 'ipp-site cosignature v1' (witness) lines."""
+    fields = (head["log"], head["size"], head["root_hash"], head["timestamp"])
+    return ("\n".join((first_line, *map(str, fields))) + "\n").encode()
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _read_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise Unreadable(f"cannot read {path}: {exc}") from None
+
+
+def _write_json(path: str, document) -> None:
+    """Write whole or not at all: a temporary file beside it, then renamed over it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, encoding="utf-8") as out:
+            json.dump(document, out, ensure_ascii=False)
+        os.replace(out.name, path)
+    except OSError as exc:
+        raise Unreadable(f"cannot write {path}: {exc}") from None
+
+
+def _get(base: str, token: str, path: str, **query) -> dict:
+    url = f"{base.rstrip('/')}/api/v1{path}"
+    if query:
+        url += "?" + urllib.parse.urlencode(query)
+    request = urllib.request.Request(
+        url, headers={"Authorization": f"Token {token}", "Accept": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise Unreadable(f"GET {url}: HTTP {exc.code} {exc.read(300)!r}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise Unreadable(f"GET {url}: {exc}") from None
+
+
+def fetch_export(base: str, token: str, log: str) -> dict:
+    """Keys, the latest tree head and its entries, in pages, as an export document."""
+    quoted = urllib.parse.quote(log, safe="")
+    keys = _get(base, token, "/audit/keys").get("keys", [])
+    head = _get(base, token, f"/audit/logs/{quoted}/tree-head")
+    size = head.get("size")
+    if type(size) is not int:
+        raise Unreadable(f"log {log}: tree head has no size: {head!r}")
+    entries: list = []
+    while len(entries) < size:
+        start = len(entries)
+        end = min(start + PAGE, size)
+        page = _get(base, token, f"/audit/logs/{quoted}/entries", start=start, end=end)
+        if not page.get("entries"):
+            break  # fewer entries than the head claims: the size check reports it
+        entries.extend(page["entries"])
+    return {"log": log, "keys": keys, "tree_head": head, "entries": entries}
+
+
+def _public_key(what: str, text) -> bytes:
+    """The raw 32 bytes of a base64 Ed25519 public key, refused unless they are one."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+        Ed25519PublicKey.from_public_bytes(raw)
+    except (TypeError, ValueError) as exc:
+        raise Unreadable(f"{what}: not a base64 Ed25519 public key ({exc})") from None
+    return raw
+
+
+def _named_keys(pairs: list[str], what: str) -> dict[str, bytes]:
+    """'name:base64' arguments → {name: raw public key}."""
+    keys = {}
+    for pair in pairs:
+        name, _, text = pair.rpartition(":")
+        if not name:
+            raise Unreadable(f"{what} {pair!r}: want NAME:BASE64")
+        keys[name] = _public_key(f"{what} {name}", text)
+    return keys
+
+
+def _listed_keys(listed, what: str) -> dict[str, bytes]:
+    """[{key_id, algorithm, public_key}] (or {"keys": [...]}) → {key_id: raw key}, Ed25519 only."""
+    if isinstance(listed, dict):
+        listed = listed.get("keys")
+    if not isinstance(listed, list):
+        raise Unreadable(f"{what}: want a list of keys")
+    return {
+        item["key_id"]: _public_key(f"{what} {item['key_id']}", item.get("public_key"))
+        for item in listed
+        if isinstance(item, dict) and item.get("algorithm") == "ed25519" and "key_id" in item
+    }
+
+
+# --- checks -------------------------------------------------------------------------------
+
+
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
+
+
+def _canonical(value) -> bytes | None:
+    try:
+        return _ENCODER.encode(value).encode()
+    except (TypeError, ValueError):  # not JSON, or a lone surrogate that is not UTF-8
+        return None
+
+
+def _what_is_wrong(raw: bytes) -> str:
+    try:
+        parsed = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return "leaf is not UTF-8 JSON"
+    if _canonical(parsed) != raw:
+        return "leaf is not canonical JSON (sorted keys, no whitespace, UTF-8)"
+    return "the entry shown is not what the leaf bytes say"
+
+
+def check_entries(log: str, entries) -> list[bytes]:
+    """Each entry's leaf bytes, once shown at its index, canonical, and equal to its entry.
+
+    canonical(entry) == leaf bytes proves both at once (a canonical encoding re-encodes to
+    itself), so the loop parses nothing; _what_is_wrong says which one failed.
+    """
+    if not isinstance(entries, list):
+        raise Failed(f"log {log}: entries are not a list")
+    b64decode, canonical, leaves = base64.b64decode, _canonical, []
+    for position, item in enumerate(entries):
+        index = item.get("index") if isinstance(item, dict) else None
+        if type(index) is not int or index != position:
+            raise Failed(
+                f"log {log}: entry {position}: index is {index!r}, expected {position} "
+                "(an entry is missing, inserted or out of order)"
+            )
+        try:
+            raw = b64decode(item["leaf"], validate=True)
+        except (KeyError, TypeError, ValueError):
+            raise Failed(f"log {log}: entry {position}: leaf is not base64") from None
+        if canonical(item.get("entry", _ABSENT)) != raw:
+            raise Failed(f"log {log}: entry {position}: {_what_is_wrong(raw)}")
+        leaves.append(raw)
+    return leaves
+
+
+def check_head(log: str, head) -> None:
+    """The head names this log and has every field its message needs, one line each."""
+    if not isinstance(head, dict):
+        raise Failed(f"log {log}: no tree head")
+    if head.get("log") != log:
+        raise Failed(f"log {log}: the tree head is for log {head.get('log')!r}")
+    size, root = head.get("size"), head.get("root_hash")
+    if type(size) is not int or size < 0:
+        raise Failed(f"log {log}: tree head size {size!r} is not a count")
+    if not isinstance(root, str) or not re.fullmatch(r"[0-9a-f]{64}", root):
+        raise Failed(f"log {log}: tree head root_hash {root!r} is not 64 lowercase hex digits")
+    for field in ("log", "timestamp", "key_id", "signature"):
+        value = head.get(field)
+        if not isinstance(value, str) or not value or "\n" in value:
+            raise Failed(f"log {log}: tree head {field} {value!r} is not one line of text")
+
+
+def _signature_holds(key: bytes, signature, message: bytes) -> bool:
+    try:
+        public_key = Ed25519PublicKey.from_public_bytes(key)
+        public_key.verify(base64.b64decode(signature, validate=True), message)
+    except (InvalidSignature, TypeError, ValueError):
+        return False
+    return True
+
+
+def check_signature(log: str, head: dict, keys: dict[str, bytes], source: str) -> None:
+    key = keys.get(head["key_id"])
+    if key is None:
+        raise Failed(
+            f"log {log}: tree head is signed by key {head['key_id']!r}, not one of {source}"
+        )
+    message = head_message("ipp-site tree head v1", head)
+    if not _signature_holds(key, head["signature"], message):
+        raise Failed(f"log {log}: tree head signature does not verify with key {head['key_id']!r}")
+
+
+def check_cosignatures(log: str, head: dict, witnesses: dict, required: list[str]) -> list[str]:
+    """Names of the witnesses whose cosignature verifies; a known witness's bad one fails."""
+    message, cosigners = head_message("ipp-site cosignature v1", head), []
+    for cosignature in head.get("cosignatures") or []:
+        name = cosignature.get("witness") if isinstance(cosignature, dict) else None
+        if name not in witnesses:
+            _warn(f"log {log}: cosignature by unknown witness {name!r} not checked")
+        elif not _signature_holds(witnesses[name], cosignature.get("signature"), message):
+            raise Failed(f"log {log}: cosignature by witness {name!r} does not verify")
+        else:
+            cosigners.append(name)
+    for name in required:
+        if name not in cosigners:
+            raise Failed(f"log {log}: no valid cosignature by required witness {name!r}")
+    return cosigners
+
+
+def check_against_previous(log: str, head: dict, hashes: list[bytes], previous) -> None:
+    """No rollback, and the previously verified head is the start of this one."""
+    if previous is None:
+        return
+    size = previous.get("size")
+    if type(size) is not int or size < 0:
+        raise Unreadable(f"log {log}: saved head has no size: {previous!r}")
+    if head["size"] < size:
+        raise Failed(
+            f"log {log}: rollback: head size {head['size']} is smaller than the "
+            f"previously verified size {size}"
+        )
+    again = tree_root(hashes[:size]).hex()
+    if again != previous.get("root_hash"):
+        raise Failed(
+            f"log {log}: not consistent with the previously verified head of size {size}: "
+            f"its first {size} entries now give root {again}, not {previous.get('root_hash')}"
+        )
+
+
+def _authority_keys(log: str, sent, pinned: dict) -> tuple[dict, str]:
+    """The pinned keys when there are any (a key cannot vouch for itself), else the site's."""
+    if not pinned:
+        _warn(
+            f"log {log}: checking with the keys the site sent; pin them with --keys or --authority-key"
+        )
+        return _listed_keys(sent, "site key"), "the site's keys"
+    try:
+        for kid, key in _listed_keys(sent, "site key").items():
+            if kid in pinned and key != pinned[kid]:
+                _warn(f"log {log}: the site's key {kid!r} differs from the pinned one")
+    except Unreadable as exc:
+        _warn(f"log {log}: ignoring the site's keys: {exc}")
+    return pinned, "the pinned keys"
+
+
+def verify(export, *, pinned: dict, witnesses: dict, required: list[str], previous=None) -> str:
+    """Every check, in the order that names the first real problem; returns the ok line."""
+    if not isinstance(export, dict) or not isinstance(export.get("log"), str):
+        raise Unreadable("not an export: want a JSON object with log, keys, tree_head, entries")
+    log, head = export["log"], export.get("tree_head")
+    check_head(log, head)
+    keys, source = _authority_keys(log, export.get("keys") or [], pinned)
+    check_signature(log, head, keys, source)
+    cosigners = check_cosignatures(log, head, witnesses, required)
+    leaves = check_entries(log, export.get("entries"))
+    if len(leaves) != head["size"]:
+        raise Failed(
+            f"log {log}: the tree head counts {head['size']} entries, the log holds {len(leaves)}"
+        )
+    hashes = leaf_hashes(leaves)
+    root = tree_root(hashes).hex()
+    if root != head["root_hash"]:
+        raise Failed(
+            f"log {log}: the entries give root {root}, the signed head says {head['root_hash']}"
+        )
+    check_against_previous(log, head, hashes, previous)
+    return (
+        f"ok: {len(leaves)} entries in log {log}, root {root}, signed by {head['key_id']}, "
+        f"cosigned by {', '.join(cosigners) or 'none'}"
+    )
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def _arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--export", metavar="FILE", help="read the log from an export file")
+    source.add_argument("--url", help="fetch the log from this site, e.g. https://ipp.example")
+    parser.add_argument(
+        "--token", default=os.environ.get("IPP_TOKEN"), help="API token (or IPP_TOKEN)"
+    )
+    parser.add_argument("--log", help="log id: an infrastructure's id, or 'site'")
+    parser.add_argument(
+        "--save", metavar="FILE", help="with --url: keep what was fetched as an export"
+    )
+    parser.add_argument("--keys", metavar="FILE", help="pinned authority keys, as GET /audit/keys")
+    parser.add_argument("--authority-key", action="append", default=[], metavar="KID:BASE64")
+    parser.add_argument("--witness", action="append", default=[], metavar="NAME:BASE64")
+    parser.add_argument("--require-witness", action="append", default=[], metavar="NAME")
+    parser.add_argument("--state", metavar="FILE", help="last verified heads: no rollback or fork")
+    args = parser.parse_args(argv)
+    if args.url and not (args.token and args.log):
+        parser.error("--url needs --token (or IPP_TOKEN) and --log")
+    if args.save and not args.url:
+        parser.error("--save goes with --url")
+    unknown = set(args.require_witness) - {w.rpartition(":")[0] for w in args.witness}
+    if unknown:
+        parser.error(f"--require-witness {', '.join(sorted(unknown))} needs its --witness NAME:KEY")
+    return args
+
+
+def _load_export(args) -> dict:
+    if not args.url:
+        export = _read_json(args.export)
+        if args.log and isinstance(export, dict) and export.get("log") != args.log:
+            raise Failed(f"log {args.log}: the export holds log {export.get('log')!r}")
+        return export
+    if not args.url.startswith("https://"):
+        _warn(f"{args.url} is not https: the token and the log travel in clear")
+    export = fetch_export(args.url, args.token, args.log)
+    if args.save:  # kept before checking: a log that fails is evidence
+        _write_json(args.save, export)
+    return export
+
+
+def main(argv=None) -> int:
+    args = _arguments(argv)
+    try:
+        pinned = _named_keys(args.authority_key, "authority key")
+        if args.keys:
+            pinned |= _listed_keys(_read_json(args.keys), args.keys)
+        witnesses = _named_keys(args.witness, "witness")
+        export = _load_export(args)
+        state = _read_json(args.state) if args.state and os.path.exists(args.state) else {}
+        if not isinstance(state, dict):
+            raise Unreadable(f"{args.state}: want a JSON object {{log: tree head}}")
+        log = export.get("log") if isinstance(export, dict) else None
+        if args.state and isinstance(log, str) and log not in state:
+            _warn(f"log {log}: no earlier head in {args.state}; this one is trusted from now on")
+        ok = verify(
+            export,
+            pinned=pinned,
+            witnesses=witnesses,
+            required=args.require_witness,
+            previous=state.get(log) if isinstance(log, str) else None,
+        )
+        if args.state:
+            _write_json(args.state, {**state, log: export["tree_head"]})
+    except Failed as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    except Unreadable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(ok)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
