@@ -52,7 +52,8 @@ def test_emca_administrator_uploading_acmes_sealed_package_is_refused_and_pointe
     shot(page, "2-troubleshooting")
     assert page.locator("[data-testid=ipp-message]").inner_text().strip() == IPP_MESSAGE
     refusals = page.locator("[data-testid=refusals]").inner_text()
-    assert "CustomerCore" in refusals and world.acme.activation_code in refusals
+    assert "CustomerCore" in refusals and "foreign_mark" in refusals
+    assert world.acme.activation_code not in refusals  # nothing of ACME leaks to EMCA
 
 
 def test_support_turns_acme_protection_off_after_confirming(world, browser_page):
