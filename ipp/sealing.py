@@ -25,7 +25,7 @@ import os
 import secrets
 import struct
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -271,13 +271,9 @@ def _raw(package: Package, name: str) -> bytes:
         raise InvalidPackage(f"sealed package is missing {name}") from None
 
 
-def open_sealed(package: Package, *, fingerprint_key: bytes | None = None):
-    """Verify a sealed package completely and return its source as AdmittedSource.
-
-    The mark must verify and name the manifest's module; mark.json and manifest.json
-    must be exactly as sealed; the payload must decrypt and hold content whose canonical
-    digest is the mark's. Raises TamperedPackage otherwise. Reads the payload twice at
-    most (once here, once when the files are stored), never all of it into memory.
+def _verified_envelope(package: Package) -> tuple[dict, bytes, bytes]:
+    """The package's mark, verified for its manifest's module, and mark.json and
+    manifest.json as canonical bytes; raises TamperedPackage if either was edited.
     """
     mark = package.mark
     verify_mark(mark, key=package.manifest.key)
@@ -287,17 +283,17 @@ def open_sealed(package: Package, *, fingerprint_key: bytes | None = None):
         raise TamperedPackage("mark.json was edited")
     if _raw(package, MANIFEST) != manifest_bytes:
         raise TamperedPackage("manifest.json was edited")
+    return mark, mark_bytes, manifest_bytes
 
-    def payload() -> _Payload:
-        return _Payload(
-            package.open_member(SEALED_PAYLOAD),
-            mark_bytes=mark_bytes,
-            manifest_bytes=manifest_bytes,
-        )
 
+def _verified_content(
+    package: Package, payload: Callable[[], _Payload], fingerprint_key: bytes
+) -> tuple[str, list[tuple[str, int]], frozenset[str]]:
+    """One pass over the payload: the canonical digest of manifest + files, the files
+    (path, size) and their fingerprints. Requires a payload that holds at least one file.
+    """
     files: list[tuple[str, int]] = []
     fingerprints: set[str] = set()
-    fingerprint_key = fingerprint_key or fingerprints_key()
 
     def listed():
         for path, size, chunks in payload().files():
@@ -314,9 +310,10 @@ def open_sealed(package: Package, *, fingerprint_key: bytes | None = None):
         raise TamperedPackage(f"the sealed source is malformed: {exc}") from None
     if not files:
         raise TamperedPackage("the sealed source holds no files")
-    if digest != mark["digest"]:
-        raise TamperedPackage("the package's content is not the content its mark names")
+    return digest, files, frozenset(fingerprints)
 
+
+def _file_opener(payload: Callable[[], _Payload]) -> Callable[[str], BinaryIO]:
     cursor: dict = {"files": None}
 
     def open_file(path: str) -> BinaryIO:
@@ -333,12 +330,37 @@ def open_sealed(package: Package, *, fingerprint_key: bytes | None = None):
             cursor["files"] = None
         raise KeyError(path)
 
+    return open_file
+
+
+def open_sealed(package: Package, *, fingerprint_key: bytes | None = None):
+    """Verify a sealed package completely and return its source as AdmittedSource.
+
+    The mark must verify and name the manifest's module; mark.json and manifest.json
+    must be exactly as sealed; the payload must decrypt and hold content whose canonical
+    digest is the mark's. Raises TamperedPackage otherwise. Reads the payload twice at
+    most (once here, once when the files are stored), never all of it into memory.
+    """
+    mark, mark_bytes, manifest_bytes = _verified_envelope(package)
+
+    def payload() -> _Payload:
+        return _Payload(
+            package.open_member(SEALED_PAYLOAD),
+            mark_bytes=mark_bytes,
+            manifest_bytes=manifest_bytes,
+        )
+
+    digest, files, fingerprints = _verified_content(
+        package, payload, fingerprint_key or fingerprints_key()
+    )
+    if digest != mark["digest"]:
+        raise TamperedPackage("the package's content is not the content its mark names")
     return AdmittedSource(
         digest=digest,
         files=files,
-        open_file=open_file,
+        open_file=_file_opener(payload),
         incoming_mark=mark,
-        fingerprints=frozenset(fingerprints),
+        fingerprints=fingerprints,
     )
 
 

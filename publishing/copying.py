@@ -47,10 +47,23 @@ def _stem(path: str) -> str:
     return posixpath.splitext(posixpath.basename(path))[0].lower()
 
 
-def module_copy(
+@dataclass
+class _CopyRequest:
+    """A validated request: what to copy, from which version, into which module."""
+
+    source: Module
+    version: ModuleVersion
+    target: Module
+    names: list
+    exposed: dict
+
+
+def _validated_request(
     *, user, source: Module, version_number: int, elements: list, target: Module
-) -> CopyResult:
-    """Copy `elements` of `source` v`version_number` into a new version of `target`."""
+) -> _CopyRequest:
+    """Open on the source, publish on the target, a version that exposes every element,
+    and the IPP copy rule; raises the first that fails.
+    """
     source = door.module_for_user(user, source.pk, Level.OPEN)
     target = door.module_for_user(user, target.pk, Level.PUBLISH)
     version = source.versions.filter(number=version_number).first()
@@ -66,6 +79,11 @@ def module_copy(
             f"{source.name} v{version.number} does not expose {', '.join(missing)}."
         )
     ipp_check_copy(user=user, version=version, target=target, elements=names)
+    return _CopyRequest(source, version, target, names, exposed)
+
+
+def _target_base(target: Module) -> tuple[ModuleVersion, Deployment]:
+    """The target's latest version and its most recently deployed current deployment."""
     latest = target.versions.order_by("-number").first()
     deployment = (
         Deployment.objects.filter(module=target, is_current=True)
@@ -75,11 +93,17 @@ def module_copy(
     )
     if latest is None or deployment is None:
         raise ValidationFailed(f"{target.name} is not deployed anywhere: publish it first.")
+    return latest, deployment
+
+
+def _copied_manifest(request: _CopyRequest, latest: ModuleVersion) -> Manifest:
+    """The target's manifest with the copied elements added to what it exposes."""
     base = version_manifest(latest)
-    clashes = [n for n in names if n in {e.name for e in base.exposes}]
+    clashes = [n for n in request.names if n in {e.name for e in base.exposes}]
     if clashes:
-        raise Conflict(f"{target.name} already exposes {', '.join(clashes)}.")
-    manifest = Manifest(
+        raise Conflict(f"{request.target.name} already exposes {', '.join(clashes)}.")
+    exposed = request.exposed
+    return Manifest(
         format=base.format,
         key=base.key,
         name=base.name,
@@ -89,7 +113,7 @@ def module_copy(
                 base.exposes
                 + tuple(
                     ExposedSpec(name=n, kind=exposed[n].kind, signature=exposed[n].signature)
-                    for n in names
+                    for n in request.names
                 ),
                 key=lambda e: e.name,
             )
@@ -97,9 +121,12 @@ def module_copy(
         references=base.references,
     )
 
+
+def _planned_files(request: _CopyRequest, latest: ModuleVersion) -> tuple[dict, list]:
+    """{path: (size, opener)} of the new version's files, and the paths copied into it."""
+    source, version = request.source, request.version
     target_reader = open_version_source(latest)
     source_reader = open_version_source(version)
-    # path -> (size, opener)
     plan: dict = {
         path: (size, lambda p=path: target_reader.open(p))
         for path, size in target_reader.list_files()
@@ -107,14 +134,14 @@ def module_copy(
     folder = f"copied/{_safe(source.name)}"
     copied_paths = []
     source_files = source_reader.list_files()
-    for name in names:
+    for name in request.names:
         matches = [(p, s) for p, s in source_files if _stem(p) == name.lower()]
         if matches:
             additions = [
                 (f"{folder}/{p}", s, lambda p=p: source_reader.open(p)) for p, s in matches
             ]
         else:
-            element = exposed[name]
+            element = request.exposed[name]
             stub = (
                 f"Copied from {source.name} v{version.number} ({source.key}).\n"
                 f"{element.kind} {element.name}: {element.signature}\n"
@@ -122,29 +149,45 @@ def module_copy(
             additions = [(f"{folder}/{_safe(name)}.txt", len(stub), lambda b=stub: iter([b]))]
         for path, size, opener in additions:
             if path in plan:
-                raise Conflict(f"{target.name} already has a file {path}.")
+                raise Conflict(f"{request.target.name} already has a file {path}.")
             plan[path] = (size, opener)
             copied_paths.append(path)
+    return plan, sorted(copied_paths)
 
+
+def _admitted(manifest: Manifest, plan: dict) -> AdmittedSource:
+    """The planned files as source to publish, under their canonical digest."""
     files = sorted((path, size) for path, (size, _opener) in plan.items())
     digest = canonical_digest(manifest, ((p, s, plan[p][1]()) for p, s in files))
-    admitted = AdmittedSource(
+    return AdmittedSource(
         digest=digest,
         files=files,
         open_file=lambda path: buffered(plan[path][1]()),
     )
+
+
+def module_copy(
+    *, user, source: Module, version_number: int, elements: list, target: Module
+) -> CopyResult:
+    """Copy `elements` of `source` v`version_number` into a new version of `target`."""
+    request = _validated_request(
+        user=user, source=source, version_number=version_number, elements=elements, target=target
+    )
+    latest, deployment = _target_base(request.target)
+    manifest = _copied_manifest(request, latest)
+    plan, copied_paths = _planned_files(request, latest)
     result = module_publish_source(
         user=user,
         environment=deployment.environment,
         manifest=manifest,
-        source=admitted,
+        source=_admitted(manifest, plan),
         action="module.copied",
         extra_details={
-            "from_module": source.name,
-            "from_key": str(source.key),
-            "from_version": version.number,
-            "elements": names,
-            "files": sorted(copied_paths),
+            "from_module": request.source.name,
+            "from_key": str(request.source.key),
+            "from_version": request.version.number,
+            "elements": request.names,
+            "files": copied_paths,
         },
     )
-    return CopyResult(result.module, result.version, result.deployment, names, sorted(copied_paths))
+    return CopyResult(result.module, result.version, result.deployment, request.names, copied_paths)

@@ -313,6 +313,29 @@ def module_publish(
         package.close()
 
 
+def _module_for_manifest(
+    *, user, module: Module | None, manifest: Manifest, infrastructure: Infrastructure
+) -> Module:
+    """`module`, renamed to the manifest's name and description, or a new module for it
+    (its creator gets publish on it) when `module` is None.
+    """
+    if module is None:
+        module = Module(
+            infrastructure=infrastructure,
+            key=manifest.key,
+            name=manifest.name,
+            description=manifest.description,
+            created_by=user,
+        )
+        module.full_clean(validate_unique=False, validate_constraints=False)
+        module.save()
+        _grant_creator(user=user, module=module)
+    elif module.name != manifest.name or module.description != manifest.description:
+        module.name, module.description = manifest.name, manifest.description
+        module.save(update_fields=["name", "description"])
+    return module
+
+
 def _publish_source(
     *,
     user,
@@ -331,20 +354,9 @@ def _publish_source(
             )
             check_references(user=user, manifest_refs=manifest.references, environment=environment)
             created_module = module is None
-            if created_module:
-                module = Module(
-                    infrastructure=infrastructure,
-                    key=manifest.key,
-                    name=manifest.name,
-                    description=manifest.description,
-                    created_by=user,
-                )
-                module.full_clean(validate_unique=False, validate_constraints=False)
-                module.save()
-                _grant_creator(user=user, module=module)
-            elif module.name != manifest.name or module.description != manifest.description:
-                module.name, module.description = manifest.name, manifest.description
-                module.save(update_fields=["name", "description"])
+            module = _module_for_manifest(
+                user=user, module=module, manifest=manifest, infrastructure=infrastructure
+            )
             version = module.versions.filter(digest=source.digest).first()
             created_version = version is None
             if created_version:

@@ -195,13 +195,10 @@ def _target_membership(infrastructure, user_pk) -> Membership:
     return membership
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def user_modules(request, pk, user_pk):
-    """Every module of the infrastructure with the member's level and its source; bulk change."""
-    infrastructure = door.administered_infrastructure_for_user(request.user, pk)
-    membership = _target_membership(infrastructure, user_pk)
-    target = membership.user
+def _member_module_rows(request, membership) -> tuple:
+    """The filter form, the page of the member's modules and its rows, each with the
+    sources of its level and its URL.
+    """
     filters = ModuleFilterForm(request.GET or None)
     cleaned = filters.cleaned_data if filters.is_valid() else {}
     page = _page(
@@ -217,35 +214,55 @@ def user_modules(request, pk, user_pk):
             grant_level=module.grant_level,
         )
         module.url = _url("module", module.pk)
+    return filters, page, rows
+
+
+def _bulk_level_change(request, *, infrastructure, target, module_ids) -> tuple:
+    """Apply a posted bulk level change: (the bound form, its status, a redirect on success
+    or None).
+    """
+    bulk = BulkLevelForm(request.POST, module_ids=module_ids)
+    if not bulk.is_valid():
+        return bulk, 400, None
+    level = Level.parse(bulk.cleaned_data["level"])
+    try:
+        changed = services.grants_set(
+            actor=request.user,
+            user=target,
+            infrastructure=infrastructure,
+            changes={module_id: level for module_id in bulk.cleaned_data["modules"]},
+        )
+    except DomainError as exc:
+        bulk.add_error(None, exc.detail)
+        return bulk, exc.status, None
+    count = len(bulk.cleaned_data["modules"])
+    messages.success(
+        request,
+        f"{target.username}'s grant is now {level.label} on {count} module{'s' if count != 1 else ''}"
+        f" ({len(changed)} changed).",
+    )
+    url = reverse("user_modules", args=[infrastructure.pk, target.pk])
+    query = request.GET.urlencode()
+    return bulk, 200, redirect(f"{url}?{query}" if query else url)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def user_modules(request, pk, user_pk):
+    """Every module of the infrastructure with the member's level and its source; bulk change."""
+    infrastructure = door.administered_infrastructure_for_user(request.user, pk)
+    membership = _target_membership(infrastructure, user_pk)
+    target = membership.user
+    filters, page, rows = _member_module_rows(request, membership)
     is_self = target.pk == request.user.pk
     bulk = BulkLevelForm(module_ids=[m.pk for m in rows])
     status = 200
     if request.method == "POST":
-        bulk = BulkLevelForm(request.POST, module_ids=[m.pk for m in rows])
-        if bulk.is_valid():
-            level = Level.parse(bulk.cleaned_data["level"])
-            try:
-                changed = services.grants_set(
-                    actor=request.user,
-                    user=target,
-                    infrastructure=infrastructure,
-                    changes={module_id: level for module_id in bulk.cleaned_data["modules"]},
-                )
-            except DomainError as exc:
-                bulk.add_error(None, exc.detail)
-                status = exc.status
-            else:
-                count = len(bulk.cleaned_data["modules"])
-                messages.success(
-                    request,
-                    f"{target.username}'s grant is now {level.label} on {count} module{'s' if count != 1 else ''}"
-                    f" ({len(changed)} changed).",
-                )
-                url = reverse("user_modules", args=[infrastructure.pk, target.pk])
-                query = request.GET.urlencode()
-                return redirect(f"{url}?{query}" if query else url)
-        else:
-            status = 400
+        bulk, status, done = _bulk_level_change(
+            request, infrastructure=infrastructure, target=target, module_ids=[m.pk for m in rows]
+        )
+        if done is not None:
+            return done
     return render(
         request,
         "permissions/user_modules.html",

@@ -215,20 +215,22 @@ def module_deploy_view(request, pk):
     return redirect("module", result.module.pk)
 
 
-def _render_module(request, module, deploy_form=None, status: int = 200):
-    user = request.user
+def _module_versions(module) -> list:
+    """The module's versions, newest first, each with its current deployments."""
     current = (
         Deployment.objects.filter(is_current=True)
         .select_related("environment")
         .order_by("environment_id")
     )
-    versions = list(
+    return list(
         module.versions.order_by("-number")
         .select_related("published_by")
         .prefetch_related(Prefetch("deployments", queryset=current, to_attr="current_deployments"))
     )
-    latest = versions[0] if versions else None
-    exposes = list(latest.exposes.all()) if latest else []
+
+
+def _references_of(user, module, latest) -> list:
+    """The latest version's references, each with the module it names if the user sees it."""
     references = list(latest.references.all()) if latest else []
     if references:
         referenced = {
@@ -240,6 +242,11 @@ def _render_module(request, module, deploy_form=None, status: int = 200):
         }
         for ref in references:
             ref.target = referenced.get(ref.module_key)
+    return references
+
+
+def _environments_with_current(module) -> list:
+    """The infrastructure's environments, each with the module's current deployment there."""
     deployed = {
         d.environment_id: d
         for d in Deployment.objects.filter(module=module, is_current=True).select_related(
@@ -250,14 +257,28 @@ def _render_module(request, module, deploy_form=None, status: int = 200):
     for env in module.infrastructure.environments.order_by("id"):
         env.current = deployed.get(env.pk)
         environments.append(env)
-    level = module.level
-    if deploy_form is None and level >= Level.PUBLISH and versions:
-        deploy_form = DeployForm(user=user, module=module, versions=versions)
+    return environments
+
+
+def _module_tabs(user, module, level) -> list:
     tabs = [("overview", "Overview", reverse("module", args=[module.pk]))]
     if door.is_infrastructure_admin(user, module.infrastructure):
         tabs.append(("permissions", "Permissions", reverse("module_permissions", args=[module.pk])))
     if level >= Level.OPEN:
         tabs.append(("copy", "Copy elements", reverse("ipp:copy", args=[module.pk])))
+    return tabs
+
+
+def _render_module(request, module, deploy_form=None, status: int = 200):
+    user = request.user
+    versions = _module_versions(module)
+    latest = versions[0] if versions else None
+    exposes = list(latest.exposes.all()) if latest else []
+    references = _references_of(user, module, latest)
+    environments = _environments_with_current(module)
+    level = module.level
+    if deploy_form is None and level >= Level.PUBLISH and versions:
+        deploy_form = DeployForm(user=user, module=module, versions=versions)
     infra = module.infrastructure
     context = {
         "module": module,
@@ -270,7 +291,7 @@ def _render_module(request, module, deploy_form=None, status: int = 200):
         "deploy_form": deploy_form,
         "can_open": level >= Level.OPEN,
         "can_publish": level >= Level.PUBLISH,
-        "tabs": tabs,
+        "tabs": _module_tabs(user, module, level),
         "active_tab": "overview",
         "breadcrumbs": [
             (reverse("dashboard"), "Dashboard"),
