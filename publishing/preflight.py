@@ -12,7 +12,8 @@ from core.levels import Level
 from ipp.rules import version_verdict
 from ipp.services import package_verdict
 from permissions import door
-from publishing.services import check_references, deploy_precheck, publish_precheck
+from publishing.deploying import deploy_precheck
+from publishing.services import check_references, publish_precheck
 from registry.models import ModuleVersion
 from registry.packages import open_package
 

@@ -1,4 +1,4 @@
-"""Writes on the registry: infrastructures, environments, members, publish, deploy.
+"""Writes on the registry: infrastructures, environments, members, publish (deploy: deploying.py).
 
 Every service is keyword-only, runs in one transaction and writes its audit entry there.
 Permission checks go through permissions.door; IPP checks through ipp.services.
@@ -17,7 +17,7 @@ from core.errors import BrokenReference, NotAllowed, ValidationFailed
 from core.levels import LEVEL_CODENAMES, Level
 from core.streams import AdmittedSource
 from ipp.provenance import provenance_record
-from ipp.services import ipp_admit, ipp_admit_source, ipp_check_version, ipp_mark_for
+from ipp.services import ipp_admit, ipp_admit_source, ipp_mark_for
 from permissions import door
 from registry import crypto
 from registry.models import (
@@ -31,7 +31,6 @@ from registry.models import (
     Reference,
 )
 from registry.packages import Manifest, open_package
-from registry.selectors import version_manifest, version_source
 
 User = get_user_model()
 
@@ -269,7 +268,7 @@ def _store_version(
     return version
 
 
-def _deploy(
+def deploy_current(
     *, user, module: Module, version: ModuleVersion, environment: Environment
 ) -> Deployment:
     Deployment.objects.filter(environment=environment, module=module, is_current=True).update(
@@ -302,7 +301,7 @@ def module_publish(
         # Permission first (cheap, and a refused user learns nothing about IPP state).
         publish_precheck(user=user, manifest=package.manifest, infrastructure=infrastructure)
         source = ipp_admit(package=package, environment=environment, user=user)
-        return _publish_source(
+        return publish_admitted(
             user=user,
             environment=environment,
             manifest=package.manifest,
@@ -336,7 +335,7 @@ def _module_for_manifest(
     return module
 
 
-def _publish_source(
+def publish_admitted(
     *,
     user,
     environment: Environment,
@@ -372,7 +371,9 @@ def _publish_source(
                     written=written,
                 )
                 provenance_record(version=version, fingerprints=source.fingerprints)
-            deployment = _deploy(user=user, module=module, version=version, environment=environment)
+            deployment = deploy_current(
+                user=user, module=module, version=version, environment=environment
+            )
             audit_record(
                 actor=user,
                 action=action,
@@ -409,64 +410,6 @@ def publish_precheck(*, user, manifest: Manifest, infrastructure: Infrastructure
     )
 
 
-def deploy_precheck(*, user, version: ModuleVersion, environment: Environment) -> Manifest:
-    """The permission checks a deploy makes before writing; the version's manifest.
-
-    IPP (rule 2 and 9 for another infrastructure) and references are checked by the
-    caller: the deploy records an IPP refusal, preflight only reports it.
-    """
-    module = version.module
-    if door.effective_level(user, module) < Level.PUBLISH:
-        raise NotAllowed(f"You need publish on {module.name} to deploy it.")
-    manifest = version_manifest(version)
-    target = environment.infrastructure
-    if target.pk != module.infrastructure_id:
-        publish_precheck(user=user, manifest=manifest, infrastructure=target)
-    return manifest
-
-
-def module_deploy(*, user, version: ModuleVersion, environment: Environment) -> PublishResult:
-    """Deploy a version to an environment (SPEC rule 3).
-
-    Same infrastructure: the version becomes current there. Another infrastructure: the
-    version is published there as that infrastructure's module with the same key, after
-    the IPP check (rule 2) and the same permission and reference checks as a publish.
-    """
-    source_module = version.module
-    target_infra = environment.infrastructure
-    manifest = deploy_precheck(user=user, version=version, environment=environment)
-    if target_infra.pk != source_module.infrastructure_id:
-        fingerprints = ipp_check_version(version=version, environment=environment, user=user)
-        source = version_source(version)
-        source.fingerprints = fingerprints
-        return _publish_source(
-            user=user,
-            environment=environment,
-            manifest=manifest,
-            source=source,
-            action="module.deployed",
-            extra_details={"from_infrastructure": source_module.infrastructure.name},
-        )
-    with transaction.atomic():
-        check_references(user=user, manifest_refs=manifest.references, environment=environment)
-        deployment = _deploy(
-            user=user, module=source_module, version=version, environment=environment
-        )
-        audit_record(
-            actor=user,
-            action="module.deployed",
-            infrastructure=target_infra,
-            subject=version,
-            details={
-                "module": source_module.name,
-                "key": str(source_module.key),
-                "version": version.number,
-                "environment": environment.name,
-            },
-        )
-    return PublishResult(source_module, version, deployment, False)
-
-
 def module_publish_source(
     *,
     user,
@@ -484,7 +427,7 @@ def module_publish_source(
     source = ipp_admit_source(
         source=source, key=manifest.key, name=manifest.name, environment=environment, user=user
     )
-    return _publish_source(
+    return publish_admitted(
         user=user,
         environment=environment,
         manifest=manifest,

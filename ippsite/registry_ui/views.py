@@ -21,7 +21,8 @@ from core.levels import Level
 from ippsite.registry_ui.forms import DeployForm, EnvironmentForm, PublishForm
 from permissions import door
 from publishing import source as source_service
-from publishing.services import environment_create, module_deploy, module_publish
+from publishing.deploying import module_deploy
+from publishing.services import environment_create, module_publish
 from registry.models import Deployment, Environment, ModuleVersion
 
 # Files up to this size are shown inline when they are text; bigger ones are downloaded.

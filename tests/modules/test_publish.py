@@ -8,7 +8,8 @@ from audit.models import AuditEntry
 from core.errors import BrokenReference, InvalidPackage, NotAllowed
 from core.levels import Level
 from permissions import door
-from publishing.services import module_deploy, module_publish
+from publishing.deploying import module_deploy
+from publishing.services import module_publish
 from registry.models import Deployment, Module, ModuleVersion
 from tests import factories
 

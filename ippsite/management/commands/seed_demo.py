@@ -11,11 +11,11 @@ from guardian.shortcuts import assign_perm, get_perms
 from core.errors import DomainError
 from core.levels import LEVEL_CODENAMES, Level
 from ipp.toggles import infrastructure_set_flags
+from publishing.deploying import module_deploy
 from publishing.services import (
     environment_create,
     infrastructure_create,
     membership_set,
-    module_deploy,
     module_publish,
     user_create,
 )

@@ -22,11 +22,11 @@ from ippsite.registry_ui.api.common import (
     require_support,
 )
 from permissions import door
+from publishing.deploying import module_deploy
 from publishing.services import (
     environment_create,
     infrastructure_create,
     membership_set,
-    module_deploy,
     module_publish,
 )
 from registry.models import Deployment, Infrastructure, Membership, ModuleVersion
