@@ -18,6 +18,7 @@ _ACTIONS = [
     Action("user.created", "User created", "secondary"),
     Action("infrastructure.created", "Infrastructure created", "primary"),
     Action("environment.created", "Environment created", "primary"),
+    Action("environment.changed", "Environment changed", "info"),
     Action("membership.changed", "Membership changed", "info"),
     Action("permission.changed", "Permission changed", "info"),
     Action("team.created", "Team created", "primary"),
@@ -38,6 +39,7 @@ _ACTIONS = [
     Action("transfer.cancelled", "Transfer cancelled", "secondary"),
     Action("transfer.refused", "Transfer refused", "danger"),
     Action("transfer.package_downloaded", "Transferred package downloaded", "secondary"),
+    Action("transfer.published", "Transfer published at the destination", "success"),
 ]
 
 ACTIONS: dict[str, Action] = {action.code: action for action in _ACTIONS}
@@ -45,6 +47,7 @@ ACTIONS: dict[str, Action] = {action.code: action for action in _ACTIONS}
 USER_CREATED = "user.created"
 INFRASTRUCTURE_CREATED = "infrastructure.created"
 ENVIRONMENT_CREATED = "environment.created"
+ENVIRONMENT_CHANGED = "environment.changed"
 MEMBERSHIP_CHANGED = "membership.changed"
 PERMISSION_CHANGED = "permission.changed"
 TEAM_CREATED = "team.created"
@@ -65,6 +68,7 @@ TRANSFER_REJECTED = "transfer.rejected"
 TRANSFER_CANCELLED = "transfer.cancelled"
 TRANSFER_REFUSED = "transfer.refused"
 TRANSFER_PACKAGE_DOWNLOADED = "transfer.package_downloaded"
+TRANSFER_PUBLISHED = "transfer.published"
 
 
 def action_choices() -> list[tuple[str, str]]:
