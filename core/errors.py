@@ -71,3 +71,11 @@ class IppCopyBlocked(DomainError):
 
     code = "ipp_copy_blocked"
     status = 403
+
+
+class EnvironmentProtected(DomainError):
+    """SPEC §3: publishing or deploying into a protected environment needs an administrator
+    of its infrastructure or one of the environment's deployers (besides `publish`)."""
+
+    code = "environment_protected"
+    status = 403

@@ -6,6 +6,9 @@
   on it (its existence is not disclosed), PermissionDenied when the level is short.
 - `explain_level(user, module)`: every source of the user's level on one module, and
   which one wins (for the "why does this user have this level" pages).
+- `may_deploy(user, environment)`: whether the environment's protection lets the user
+  publish or deploy there (the module level is asked separately);
+  `deployable_environments(user)` the environments where it does (a queryset, for choices).
 
 Effective level = highest of: administrator of the module's infrastructure (publish), the
 member's default level there, the levels of the user's teams that include the module, and
@@ -36,7 +39,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.http import Http404
 
 from core.levels import LEVEL_CODENAMES, Level
-from permissions.models import ModuleUserObjectPermission, Team
+from permissions.models import Deployer, ModuleUserObjectPermission, Team
 from registry.models import Environment, Infrastructure, Membership, Module
 
 
@@ -394,3 +397,35 @@ def environment_for_user(user, pk) -> Environment:
         return environments_for_user(user).get(pk=pk)
     except (Environment.DoesNotExist, ValueError, TypeError):
         raise Http404("No such environment.") from None
+
+
+def may_deploy(user, environment: Environment) -> bool:
+    """SPEC §3: whether `user` may publish or deploy into `environment` as far as its
+    protection goes. An unprotected environment lets anyone through (their level on the
+    module still decides); a protected one only administrators of its infrastructure and
+    the members named as its deployers. Support gets nothing for being support.
+    """
+    if not environment.protected:
+        return True
+    if not _authenticated(user):
+        return False
+    if is_infrastructure_admin(user, environment.infrastructure_id):
+        return True
+    return Deployer.objects.filter(
+        environment=environment,
+        membership__user=user,
+        membership__infrastructure_id=environment.infrastructure_id,
+    ).exists()
+
+
+def deployable_environments(user) -> QuerySet:
+    """The environments `user` may see whose protection lets them publish or deploy there
+    (`may_deploy` as one SQL filter, for choice fields). Module levels still apply."""
+    qs = environments_for_user(user)
+    if not _authenticated(user):
+        return qs.none()
+    administered = Membership.objects.filter(user=user, role=Membership.Role.ADMINISTRATOR).values(
+        "infrastructure"
+    )
+    named = Deployer.objects.filter(membership__user=user).values("environment")
+    return qs.filter(Q(protected=False) | Q(infrastructure__in=administered) | Q(pk__in=named))

@@ -8,9 +8,11 @@ The rule for what is copied, kept simple and predictable:
   the element's name (case-insensitive) are copied to `copied/<SourceModule>/<path>`;
   when there is none, a stub `copied/<SourceModule>/<Element>.txt` records where the
   element came from and its signature;
-- the new version is published into the environment where the target's most recently
-  deployed current version runs, through publishing.services (audited as `module.copied`),
-  and gets the mark rule 1 gives it there.
+- the new version is published into the environment the caller chose, one of the
+  target's infrastructure (`copy_default_environment` gives what the API uses when none is
+  named: where the target's most recently deployed current version runs), through
+  publishing.services (audited as `module.copied`), and gets the mark rule 1 gives it
+  there. A protected environment needs an administrator or one of its deployers (§3).
 A version marked for another infrastructure than the target's is refused with
 `ipp_copy_blocked` (403) and the refusal is audited as `module.copy_refused`.
 """
@@ -24,8 +26,9 @@ from core.levels import Level
 from core.streams import AdmittedSource, buffered
 from ipp.services import ipp_check_copy
 from permissions import door
+from publishing.protection import require_may_deploy
 from publishing.services import module_publish_source
-from registry.models import Deployment, Module, ModuleVersion
+from registry.models import Deployment, Environment, Module, ModuleVersion
 from registry.packages import ExposedSpec, Manifest, canonical_digest
 from registry.selectors import open_version_source, version_manifest
 
@@ -54,18 +57,38 @@ class _CopyRequest:
     source: Module
     version: ModuleVersion
     target: Module
+    environment: Environment
     names: list
     exposed: dict
 
 
+def _target_environment(*, user, target: Module, environment: Environment) -> Environment:
+    """The chosen environment: visible to the user (else 404) and the target's (else 400)."""
+    environment = door.environment_for_user(user, environment.pk)
+    if environment.infrastructure_id != target.infrastructure_id:
+        raise ValidationFailed(
+            f"{environment.name} is not an environment of {target.infrastructure.name}: "
+            f"{target.name} can only be published in {target.infrastructure.name}."
+        )
+    return environment
+
+
 def _validated_request(
-    *, user, source: Module, version_number: int, elements: list, target: Module
+    *,
+    user,
+    source: Module,
+    version_number: int,
+    elements: list,
+    target: Module,
+    environment: Environment,
 ) -> _CopyRequest:
-    """Open on the source, publish on the target, a version that exposes every element,
-    and the IPP copy rule; raises the first that fails.
+    """Open on the source, publish on the target, an environment of the target's that the
+    user may publish into, a version that exposes every element, and the IPP copy rule;
+    raises the first that fails.
     """
     source = door.module_for_user(user, source.pk, Level.OPEN)
     target = door.module_for_user(user, target.pk, Level.PUBLISH)
+    environment = _target_environment(user=user, target=target, environment=environment)
     version = source.versions.filter(number=version_number).first()
     if version is None:
         raise ValidationFailed(f"{source.name} has no version {version_number}.")
@@ -78,22 +101,34 @@ def _validated_request(
         raise ValidationFailed(
             f"{source.name} v{version.number} does not expose {', '.join(missing)}."
         )
+    require_may_deploy(
+        user=user,
+        environment=environment,
+        key=target.key,
+        name=target.name,
+        extra={"copy_from": source.name, "elements": names},
+    )
     ipp_check_copy(user=user, version=version, target=target, elements=names)
-    return _CopyRequest(source, version, target, names, exposed)
+    return _CopyRequest(source, version, target, environment, names, exposed)
 
 
-def _target_base(target: Module) -> tuple[ModuleVersion, Deployment]:
-    """The target's latest version and its most recently deployed current deployment."""
-    latest = target.versions.order_by("-number").first()
+def copy_default_environment(target: Module) -> Environment | None:
+    """Where the target's most recently deployed current version runs (None if nowhere)."""
     deployment = (
         Deployment.objects.filter(module=target, is_current=True)
         .select_related("environment__infrastructure")
         .order_by("-deployed_at", "-id")
         .first()
     )
-    if latest is None or deployment is None:
-        raise ValidationFailed(f"{target.name} is not deployed anywhere: publish it first.")
-    return latest, deployment
+    return deployment.environment if deployment else None
+
+
+def _target_base(target: Module) -> ModuleVersion:
+    """The target's latest version, which the copied elements are added to."""
+    latest = target.versions.order_by("-number").first()
+    if latest is None:
+        raise ValidationFailed(f"{target.name} has no version yet: publish it first.")
+    return latest
 
 
 def _copied_manifest(request: _CopyRequest, latest: ModuleVersion) -> Manifest:
@@ -167,18 +202,30 @@ def _admitted(manifest: Manifest, plan: dict) -> AdmittedSource:
 
 
 def module_copy(
-    *, user, source: Module, version_number: int, elements: list, target: Module
+    *,
+    user,
+    source: Module,
+    version_number: int,
+    elements: list,
+    target: Module,
+    environment: Environment,
 ) -> CopyResult:
-    """Copy `elements` of `source` v`version_number` into a new version of `target`."""
+    """Copy `elements` of `source` v`version_number` into a new version of `target`,
+    published and deployed in `environment` (one of the target's infrastructure)."""
     request = _validated_request(
-        user=user, source=source, version_number=version_number, elements=elements, target=target
+        user=user,
+        source=source,
+        version_number=version_number,
+        elements=elements,
+        target=target,
+        environment=environment,
     )
-    latest, deployment = _target_base(request.target)
+    latest = _target_base(request.target)
     manifest = _copied_manifest(request, latest)
     plan, copied_paths = _planned_files(request, latest)
     result = module_publish_source(
         user=user,
-        environment=deployment.environment,
+        environment=request.environment,
         manifest=manifest,
         source=_admitted(manifest, plan),
         action="module.copied",

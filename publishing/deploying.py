@@ -12,9 +12,10 @@ from core.errors import NotAllowed
 from core.levels import Level
 from ipp.services import ipp_check_version
 from permissions import door
+from publishing.protection import require_may_deploy
+from publishing.references import check_references
 from publishing.services import (
     PublishResult,
-    check_references,
     deploy_current,
     publish_admitted,
     publish_precheck,
@@ -46,10 +47,18 @@ def module_deploy(*, user, version: ModuleVersion, environment: Environment) -> 
     Same infrastructure: the version becomes current there. Another infrastructure: the
     version is published there as that infrastructure's module with the same key, after
     the IPP check (rule 2) and the same permission and reference checks as a publish.
+    A protected environment also needs an administrator or one of its deployers (§3).
     """
     source_module = version.module
     target_infra = environment.infrastructure
     manifest = deploy_precheck(user=user, version=version, environment=environment)
+    require_may_deploy(
+        user=user,
+        environment=environment,
+        key=source_module.key,
+        name=source_module.name,
+        extra={"version": version.number},
+    )
     if target_infra.pk != source_module.infrastructure_id:
         fingerprints = ipp_check_version(version=version, environment=environment, user=user)
         source = version_source(version)

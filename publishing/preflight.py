@@ -1,7 +1,8 @@
 """Preflight: would these versions or this package be admitted into an environment?
 
-Runs the same checks as deploying and publishing (permission, IPP, seal, references)
-without storing, deploying or logging anything, and says why for each.
+Runs the same checks as deploying and publishing (permission, the environment's
+protection, IPP, seal, references) without storing, deploying or logging anything, and
+says why for each.
 """
 
 from dataclasses import dataclass
@@ -13,7 +14,9 @@ from ipp.rules import version_verdict
 from ipp.services import package_verdict
 from permissions import door
 from publishing.deploying import deploy_precheck
-from publishing.services import check_references, publish_precheck
+from publishing.protection import protection_error
+from publishing.references import check_references
+from publishing.services import publish_precheck
 from registry.models import ModuleVersion
 from registry.packages import open_package
 
@@ -41,10 +44,17 @@ def _outcome(exc: DomainError) -> str:
     )
 
 
+def _check_protection(*, user, environment) -> None:
+    """The protected-environment rule, reported (not audited: preflight writes nothing)."""
+    if not door.may_deploy(user, environment):
+        raise protection_error(environment)
+
+
 def _check_version(*, user, version: ModuleVersion, environment) -> str:
     module = version.module
     target = environment.infrastructure
     manifest = deploy_precheck(user=user, version=version, environment=environment)
+    _check_protection(user=user, environment=environment)
     verdict = version_verdict(version, target)
     if not verdict.allowed:
         raise InvalidIntellectualProperty(reason=verdict.reason)
@@ -61,6 +71,7 @@ def _check_package(*, user, package, environment) -> str:
     existing = publish_precheck(
         user=user, manifest=package.manifest, infrastructure=environment.infrastructure
     )
+    _check_protection(user=user, environment=environment)
     source, verdict = package_verdict(package=package, environment=environment)
     if not verdict.allowed:
         raise InvalidIntellectualProperty(reason=verdict.reason)

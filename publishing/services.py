@@ -5,6 +5,7 @@ Permission checks go through permissions.door; IPP checks through ipp.services.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -13,12 +14,14 @@ from django.db import transaction
 from django.db.models import Max
 
 from audit.services import audit_record
-from core.errors import BrokenReference, NotAllowed, ValidationFailed
+from core.errors import NotAllowed, ValidationFailed
 from core.levels import LEVEL_CODENAMES, Level
 from core.streams import AdmittedSource
 from ipp.provenance import provenance_record
 from ipp.services import ipp_admit, ipp_admit_source, ipp_mark_for
 from permissions import door
+from publishing.protection import require_may_deploy
+from publishing.references import check_references
 from registry import crypto
 from registry.models import (
     Deployment,
@@ -76,10 +79,12 @@ def infrastructure_create(*, actor, name: str, platform: str = "o11") -> Infrast
     return infra
 
 
-def environment_create(*, actor, infrastructure: Infrastructure, name: str) -> Environment:
+def environment_create(
+    *, actor, infrastructure: Infrastructure, name: str, protected: bool = False
+) -> Environment:
     _require_admin_or_support(actor, infrastructure)
     with transaction.atomic():
-        env = Environment(infrastructure=infrastructure, name=name)
+        env = Environment(infrastructure=infrastructure, name=name, protected=bool(protected))
         env.full_clean()
         env.save()
         audit_record(
@@ -87,7 +92,37 @@ def environment_create(*, actor, infrastructure: Infrastructure, name: str) -> E
             action="environment.created",
             infrastructure=infrastructure,
             subject=env,
-            details={"name": name, "serial": env.serial},
+            details={"name": name, "serial": env.serial, "protected": env.protected},
+        )
+    return env
+
+
+def environment_change(
+    *, actor, environment: Environment, protected: bool | None = None, name: str | None = None
+) -> Environment:
+    """Rename an environment or turn its protection on or off (support, its administrators).
+
+    Only the fields given change; `environment.changed` records what they were and are.
+    """
+    _require_admin_or_support(actor, environment.infrastructure)
+    wanted = {"protected": protected, "name": name.strip() if name is not None else None}
+    with transaction.atomic():
+        env = Environment.objects.select_for_update().get(pk=environment.pk)
+        before, after = {}, {}
+        for field, value in wanted.items():
+            if value is not None and getattr(env, field) != value:
+                before[field], after[field] = getattr(env, field), value
+                setattr(env, field, value)
+        if not after:
+            return env
+        env.full_clean()
+        env.save(update_fields=list(after))
+        audit_record(
+            actor=actor,
+            action="environment.changed",
+            infrastructure=environment.infrastructure,
+            subject=env,
+            details={"environment": env.name, "from": before, "to": after},
         )
     return env
 
@@ -143,49 +178,6 @@ class PublishResult:
     version: ModuleVersion
     deployment: Deployment
     created_version: bool
-
-
-def check_references(*, user, manifest_refs, environment: Environment) -> None:
-    """SPEC §3: `reference` on each referenced module, elements exposed where deployed."""
-    if not manifest_refs:
-        return
-    keys = [ref.module for ref in manifest_refs]
-    visible = {
-        m.key: m
-        for m in door.modules_for_user(user, Level.REFERENCE).filter(
-            infrastructure=environment.infrastructure, key__in=keys
-        )
-    }
-    current = {
-        d.module.key: d
-        for d in Deployment.objects.filter(
-            environment=environment, is_current=True, module__key__in=list(visible)
-        ).select_related("module", "version")
-    }
-    exposed: dict = {}
-    for element in ExposedElement.objects.filter(
-        version__in=[d.version_id for d in current.values()]
-    ).values("version_id", "name"):
-        exposed.setdefault(element["version_id"], set()).add(element["name"])
-    problems = []
-    for ref in manifest_refs:
-        if ref.module not in visible:
-            problems.append(
-                f"module {ref.module} is not available to you in {environment.infrastructure.name}"
-            )
-            continue
-        deployment = current.get(ref.module)
-        if deployment is None:
-            problems.append(f"{visible[ref.module].name} is not deployed in {environment.name}")
-            continue
-        missing = sorted(set(ref.elements) - exposed.get(deployment.version_id, set()))
-        if missing:
-            problems.append(
-                f"{visible[ref.module].name} v{deployment.version.number} in {environment.name} "
-                f"does not expose {', '.join(missing)}"
-            )
-    if problems:
-        raise BrokenReference("Broken references: " + "; ".join(problems) + ".")
 
 
 def target_module(*, user, manifest: Manifest, infrastructure: Infrastructure, for_update: bool):
@@ -288,25 +280,43 @@ def _grant_creator(*, user, module: Module) -> None:
 
 
 def module_publish(
-    *, user, environment: Environment, upload: BinaryIO, size: int | None = None
+    *,
+    user,
+    environment: Environment,
+    upload: BinaryIO,
+    size: int | None = None,
+    extra_details: dict | None = None,
+    then: Callable[[PublishResult], None] | None = None,
 ) -> PublishResult:
     """Publish a package into `environment` (SPEC §3, §4; IPP rules 1-2).
 
-    Validates the package, checks permissions, IPP and references, stores the encrypted
-    source, creates the version (or reuses the one with the same digest) and deploys it.
+    Validates the package, checks permissions, the environment's protection, IPP and
+    references, stores the encrypted source, creates the version (or reuses the one with
+    the same digest) and deploys it. `then(result)` runs inside the publish's transaction
+    (a transfer records its timeline there); `extra_details` go into the audit entry.
     """
     package = open_package(upload, size=size)
     try:
         infrastructure = environment.infrastructure
+        manifest = package.manifest
         # Permission first (cheap, and a refused user learns nothing about IPP state).
-        publish_precheck(user=user, manifest=package.manifest, infrastructure=infrastructure)
+        publish_precheck(user=user, manifest=manifest, infrastructure=infrastructure)
+        require_may_deploy(
+            user=user,
+            environment=environment,
+            key=manifest.key,
+            name=manifest.name,
+            extra={"sealed": package.sealed},
+        )
         source = ipp_admit(package=package, environment=environment, user=user)
         return publish_admitted(
             user=user,
             environment=environment,
-            manifest=package.manifest,
+            manifest=manifest,
             source=source,
             action="module.published",
+            extra_details=extra_details,
+            then=then,
         )
     finally:
         package.close()
@@ -335,6 +345,28 @@ def _module_for_manifest(
     return module
 
 
+def _audit_publish(
+    *, user, action: str, result: PublishResult, environment: Environment, details: dict
+) -> None:
+    module, version = result.module, result.version
+    audit_record(
+        actor=user,
+        action=action,
+        infrastructure=environment.infrastructure,
+        subject=version,
+        details={
+            "module": module.name,
+            "key": str(module.key),
+            "version": version.number,
+            "digest": version.digest,
+            "environment": environment.name,
+            "new_version": result.created_version,
+            "marked": version.marked,
+            **details,
+        },
+    )
+
+
 def publish_admitted(
     *,
     user,
@@ -343,7 +375,12 @@ def publish_admitted(
     source: AdmittedSource,
     action: str,
     extra_details: dict | None = None,
+    then: Callable[[PublishResult], None] | None = None,
 ) -> PublishResult:
+    """Store, deploy and audit source that every check has admitted, in one transaction.
+
+    The module's row is locked and its publish / create_modules checked again inside it.
+    """
     infrastructure = environment.infrastructure
     written: list = []
     try:
@@ -374,28 +411,21 @@ def publish_admitted(
             deployment = deploy_current(
                 user=user, module=module, version=version, environment=environment
             )
-            audit_record(
-                actor=user,
+            result = PublishResult(module, version, deployment, created_version)
+            _audit_publish(
+                user=user,
                 action=action,
-                infrastructure=infrastructure,
-                subject=version,
-                details={
-                    "module": module.name,
-                    "key": str(module.key),
-                    "version": version.number,
-                    "digest": version.digest,
-                    "environment": environment.name,
-                    "new_module": created_module,
-                    "new_version": created_version,
-                    "marked": version.marked,
-                    **(extra_details or {}),
-                },
+                result=result,
+                environment=environment,
+                details={"new_module": created_module, **(extra_details or {})},
             )
+            if then is not None:
+                then(result)
     except BaseException:
         for storage_id in written:
             crypto.remove_source(storage_id)
         raise
-    return PublishResult(module, version, deployment, created_version)
+    return result
 
 
 def publish_precheck(*, user, manifest: Manifest, infrastructure: Infrastructure):
@@ -421,9 +451,10 @@ def module_publish_source(
 ) -> PublishResult:
     """Publish already-assembled source into `environment` (e.g. ipp's element copy).
 
-    The same permission, IPP (rules 2 and 9 on the assembled files), reference, mark and
-    audit steps as a package publish.
+    The same permission, protection, IPP (rules 2 and 9 on the assembled files),
+    reference, mark and audit steps as a package publish.
     """
+    require_may_deploy(user=user, environment=environment, key=manifest.key, name=manifest.name)
     source = ipp_admit_source(
         source=source, key=manifest.key, name=manifest.name, environment=environment, user=user
     )

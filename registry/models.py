@@ -69,6 +69,8 @@ class Environment(models.Model):
     )
     name = models.CharField(max_length=80)
     serial = models.CharField(max_length=20, unique=True, editable=False, default=generate_serial)
+    # SPEC §3: publishing or deploying here needs an administrator or a named deployer.
+    protected = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

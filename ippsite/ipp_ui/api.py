@@ -10,7 +10,7 @@ from core.levels import Level
 from ippsite.api import ApiError
 from ippsite.registry_ui.api.infrastructures import PublishModuleOut, PublishVersionOut
 from permissions import door
-from publishing.copying import module_copy
+from publishing.copying import copy_default_environment, module_copy
 from publishing.preflight import environment_preflight
 
 
@@ -20,6 +20,12 @@ class CopyIn(serializers.Serializer):
         child=serializers.CharField(max_length=200), allow_empty=False, max_length=500
     )
     target = serializers.IntegerField(help_text="The id of the module to copy into.")
+    environment = serializers.IntegerField(
+        required=False,
+        help_text="The id of the environment (of the target's infrastructure) the new version "
+        "is published and deployed in. Default: where the target's most recently deployed "
+        "current version runs. A protected one needs an administrator or a deployer.",
+    )
 
 
 class CopiedDeploymentOut(serializers.Serializer):
@@ -38,11 +44,14 @@ class CopyOut(serializers.Serializer):
 
 
 class ModuleCopyView(APIView):
-    """POST {version, elements, target}: copy exposed elements into a new version of target.
+    """POST {version, elements, target[, environment]}: copy exposed elements into a new
+    version of target, published in `environment`.
 
     Needs open on this module and publish on the target. 403 `ipp_copy_blocked` when the
     version is marked for another infrastructure than the target's (SPEC rule 4);
-    409 `conflict` when the target already exposes one of the elements.
+    403 `environment_protected` when the environment is protected and the caller is neither
+    an administrator nor one of its deployers; 409 `conflict` when the target already
+    exposes one of the elements.
     """
 
     parser_classes = [JSONParser]
@@ -53,12 +62,25 @@ class ModuleCopyView(APIView):
         data = CopyIn(data=request.data)
         data.is_valid(raise_exception=True)
         target = door.module_for_user(request.user, data.validated_data["target"], Level.PUBLISH)
+        if "environment" in data.validated_data:
+            environment = door.environment_for_user(
+                request.user, data.validated_data["environment"]
+            )
+        else:
+            environment = copy_default_environment(target)
+            if environment is None:
+                raise ApiError(
+                    "invalid_request",
+                    f"environment: {target.name} is not deployed anywhere; name the environment "
+                    "to publish the copy in.",
+                )
         result = module_copy(
             user=request.user,
             source=source,
             version_number=data.validated_data["version"],
             elements=data.validated_data["elements"],
             target=target,
+            environment=environment,
         )
         return Response(CopyOut(result).data, status=status.HTTP_201_CREATED)
 

@@ -29,14 +29,28 @@ class ModuleChoiceField(forms.ModelChoiceField):
         return f"{module.name} ({module.infrastructure.name})"
 
 
+class EnvironmentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, environment) -> str:
+        label = f"{environment.infrastructure.name} / {environment.name}"
+        return f"{label} — protected" if environment.protected else label
+
+
 class CopyForm(forms.Form):
-    """Copy exposed elements of a version of `source` into a module the user may publish."""
+    """Copy exposed elements of a version of `source` into a module the user may publish,
+    publishing the new version in an environment of that module's infrastructure."""
 
     version = forms.TypedChoiceField(coerce=int, label="From version")
     elements = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple, label="Elements to copy"
     )
     target = ModuleChoiceField(queryset=None, label="Into module", empty_label="Choose a module")
+    environment = EnvironmentChoiceField(
+        queryset=None,
+        label="Publish and deploy in",
+        empty_label="Choose an environment",
+        help_text="An environment of the target module's infrastructure. The new version is "
+        "deployed there at once; protected environments are marked.",
+    )
 
     def __init__(self, *args, user, source, version_number: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,7 +74,23 @@ class CopyForm(forms.Form):
             .select_related("infrastructure")
             .order_by("name", "infrastructure__name")
         )
+        self.fields["environment"].queryset = (
+            door.deployable_environments(user)
+            .filter(infrastructure__in=self.fields["target"].queryset.values("infrastructure"))
+            .order_by("infrastructure__name", "id")
+        )
         self.helper = _helper()
+
+    def clean(self):
+        data = super().clean()
+        target, environment = data.get("target"), data.get("environment")
+        if target and environment and environment.infrastructure_id != target.infrastructure_id:
+            self.add_error(
+                "environment",
+                f"{environment} is not an environment of {target.infrastructure.name}, "
+                f"where {target.name} lives: choose one of {target.infrastructure.name}'s.",
+            )
+        return data
 
 
 class VersionChoiceField(forms.ModelMultipleChoiceField):

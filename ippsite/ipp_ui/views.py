@@ -60,57 +60,55 @@ def toggle(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def copy(request, pk):
-    """Copy exposed elements of this module into another module (SPEC rule 4)."""
+    """Copy exposed elements of this module into another module (SPEC rule 4).
+
+    Two steps: the form, then a confirmation that names the environment the new version
+    will be deployed in (and says when it is protected); only the confirmed post copies.
+    """
     source = door.module_for_user(request.user, pk, Level.OPEN)
-    status = 200
-    if request.method == "POST":
-        form = CopyForm(
-            request.POST,
-            user=request.user,
-            source=source,
-            version_number=_int(request.POST.get("version")),
-        )
-        if form.is_valid():
-            try:
-                result = module_copy(
-                    user=request.user,
-                    source=source,
-                    version_number=form.cleaned_data["version"],
-                    elements=form.cleaned_data["elements"],
-                    target=form.cleaned_data["target"],
-                )
-            except DomainError as exc:
-                messages.error(
-                    request, exc.detail, extra_tags="ipp" if exc.code in IPP_CODES else ""
-                )
-                status = exc.status
-            else:
-                messages.success(
-                    request,
-                    f"Copied {', '.join(result.elements)} into {result.module.name} "
-                    f"v{result.version.number}, deployed in {result.deployment.environment.name}.",
-                )
-                return redirect("module", result.module.pk)
+    version_number = _int(request.POST.get("version") or request.GET.get("version"))
+    data = request.POST if request.method == "POST" else None
+    form = CopyForm(data, user=request.user, source=source, version_number=version_number)
+    status, confirming = 200, False
+    if data is not None and not form.is_valid():
+        status = 400
+    elif data is not None and not request.POST.get("confirmed"):
+        confirming = True
+    elif data is not None:
+        try:
+            result = module_copy(user=request.user, source=source, **_copy_args(form))
+        except DomainError as exc:
+            messages.error(request, exc.detail, extra_tags="ipp" if exc.code in IPP_CODES else "")
+            status = exc.status
         else:
-            status = 400
-    else:
-        form = CopyForm(
-            user=request.user, source=source, version_number=_int(request.GET.get("version"))
-        )
-    return render(
-        request,
-        "ipp/copy.html",
-        {
-            "module": source,
-            "form": form,
-            "version": form.version,
-            "breadcrumbs": [
-                (reverse("module", args=[source.pk]), source.name),
-                (None, "Copy elements"),
-            ],
-        },
-        status=status,
-    )
+            env = result.deployment.environment
+            messages.success(
+                request,
+                f"Copied {', '.join(result.elements)} into {result.module.name} "
+                f"v{result.version.number}, deployed in {env.infrastructure.name} / {env.name}.",
+            )
+            return redirect("module", result.module.pk)
+    context = {
+        "module": source,
+        "form": form,
+        "version": form.version,
+        "confirming": confirming,
+        "breadcrumbs": [
+            (reverse("module", args=[source.pk]), source.name),
+            (None, "Copy elements"),
+        ],
+    }
+    return render(request, "ipp/copy.html", context, status=status)
+
+
+def _copy_args(form: CopyForm) -> dict:
+    data = form.cleaned_data
+    return {
+        "version_number": data["version"],
+        "elements": data["elements"],
+        "target": data["target"],
+        "environment": data["environment"],
+    }
 
 
 @login_required

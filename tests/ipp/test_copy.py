@@ -4,7 +4,8 @@ import pytest
 
 from audit.models import AuditEntry
 from core.levels import Level
-from registry.models import ModuleVersion
+from permissions.deployers import deployer_add
+from registry.models import Environment, ModuleVersion
 from registry.selectors import open_version_source
 from tests import factories
 from tests.ipp.conftest import SECRET
@@ -212,3 +213,61 @@ def test_copy_path_with_trailing_slash_works_too(world, api, acme_modules):
         format="json",
     )
     assert response.status_code == 201
+
+
+# --- the target environment -----------------------------------------------------------
+
+
+def test_copy_publishes_into_the_environment_chosen(world, api, acme_modules):
+    core, orders = acme_modules
+    response = copy(
+        api(world.developer),
+        core.module,
+        {
+            "version": 1,
+            "elements": ["GetCustomer"],
+            "target": orders.module.pk,
+            "environment": world.acme_prod_env.pk,
+        },
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["deployment"]["environment"] == world.acme_prod_env.pk
+    # Development keeps running v1: the copy went only where it was asked to go.
+    assert (
+        orders.module.deployments.get(environment=world.acme_dev_env, is_current=True).version
+        == orders.version
+    )
+
+
+def test_copy_into_a_protected_environment_needs_a_deployer(world, api, acme_modules):
+    core, orders = acme_modules
+    Environment.objects.filter(pk=world.acme_prod_env.pk).update(protected=True)
+    body = {
+        "version": 1,
+        "elements": ["GetCustomer"],
+        "target": orders.module.pk,
+        "environment": world.acme_prod_env.pk,
+    }
+
+    refused = copy(api(world.developer), core.module, body)
+
+    assert refused.status_code == 403 and refused.json()["error"] == "environment_protected"
+    assert orders.module.versions.count() == 1
+    entry = AuditEntry.objects.get(action="module.publish_refused")
+    assert entry.details["reason"] == "environment_protected"
+    assert entry.details["module"] == "Orders" and entry.details["copy_from"] == "CustomerCore"
+
+    world.acme_prod_env.refresh_from_db()
+    deployer_add(actor=world.acme_admin, environment=world.acme_prod_env, user=world.developer)
+    assert copy(api(world.developer), core.module, body).status_code == 201
+
+
+def test_copy_into_an_environment_of_another_infrastructure_is_refused(world, api, acme_modules):
+    core, orders = acme_modules
+    body = {"version": 1, "elements": ["GetCustomer"], "target": orders.module.pk}
+    other = copy(api(world.developer), core.module, {**body, "environment": world.emca_dev_env.pk})
+    assert other.status_code == 404  # the developer cannot see EMCA's environments
+    factories.make_member(world.emca, world.developer)
+    other = copy(api(world.developer), core.module, {**body, "environment": world.emca_dev_env.pk})
+    assert other.status_code == 400 and "not an environment of ACME" in other.json()["detail"]
+    assert orders.module.versions.count() == 1

@@ -117,13 +117,24 @@ def test_copy_page_copies_and_redirects_to_the_target(world, as_user, publish, m
         factories.manifest(name="Orders", exposes=[]),
         {"o.txt": b"o"},
     )
-    response = as_user(world.developer).post(
-        reverse("ipp:copy", args=[marked.module.pk]),
-        {"version": 1, "elements": ["GetCustomer"], "target": orders.module.pk},
-        follow=True,
-    )
+    client = as_user(world.developer)
+    url = reverse("ipp:copy", args=[marked.module.pk])
+    body = {
+        "version": 1,
+        "elements": ["GetCustomer"],
+        "target": orders.module.pk,
+        "environment": world.acme_dev_env.pk,
+    }
+    review = client.post(url, body)
+    assert review.status_code == 200
+    assert 'data-testid="copy-confirm"' in review.content.decode()
+    assert orders.module.versions.count() == 1  # nothing copied before the confirmation
+
+    response = client.post(url, {**body, "confirmed": "1"}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("module", args=[orders.module.pk])
-    assert "Copied GetCustomer into Orders v2" in response.content.decode()
+    assert "Copied GetCustomer into Orders v2, deployed in ACME / Development" in (
+        response.content.decode()
+    )
 
 
 def test_copy_page_without_targets_shows_an_empty_state(world, as_user, marked):

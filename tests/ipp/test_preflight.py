@@ -6,7 +6,8 @@ import pytest
 
 from audit.models import AuditEntry
 from core.levels import Level
-from registry.models import Deployment, ModuleVersion
+from permissions.deployers import deployer_add
+from registry.models import Deployment, Environment, ModuleVersion
 from tests import factories
 from tests.ipp.conftest import upload
 from tests.ipp.helpers import members, rezip, sealed_bytes
@@ -93,3 +94,24 @@ def test_preflight_of_packages_sealed_tampered_and_invalid(world, api, marked):
 def test_preflight_needs_something_to_check_and_a_visible_environment(world, api):
     assert preflight(api(world.developer), world.acme_prod_env, {}).status_code == 400
     assert preflight(api(world.outsider), world.acme_prod_env, {"versions": [1]}).status_code == 404
+
+
+def test_preflight_reports_a_protected_environment_and_records_nothing(world, api, marked):
+    Environment.objects.filter(pk=world.acme_prod_env.pk).update(protected=True)
+    world.acme_prod_env.refresh_from_db()
+    before = AuditEntry.objects.count()
+    package = {"package": upload(factories.package_bytes(factories.manifest(name="Fresh")))}
+
+    developer = preflight(api(world.developer), world.acme_prod_env, {"versions": [marked.pk]})
+    developer_package = preflight(api(world.developer), world.acme_prod_env, package, "multipart")
+    admin = preflight(api(world.acme_admin), world.acme_prod_env, {"versions": [marked.pk]})
+
+    assert outcomes(developer) == ["environment_protected"]
+    assert "Production of ACME is protected" in developer.json()["results"][0]["reason"]
+    assert outcomes(developer_package) == ["environment_protected"]
+    assert outcomes(admin) == ["ok"]
+    assert AuditEntry.objects.count() == before
+
+    deployer_add(actor=world.acme_admin, environment=world.acme_prod_env, user=world.developer)
+    named = preflight(api(world.developer), world.acme_prod_env, {"versions": [marked.pk]})
+    assert outcomes(named) == ["ok"]
