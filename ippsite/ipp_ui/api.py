@@ -98,7 +98,7 @@ class PreflightResultOut(serializers.Serializer):
     module = serializers.CharField()
     outcome = serializers.CharField(
         help_text="ok, invalid_intellectual_property, tampered_package, broken_reference, "
-        "permission, invalid_package or not_found"
+        "environment_protected, permission, invalid_package or not_found"
     )
     ok = serializers.BooleanField()
     reason = serializers.CharField()

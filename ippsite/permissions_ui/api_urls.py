@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from ippsite.permissions_ui import api
+from ippsite.permissions_ui import api, deployers_api
 
 urlpatterns = [
     path(
@@ -19,5 +19,23 @@ urlpatterns = [
     path(
         "modules/<int:pk>/permissions/<str:username>/",
         api.ModulePermissionDetail.as_view(schema=None),
+    ),
+    path(
+        "environments/<int:pk>/deployers",
+        deployers_api.EnvironmentDeployerList.as_view(),
+        name="api-environment-deployers",
+    ),
+    path(
+        "environments/<int:pk>/deployers/",
+        deployers_api.EnvironmentDeployerList.as_view(schema=None),
+    ),
+    path(
+        "environments/<int:pk>/deployers/<str:username>",
+        deployers_api.EnvironmentDeployerDetail.as_view(),
+        name="api-environment-deployer",
+    ),
+    path(
+        "environments/<int:pk>/deployers/<str:username>/",
+        deployers_api.EnvironmentDeployerDetail.as_view(schema=None),
     ),
 ]

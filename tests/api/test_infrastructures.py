@@ -240,7 +240,8 @@ def test_support_and_admins_create_environments(api, world, persona):
     reply = api(persona).post("environments", {"infrastructure": world.acme.pk, "name": "Test"})
     assert reply.status == 201
     body = reply.json()
-    assert set(body) == {"id", "name", "infrastructure", "serial"}
+    assert set(body) == {"id", "name", "infrastructure", "serial", "protected"}
+    assert body["protected"] is False
     assert body["name"] == "Test" and body["infrastructure"] == world.acme.pk
     assert body["serial"]
     assert Environment.objects.filter(pk=body["id"], serial=body["serial"]).exists()

@@ -24,6 +24,7 @@ from ippsite.registry_ui.api.common import (
 from permissions import door
 from publishing.deploying import module_deploy
 from publishing.services import (
+    environment_change,
     environment_create,
     infrastructure_create,
     membership_set,
@@ -72,6 +73,15 @@ class MembershipOut(serializers.ModelSerializer):
 class EnvironmentIn(serializers.Serializer):
     infrastructure = serializers.IntegerField()
     name = serializers.CharField(max_length=80)
+    protected = serializers.BooleanField(
+        default=False,
+        help_text="Publishing or deploying here needs an administrator or a deployer.",
+    )
+
+
+class EnvironmentChangeIn(serializers.Serializer):
+    protected = serializers.BooleanField(required=False)
+    name = serializers.CharField(max_length=80, required=False)
 
 
 class EnvironmentOut(serializers.Serializer):
@@ -79,6 +89,7 @@ class EnvironmentOut(serializers.Serializer):
     name = serializers.CharField()
     infrastructure = serializers.IntegerField(source="infrastructure_id")
     serial = serializers.CharField()
+    protected = serializers.BooleanField()
 
 
 class DeployedModuleOut(serializers.Serializer):
@@ -272,13 +283,17 @@ class EnvironmentListView(APIView):
         _require_manager(request.user, infra)
         with model_validation():
             env = environment_create(
-                actor=request.user, infrastructure=infra, name=data.validated_data["name"]
+                actor=request.user,
+                infrastructure=infra,
+                name=data.validated_data["name"],
+                protected=data.validated_data["protected"],
             )
         return Response(EnvironmentOut(env).data, status=status.HTTP_201_CREATED)
 
 
 class EnvironmentDetailView(APIView):
-    """GET one environment with the current deployments of the modules you can see."""
+    """GET one environment with the current deployments of the modules you can see;
+    PATCH {protected?, name?} changes only what is given (support, its administrators)."""
 
     @extend_schema(responses=EnvironmentDetailOut)
     def get(self, request, pk: int):
@@ -288,6 +303,16 @@ class EnvironmentDetailView(APIView):
             _current_deployments(request.user, env), many=True
         ).data
         return Response(out)
+
+    @extend_schema(request=EnvironmentChangeIn, responses=EnvironmentOut)
+    def patch(self, request, pk: int):
+        env = door.environment_for_user(request.user, pk)
+        _require_manager(request.user, env.infrastructure)
+        data = EnvironmentChangeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        with model_validation():
+            env = environment_change(actor=request.user, environment=env, **data.validated_data)
+        return Response(EnvironmentOut(env).data)
 
 
 # Room for the multipart envelope around the package (boundaries, headers, small fields).
