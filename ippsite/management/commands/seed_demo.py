@@ -26,6 +26,8 @@ User = get_user_model()
 
 DEMO_PASSWORD = "demo-pass-2026"
 ENVIRONMENTS = ("Development", "Test", "Production")
+# SPEC §3: Production is protected in the demo data (administrators and deployers only).
+PROTECTED_ENVIRONMENTS = {"Production"}
 # Module keys are derived from their names, so a second run finds what the first made.
 KEY_NAMESPACE = uuid.UUID("6f1c3a52-9d0e-4d4b-9a51-2b8e0c7f4a10")
 
@@ -216,7 +218,7 @@ class Command(BaseCommand):
     help = (
         "Load the demo story of the seeds: support user 'support'; infrastructures ACME "
         "(o11, IPP protected) and EMCA (o11, IPP unprotected), each with Development, Test "
-        "and Production; per side an administrator, a developer (default level open, may "
+        "and Production (a protected environment: the administrator deploys there); per side an administrator, a developer (default level open, may "
         "create modules) and a contractor (no default level, reference on one API module); "
         "modules published through the real publish service and deployed Development -> "
         "Test -> Production. Idempotent: whatever exists is left as it is (including "
@@ -291,13 +293,7 @@ class Command(BaseCommand):
                     actor=support, infrastructure=infra, ipp_protected=True
                 )
                 self._did(f"IPP protection on for {infra.name}")
-        environments = []
-        for name in ENVIRONMENTS:
-            env = Environment.objects.filter(infrastructure=infra, name=name).first()
-            if env is None:
-                env = environment_create(actor=support, infrastructure=infra, name=name)
-                self._did(f"environment {infra.name} / {name}")
-            environments.append(env)
+        environments = [self._environment(support, infra, name) for name in ENVIRONMENTS]
 
         admin = self._user(support, side.admin, password)
         developer = self._user(support, side.developer, password)
@@ -311,14 +307,26 @@ class Command(BaseCommand):
         for demo in side.modules:
             modules[demo.name] = self._publish(developer, development, demo)
         for env in environments[1:]:
+            # Production is protected: its releases are the administrator's.
+            deployer = admin if env.protected else developer
             for demo in side.modules:
-                self._deploy(developer, modules[demo.name], env)
+                self._deploy(deployer, modules[demo.name], env)
 
         api = modules[side.contractor_reference]
         codename = LEVEL_CODENAMES[Level.REFERENCE]
         if codename not in get_perms(contractor, api):
             assign_perm(codename, contractor, api)
             self._did(f"{contractor.username}: reference on {api.name}")
+
+    def _environment(self, support, infra, name: str) -> Environment:
+        protected = name in PROTECTED_ENVIRONMENTS
+        env = Environment.objects.filter(infrastructure=infra, name=name).first()
+        if env is None:
+            env = environment_create(
+                actor=support, infrastructure=infra, name=name, protected=protected
+            )
+            self._did(f"environment {infra.name} / {name}" + (" (protected)" if protected else ""))
+        return env
 
     def _member(self, support, infra, user, **settings) -> None:
         if Membership.objects.filter(infrastructure=infra, user=user).exists():
