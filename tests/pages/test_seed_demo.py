@@ -40,6 +40,17 @@ def test_seed_demo_builds_the_story_and_a_second_run_changes_nothing():
 
     production = Environment.objects.get(infrastructure=acme, name="Production")
     assert Deployment.objects.filter(environment=production, is_current=True).count() == 3
+    # Production is protected: the developer may not ship there; the administrator did.
+    assert set(Environment.objects.filter(protected=True).values_list("name", flat=True)) == {
+        "Production"
+    }
+    assert Environment.objects.filter(protected=True).count() == 2
+    assert set(
+        Deployment.objects.filter(environment=production).values_list(
+            "deployed_by__username", flat=True
+        )
+    ) == {"acme-admin"}
+    assert not door.may_deploy(User.objects.get(username="acme-dev"), production)
     billing = Module.objects.get(infrastructure=acme, name="Billing_API")
     assert billing.versions.get().references.count() == 1
 
