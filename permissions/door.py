@@ -8,7 +8,8 @@
   which one wins (for the "why does this user have this level" pages).
 - `may_deploy(user, environment)`: whether the environment's protection lets the user
   publish or deploy there (the module level is asked separately);
-  `deployable_environments(user)` the environments where it does (a queryset, for choices).
+  `deployable_environments(user)` the environments where it does (a queryset, for choices);
+  `may_upload(user, environment)` whether any package upload there could be accepted.
 
 Effective level = highest of: administrator of the module's infrastructure (publish), the
 member's default level there, the levels of the user's teams that include the module, and
@@ -429,3 +430,20 @@ def deployable_environments(user) -> QuerySet:
     )
     named = Deployer.objects.filter(membership__user=user).values("environment")
     return qs.filter(Q(protected=False) | Q(infrastructure__in=administered) | Q(pk__in=named))
+
+
+def may_upload(user, environment: Environment) -> bool:
+    """Whether some package upload into `environment` could be accepted from `user`: the
+    protection lets them in, and they are a member who administers the infrastructure,
+    may create modules there, or has publish on one of its modules. Pages offer the
+    upload form on this; each publish still decides on its own package."""
+    membership = membership_for(user, environment.infrastructure_id)
+    if membership is None or not may_deploy(user, environment):
+        return False
+    if membership.is_admin or membership.create_modules:
+        return True
+    return (
+        modules_for_user(user, Level.PUBLISH)
+        .filter(infrastructure_id=environment.infrastructure_id)
+        .exists()
+    )

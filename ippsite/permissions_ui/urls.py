@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from ippsite.permissions_ui import views
+from ippsite.permissions_ui import deployers_views, views
 
 urlpatterns = [
     path("catalog/", views.catalog, name="catalog"),
@@ -18,4 +18,17 @@ urlpatterns = [
     ),
     path("infrastructures/<int:pk>/teams/", views.teams, name="teams"),
     path("infrastructures/<int:pk>/teams/<int:team_pk>/", views.team, name="team"),
+    path(
+        "environments/<int:pk>/deployers/", deployers_views.deployer_add_view, name="deployer_add"
+    ),
+    path(
+        "environments/<int:pk>/deployers/search/",
+        deployers_views.deployer_search,
+        name="deployer_search",
+    ),
+    path(
+        "environments/<int:pk>/deployers/<str:username>/remove/",
+        deployers_views.deployer_remove_view,
+        name="deployer_remove",
+    ),
 ]

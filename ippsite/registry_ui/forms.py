@@ -15,6 +15,12 @@ class EnvironmentForm(forms.Form):
         help_text="For example Development, Test or Production.",
         widget=forms.TextInput(attrs={"placeholder": "e.g. Staging"}),
     )
+    protected = forms.BooleanField(
+        required=False,
+        label="Protected",
+        help_text="Only administrators and the deployers they name may publish or deploy "
+        "here (as in Production).",
+    )
 
     def __init__(self, *args, infrastructure=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,8 +62,17 @@ class PublishForm(forms.Form):
         self.helper.disable_csrf = True
 
 
+class ProtectionForm(forms.Form):
+    """Turn an environment's protection on or off (after the page's confirmation)."""
+
+    protected = forms.TypedChoiceField(
+        choices=[("1", "on"), ("0", "off")], coerce=lambda value: value == "1"
+    )
+
+
 class DeployForm(forms.Form):
-    """Deploy one of the module's versions to an environment the user can see."""
+    """Deploy one of the module's versions to an environment the user can see and whose
+    protection lets them in (protected ones are labelled)."""
 
     version = forms.TypedChoiceField(coerce=int, label="Version")
     environment = forms.TypedChoiceField(coerce=int, label="To environment")
@@ -68,10 +83,17 @@ class DeployForm(forms.Form):
         self.fields["version"].choices = [
             (v.pk, f"v{v.number}" + (" (marked)" if v.marked else "")) for v in versions
         ]
-        environments = list(door.environments_for_user(user).order_by("infrastructure__name", "id"))
+        environments = list(
+            door.deployable_environments(user).order_by("infrastructure__name", "id")
+        )
         self.environments = {env.pk: env for env in environments}
         self.fields["environment"].choices = [
-            (env.pk, f"{env.infrastructure.name} / {env.name}") for env in environments
+            (
+                env.pk,
+                f"{env.infrastructure.name} / {env.name}"
+                + (" — protected" if env.protected else ""),
+            )
+            for env in environments
         ]
         self._versions = {v.pk: v for v in versions}
         self.helper = FormHelper()

@@ -7,6 +7,11 @@ from ippsite.registry_ui import views
 urlpatterns = [
     path("infrastructures/<int:pk>/", views.infrastructure, name="infrastructure"),
     path("environments/<int:pk>/", views.environment, name="environment"),
+    path(
+        "environments/<int:pk>/protection/",
+        views.environment_protection,
+        name="environment_protection",
+    ),
     path("modules/<int:pk>/", views.module_detail, name="module"),
     path("modules/<int:pk>/deploy", views.module_deploy_view, name="module_deploy"),
     path(

@@ -16,13 +16,14 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.errors import DomainError
+from core.errors import DomainError, NotAllowed
 from core.levels import Level
-from ippsite.registry_ui.forms import DeployForm, EnvironmentForm, PublishForm
+from ippsite.registry_ui.forms import DeployForm, EnvironmentForm, ProtectionForm, PublishForm
 from permissions import door
+from permissions.deployers import deployers_of
 from publishing import source as source_service
 from publishing.deploying import module_deploy
-from publishing.services import environment_create, module_publish
+from publishing.services import environment_change, environment_create, module_publish
 from registry.models import Deployment, Environment, ModuleVersion
 
 # Files up to this size are shown inline when they are text; bigger ones are downloaded.
@@ -58,7 +59,10 @@ def infrastructure(request, pk):
         if form.is_valid():
             try:
                 env = environment_create(
-                    actor=request.user, infrastructure=infra, name=form.cleaned_data["name"]
+                    actor=request.user,
+                    infrastructure=infra,
+                    name=form.cleaned_data["name"],
+                    protected=form.cleaned_data["protected"],
                 )
             except DomainError as exc:
                 _error_message(request, exc)
@@ -165,16 +169,14 @@ def _render_environment(request, env: Environment, form, status: int = 200):
     )
     for deployment in deployments:
         deployment.level = levels.get(deployment.module_id, 0)
-    membership = door.membership_for(request.user, env.infrastructure)
     infra = env.infrastructure
     context = {
         "environment": env,
         "infrastructure": infra,
         "deployments": deployments,
         "form": form,
-        "membership": membership,
-        "can_upload": membership is not None,
         "siblings": infra.environments.order_by("id"),
+        **_environment_rights(request.user, env),
         "breadcrumbs": [
             (reverse("dashboard"), "Dashboard"),
             (reverse("infrastructure", args=[infra.pk]), infra.name),
@@ -182,6 +184,47 @@ def _render_environment(request, env: Environment, form, status: int = 200):
         ],
     }
     return render(request, "modules/environment.html", context, status=status)
+
+
+def _environment_rights(user, env: Environment) -> dict:
+    """What the page offers `user`: the upload form, the protection switch, deployers."""
+    membership = door.membership_for(user, env.infrastructure)
+    is_admin = bool(membership and membership.is_admin)
+    return {
+        "membership": membership,
+        "can_upload": door.may_upload(user, env),
+        "may_deploy": door.may_deploy(user, env),
+        "can_protect": is_admin or door.is_support(user),
+        "manages_deployers": is_admin,
+        "deployers": list(deployers_of(env)) if is_admin else [],
+    }
+
+
+@login_required
+@require_POST
+def environment_protection(request, pk):
+    """Support or an administrator turns the environment's protection on or off."""
+    env = door.environment_for_user(request.user, pk)
+    form = ProtectionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say whether the environment is protected.")
+        return redirect("environment", env.pk)
+    try:
+        env = environment_change(
+            actor=request.user, environment=env, protected=form.cleaned_data["protected"]
+        )
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.detail) from None
+    infra = env.infrastructure.name
+    messages.success(
+        request,
+        f"{env.name} is now protected: only administrators of {infra} and its deployers "
+        "publish and deploy there."
+        if env.protected
+        else f"{env.name} is no longer protected: whoever has publish on a module may deploy it "
+        "there.",
+    )
+    return redirect("environment", env.pk)
 
 
 # --- module ---------------------------------------------------------------------------
