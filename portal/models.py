@@ -108,7 +108,8 @@ class TransferItem(models.Model):
 
 
 class TransferEvent(models.Model):
-    """One step of a request's timeline (requested, approved, package downloaded...)."""
+    """One step of a request's timeline (requested, approved, package downloaded,
+    published at the destination...)."""
 
     class Kind(models.TextChoices):
         REQUESTED = "requested", "Requested"
@@ -118,6 +119,7 @@ class TransferEvent(models.Model):
         REFUSED = "refused", "Refused"
         PACKAGES_ISSUED = "packages_issued", "Packages issued"
         DOWNLOADED = "downloaded", "Package downloaded"
+        PUBLISHED = "published", "Published at the destination"
 
     request = models.ForeignKey(TransferRequest, on_delete=models.CASCADE, related_name="events")
     time = models.DateTimeField()
@@ -141,6 +143,7 @@ class TransferEvent(models.Model):
                         "refused",
                         "packages_issued",
                         "downloaded",
+                        "published",
                     ]
                 ),
                 name="transfer_event_kind_valid",

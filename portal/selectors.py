@@ -131,7 +131,8 @@ def others_for_user(user, limit: int = 50) -> list:
 
 def dashboard_widget(user) -> dict | None:
     """The dashboard card: approvals waiting for me, approved transfers into infrastructures
-    I administer that I have not downloaded yet, and my requests' latest outcomes.
+    I administer that nobody has published there yet and I have not downloaded, and my
+    requests' latest outcomes.
 
     Two queries; None when there is nothing to show.
     """
@@ -143,6 +144,9 @@ def dashboard_widget(user) -> dict | None:
             request=OuterRef("pk"), kind=TransferEvent.Kind.DOWNLOADED, actor=user
         )
     )
+    published = Exists(
+        TransferEvent.objects.filter(request=OuterRef("pk"), kind=TransferEvent.Kind.PUBLISHED)
+    )
     counts = TransferRequest.objects.filter(
         Q(source__in=admin_of) | Q(destination__in=admin_of)
     ).aggregate(
@@ -150,7 +154,8 @@ def dashboard_widget(user) -> dict | None:
         incoming=Count(
             "pk",
             filter=Q(status=TransferRequest.Status.APPROVED, destination__in=admin_of)
-            & ~Q(downloaded_by_me),
+            & ~Q(downloaded_by_me)
+            & ~Q(published),
         ),
     )
     latest = list(

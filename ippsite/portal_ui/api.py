@@ -16,8 +16,10 @@ from ippsite.portal_ui.serializers import (
     TransferCreateInput,
     TransferDetailOutput,
     TransferOutput,
+    TransferPublishInput,
     package_links,
 )
+from ippsite.registry_ui.api.infrastructures import PublishOut
 from portal import selectors, services
 
 _ERROR = inline_serializer(
@@ -180,3 +182,45 @@ class TransferPackageView(APIView):
         )
         response["Content-Length"] = str(issued.size)
         return response
+
+
+class TransferPublishView(APIView):
+    @extend_schema(
+        operation_id="transfers_publish",
+        summary="Publish one module's re-marked version straight into a destination environment",
+        description="For whoever may publish in that environment (SPEC §3: member of the "
+        "destination with publish on the module there, or create_modules for a new one; a "
+        "protected environment also needs an administrator or a deployer). Answers like "
+        "POST /environments/{id}/publish: 201 with a new version, 200 when that version "
+        "was already there (deployed again).",
+        request=TransferPublishInput,
+        responses={
+            201: PublishOut,
+            200: PublishOut,
+            400: OpenApiResponse(_ERROR, description="an environment outside the destination"),
+            403: OpenApiResponse(
+                _ERROR, description="not allowed to publish there, or environment_protected"
+            ),
+            404: OpenApiResponse(
+                _ERROR, description="a request, item or environment you cannot see"
+            ),
+            409: OpenApiResponse(
+                _ERROR, description="the request is not approved, or broken_reference"
+            ),
+        },
+    )
+    def post(self, request, pk: int):
+        data = TransferPublishInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.transfer_publish(
+            user=request.user,
+            transfer=pk,
+            module=data.validated_data["module"],
+            environment=data.validated_data["environment"],
+        )
+        body = PublishOut(
+            {"module": result.module, "version": result.version, "deployment": result.deployment}
+        ).data
+        return Response(
+            body, status=status.HTTP_201_CREATED if result.created_version else status.HTTP_200_OK
+        )

@@ -15,6 +15,7 @@ urlpatterns: list = [
     *_both("transfers/<int:pk>/approve", api.TransferApproveView.as_view(), "api-transfer-approve"),
     *_both("transfers/<int:pk>/reject", api.TransferRejectView.as_view(), "api-transfer-reject"),
     *_both("transfers/<int:pk>/cancel", api.TransferCancelView.as_view(), "api-transfer-cancel"),
+    *_both("transfers/<int:pk>/publish", api.TransferPublishView.as_view(), "api-transfer-publish"),
     *_both(
         "transfers/<int:pk>/packages/<int:module>",
         api.TransferPackageView.as_view(),

@@ -22,6 +22,13 @@ class TransferCreateInput(serializers.Serializer):
         return attrs
 
 
+class TransferPublishInput(serializers.Serializer):
+    module = serializers.IntegerField(min_value=1, help_text="The source module's id (an item).")
+    environment = serializers.IntegerField(
+        min_value=1, help_text="The id of an environment of the destination."
+    )
+
+
 class RejectInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 

@@ -8,11 +8,13 @@ source's portal is blocked are audited (`transfer.refused`) in their own transac
 the record survives the refusal.
 
 The writes live in one module per step of a transfer's life: `requesting`, `deciding`
-(approve, reject, cancel) and `packages` (the re-marked package's download); `records`
-holds what they all write. Callers import from here.
+(approve, reject, cancel), `packages` (the re-marked package's download) and
+`destination` (publishing it straight into a destination environment); `records` holds
+what they all write. Callers import from here.
 """
 
 from portal.services.deciding import transfer_approve, transfer_cancel, transfer_reject
+from portal.services.destination import transfer_publish
 from portal.services.packages import IssuedPackage, transfer_package
 from portal.services.records import PORTAL_BLOCKED
 from portal.services.requesting import transfer_request
@@ -23,6 +25,7 @@ __all__ = [
     "transfer_approve",
     "transfer_cancel",
     "transfer_package",
+    "transfer_publish",
     "transfer_reject",
     "transfer_request",
 ]

@@ -24,19 +24,16 @@ class IssuedPackage:
     size: int
 
 
-def _downloadable_item(*, user, transfer, module) -> tuple[TransferRequest, TransferItem]:
-    """The request and its item for `module`: 404 if either is not visible or not there,
-    403 if the user may not download, 409 until the request is approved.
-    """
-    transfer = transfer_for_user(
+def visible_transfer(user, transfer) -> TransferRequest:
+    """The request (an instance or its id) if `user` may see it, else 404."""
+    return transfer_for_user(
         user, transfer.pk if isinstance(transfer, TransferRequest) else transfer
     )
-    roles = transfer_roles(user, transfer)
-    if not roles.can_download:
-        raise NotAllowed(
-            "Only the requester and the administrators of "
-            f"{transfer.destination.name} may download the transferred packages."
-        )
+
+
+def approved_item(*, transfer: TransferRequest, module) -> TransferItem:
+    """The request's item for `module`: 404 if it is not there, 409 until the request is
+    approved."""
     module_pk = module.pk if isinstance(module, Module) else module
     item = (
         transfer.items.select_related("module", "version", "version__module")
@@ -52,7 +49,39 @@ def _downloadable_item(*, user, transfer, module) -> tuple[TransferRequest, Tran
             f"Transfer request #{transfer.pk} is {transfer.status}: packages exist only once "
             "it is approved."
         )
-    return transfer, item
+    return item
+
+
+def _downloadable_item(*, user, transfer, module) -> tuple[TransferRequest, TransferItem]:
+    """The request and its item for `module`: 404 if either is not visible or not there,
+    403 if the user may not download, 409 until the request is approved.
+    """
+    transfer = visible_transfer(user, transfer)
+    if not transfer_roles(user, transfer).can_download:
+        raise NotAllowed(
+            "Only the requester and the administrators of "
+            f"{transfer.destination.name} may download the transferred packages."
+        )
+    return transfer, approved_item(transfer=transfer, module=module)
+
+
+def sealed_package_file(item: TransferItem) -> tuple[BinaryIO, int]:
+    """The item's version sealed under its new mark, in a temporary file (at 0), and its
+    size. The caller closes it."""
+    out = tempfile.TemporaryFile(prefix="ipp-transfer-")
+    try:
+        build_sealed_package(
+            version=item.version,
+            reader=open_version_source(item.version),
+            mark=item.new_mark,
+            out=out,
+        )
+        size = out.seek(0, 2)
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+    return out, size
 
 
 def _record_download(*, user, transfer: TransferRequest, item: TransferItem) -> None:
@@ -86,16 +115,8 @@ def transfer_package(*, user, transfer, module) -> IssuedPackage:
     who cannot see the request, 403 for anyone else who can). Each download is recorded.
     """
     transfer, item = _downloadable_item(user=user, transfer=transfer, module=module)
-    out = tempfile.TemporaryFile(prefix="ipp-transfer-")
+    out, size = sealed_package_file(item)
     try:
-        build_sealed_package(
-            version=item.version,
-            reader=open_version_source(item.version),
-            mark=item.new_mark,
-            out=out,
-        )
-        size = out.seek(0, 2)
-        out.seek(0)
         _record_download(user=user, transfer=transfer, item=item)
     except BaseException:
         out.close()

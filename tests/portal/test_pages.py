@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from ipp.toggles import infrastructure_set_flags
 from portal.models import TransferRequest
-from portal.services import transfer_approve, transfer_request
+from portal.services import transfer_approve, transfer_publish, transfer_request
 from tests import factories
 
 PERSONAS = ["support", "acme_admin", "developer", "contractor", "emca_admin", "outsider"]
@@ -238,10 +238,23 @@ def test_the_dashboard_tells_destination_admins_a_transfer_is_ready_until_they_d
     transfer_approve(user=world.acme_admin, transfer=transfer)
     emca = browse("emca_admin")
     page = _text(emca.get(reverse("dashboard")).content.decode())
-    assert "1 approved transfer into your infrastructures is ready to download and publish" in page
+    assert "1 approved transfer into your infrastructures is ready to publish" in page
 
     emca.get(reverse("portal:package", args=[transfer.pk, customer_core.module_id]))
     page = emca.get(reverse("dashboard")).content.decode()
+    assert 'data-testid="incoming-transfers"' not in page
+
+
+def test_the_dashboard_stops_telling_once_the_transfer_is_published(world, customer_core, browse):
+    transfer = _pending(world, customer_core)
+    transfer_approve(user=world.acme_admin, transfer=transfer)
+    transfer_publish(
+        user=world.emca_admin,
+        transfer=transfer,
+        module=customer_core.module_id,
+        environment=world.emca_dev_env,
+    )
+    page = browse("emca_admin").get(reverse("dashboard")).content.decode()
     assert 'data-testid="incoming-transfers"' not in page
 
 
