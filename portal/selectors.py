@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
+from core.levels import Level
 from permissions import door
 from portal.models import TransferEvent, TransferItem, TransferRequest
 from registry.models import Membership
@@ -95,6 +96,35 @@ def transfer_roles(user, transfer: TransferRequest) -> TransferRoles:
         is_source_admin=transfer.source_id in admin_of,
         is_destination_admin=transfer.destination_id in admin_of,
         is_support=door.is_support(user),
+    )
+
+
+def publish_destinations(user, transfer: TransferRequest) -> list:
+    """The destination's environments where `user` could publish this approved request's
+    modules in one step (what the transfer page offers; the publish decides for real).
+
+    Empty unless the request is approved and the user is a member of the destination who
+    administers it, may create modules, or has publish on one of the request's modules
+    there; then the environments whose protection lets them in (door, one query).
+    """
+    if transfer.status != TransferRequest.Status.APPROVED:
+        return []
+    membership = door.membership_for(user, transfer.destination_id)
+    if membership is None:
+        return []
+    if not (membership.is_admin or membership.create_modules):
+        keys = TransferItem.objects.filter(request=transfer).values("module__key")
+        has_publish = (
+            door.modules_for_user(user, Level.PUBLISH)
+            .filter(infrastructure_id=transfer.destination_id, key__in=keys)
+            .exists()
+        )
+        if not has_publish:
+            return []
+    return list(
+        door.deployable_environments(user)
+        .filter(infrastructure_id=transfer.destination_id)
+        .order_by("id")
     )
 
 

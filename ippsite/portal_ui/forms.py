@@ -97,3 +97,27 @@ class TransferRequestForm(forms.Form):
 
 class RejectForm(forms.Form):
     reason = forms.CharField(required=False, max_length=500)
+
+
+class PublishForm(forms.Form):
+    """Publish one module of an approved request into a destination environment the user
+    may publish to (choices from portal.selectors.publish_destinations)."""
+
+    module = forms.TypedChoiceField(
+        coerce=int, label="Module", widget=forms.Select(attrs={"class": "form-select"})
+    )
+    environment = forms.TypedChoiceField(
+        coerce=int,
+        label="Into environment",
+        widget=forms.Select(attrs={"class": "form-select", "data-testid": "publish-environment"}),
+    )
+
+    def __init__(self, *args, items, environments, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["module"].choices = [
+            (item.module_id, f"{item.module.name} v{item.version.number}") for item in items
+        ]
+        self.fields["environment"].choices = [
+            (env.pk, f"{env.name} — protected" if env.protected else env.name)
+            for env in environments
+        ]

@@ -14,5 +14,6 @@ urlpatterns: list = [
     path("portal/<int:pk>/approve/", views.approve, name="approve"),
     path("portal/<int:pk>/reject/", views.reject, name="reject"),
     path("portal/<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("portal/<int:pk>/publish/", views.publish, name="publish"),
     path("portal/<int:pk>/packages/<int:module>/", views.package, name="package"),
 ]

@@ -5,22 +5,25 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError, NotAllowed
-from ippsite.portal_ui.forms import RejectForm, TransferRequestForm
+from ippsite.portal_ui.forms import PublishForm, RejectForm, TransferRequestForm
 from portal import selectors, services
-from registry.models import Environment
+from portal.services import PORTAL_BLOCKED
 
-_IPP_CODES = {"ipp_portal_blocked", "invalid_intellectual_property", "tampered_package"}
+_IPP_CODES = {"invalid_intellectual_property", "tampered_package"}
 
 
-def _url(name: str, *args) -> str | None:
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
+def _help_url(error: DomainError | None) -> str | None:
+    """Where an error's "what does this mean" link goes: the troubleshooting page, at its
+    section on portal blocking for ipp_portal_blocked."""
+    if error is None:
         return None
+    if error.code == PORTAL_BLOCKED:
+        return reverse("ipp:troubleshoot") + "#portal-blocked"
+    return reverse("ipp:troubleshoot") if error.code in _IPP_CODES else None
 
 
 def _breadcrumbs(*trail) -> list:
@@ -73,8 +76,8 @@ def new_request(request):
                 note=values.get("note", ""),
             )
         except DomainError as exc:
+            # Shown once, above the form (with its help link), not again as a form error.
             error, status = exc, exc.status
-            form.add_error(None, exc.detail)
         else:
             if transfer.status == transfer.Status.APPROVED:
                 messages.success(
@@ -97,9 +100,7 @@ def new_request(request):
         {
             "form": form,
             "error": error,
-            "troubleshoot_url": _url("ipp:troubleshoot")
-            if error is not None and error.code in _IPP_CODES
-            else None,
+            "error_help_url": _help_url(error),
             "breadcrumbs": _breadcrumbs((None, "New request")),
         },
         status=status,
@@ -109,23 +110,25 @@ def new_request(request):
 def _detail(request, pk, *, error: DomainError | None = None, status: int = 200):
     transfer = selectors.transfer_for_user(request.user, pk, detail=True)
     roles = selectors.transfer_roles(request.user, transfer)
-    environments = []
-    if roles.is_destination_admin and transfer.status == transfer.Status.APPROVED:
-        for env in Environment.objects.filter(infrastructure=transfer.destination).order_by("id"):
-            environments.append((env, _url("environment", env.pk)))
+    items = list(transfer.items.all())
+    destinations = selectors.publish_destinations(request.user, transfer)
+    publish_form = (
+        PublishForm(items=items, environments=destinations, prefix="publish")
+        if destinations
+        else None
+    )
     return render(
         request,
         "portal/detail.html",
         {
             "transfer": transfer,
-            "items": list(transfer.items.all()),
+            "items": items,
             "events": list(transfer.events.all()),
             "roles": roles,
             "error": error,
-            "troubleshoot_url": _url("ipp:troubleshoot")
-            if error is not None and error.code in _IPP_CODES
-            else None,
-            "destination_environments": environments,
+            "error_help_url": _help_url(error),
+            "blocked_help_url": reverse("ipp:troubleshoot") + "#portal-blocked",
+            "publish_form": publish_form,
             "reject_form": RejectForm(),
             "breadcrumbs": _breadcrumbs((None, f"Request #{transfer.pk}")),
         },
@@ -193,3 +196,34 @@ def package(request, pk: int, module: int):
     )
     response["Content-Length"] = str(issued.size)
     return response
+
+
+@login_required
+@require_POST
+def publish(request, pk: int):
+    """Publish one module of an approved request into a destination environment."""
+    module = _int(request.POST.get("publish-module"))
+    environment = _int(request.POST.get("publish-environment"))
+    if module is None or environment is None:
+        messages.error(request, "Choose a module and an environment to publish into.")
+        return redirect("portal:detail", pk=pk)
+    try:
+        result = services.transfer_publish(
+            user=request.user, transfer=pk, module=module, environment=environment
+        )
+    except DomainError as exc:
+        return _detail(request, pk, error=exc, status=exc.status)
+    env = result.deployment.environment
+    messages.success(
+        request,
+        f"Published {result.module.name} v{result.version.number} in "
+        f"{env.infrastructure.name} / {env.name}, marked for {env.infrastructure.name}.",
+    )
+    return redirect("portal:detail", pk=pk)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

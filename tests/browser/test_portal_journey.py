@@ -1,4 +1,4 @@
-"""The IPP portal in a real browser: request → approve → download → publish in EMCA.
+"""The IPP portal in a real browser: request → approve → publish in EMCA in one step.
 
 Uses the browser harness of tests/browser/conftest.py (Chromium, sign-in, screenshots);
 each persona signs in in its own browser context. Screenshots of each step go to
@@ -44,7 +44,7 @@ def shot(page, name: str) -> None:
     screenshot(page, f"portal-{name}")
 
 
-def test_a_module_moves_from_acme_to_emca_through_the_portal(world, publish, sign_in, tmp_path):
+def test_a_module_moves_from_acme_to_emca_through_the_portal(world, publish, sign_in):
     manifest = factories.manifest(key=str(uuid.uuid4()), name="CustomerCore")
     acme_version = publish(world.developer, world.acme_dev_env, manifest).version
 
@@ -74,32 +74,35 @@ def test_a_module_moves_from_acme_to_emca_through_the_portal(world, publish, sig
     admin.wait_for_selector("[data-testid=empty-approvals]")
     assert TransferRequest.objects.get().status == "approved"
 
-    # EMCA's administrator downloads the re-marked package and publishes it in Development.
+    # EMCA's administrator publishes the re-marked version from the transfer page, in one
+    # step: nothing is downloaded or uploaded.
     emca = sign_in("emca_admin")
     emca.goto(f"/portal/{transfer.pk}/")
     emca.wait_for_selector("[data-testid=status][data-status=approved]")
     shot(emca, "5-approved-detail")
-    with emca.expect_download() as download_info:
-        emca.click("[data-testid=download]")
-    package = tmp_path / "CustomerCore-EMCA.zip"
-    download_info.value.save_as(package)
-
-    emca.click(f"[data-testid=publish-hint] >> text={world.emca_dev_env.name}")
-    emca.set_input_files("[data-testid=publish-form] input[name=package]", str(package))
-    emca.click("[data-upload-submit]")
-    emca.wait_for_url("**/modules/*/")
-    emca.wait_for_selector("[data-testid=marked]")
-    assert "CustomerCore" in emca.title()
-    shot(emca, "6-published-in-emca")
+    form = emca.locator("[data-testid=publish-form]")
+    form.get_by_label("Environment of EMCA").select_option(label=world.emca_dev_env.name)
+    form.get_by_role("button", name="Publish CustomerCore").click()
+    emca.wait_for_selector("[data-testid=event][data-kind=published]")
+    assert "Published CustomerCore v1 in EMCA / Development" in emca.inner_text(
+        "[data-testid=message]"
+    )
 
     emca_version = ModuleVersion.objects.get(module__infrastructure=world.emca)
     assert emca_version.marked_code == world.emca.activation_code
     assert emca_version.mark["epoch"] == 2
+    assert emca_version.deployments.get().environment == world.emca_dev_env
     acme_version.refresh_from_db()
     assert acme_version.marked_code == world.acme.activation_code
 
-    # The timeline tells every step.
-    emca.goto(f"/portal/{transfer.pk}/")
+    # The timeline tells every step and ends with the publish at the destination.
     kinds = emca.eval_on_selector_all("[data-testid=event]", "els => els.map(e => e.dataset.kind)")
-    assert kinds == ["requested", "approved", "packages_issued", "downloaded"]
-    shot(emca, "7-timeline")
+    assert kinds == ["requested", "approved", "packages_issued", "published"]
+    last = emca.locator("[data-testid=event]").last.inner_text()
+    assert "emca_admin published CustomerCore in EMCA / Development" in last
+    shot(emca, "6-published-timeline")
+
+    # The module page in EMCA shows the marked version deployed.
+    emca.goto(f"/modules/{emca_version.module_id}/")
+    emca.wait_for_selector("[data-testid=marked]")
+    shot(emca, "7-published-in-emca")

@@ -108,7 +108,8 @@ def test_a_blocked_portal_is_explained_with_a_link_to_the_troubleshooting_page(
     page = reply.content.decode()
     assert reply.status_code == 403
     assert 'data-code="ipp_portal_blocked"' in page
-    assert reverse("ipp:troubleshoot") in page
+    assert reverse("ipp:troubleshoot") + "#portal-blocked" in page
+    assert page.count("The IPP portal is blocked for ACME") == 1  # said once
 
 
 def test_choosing_nothing_is_refused(world, browse):
@@ -192,7 +193,15 @@ def test_the_detail_page_tells_the_whole_story_on_its_timeline(world, customer_c
         assert f'data-kind="{kind}"' in page
     assert 'data-status="approved"' in page
     assert 'data-testid="download"' in page
-    assert 'data-testid="publish-hint"' in page
+    assert 'data-testid="publish-form"' in page
+
+    emca.post(
+        reverse("portal:publish", args=[transfer.pk]),
+        {"publish-module": customer_core.module_id, "publish-environment": world.emca_dev_env.pk},
+    )
+    page = emca.get(reverse("portal:detail", args=[transfer.pk])).content.decode()
+    kinds = re.findall(r'data-testid="event" data-kind="([a-z_]+)"', page)
+    assert kinds == ["requested", "approved", "packages_issued", "downloaded", "published"]
 
 
 def test_the_detail_page_offers_each_persona_only_their_actions(world, customer_core, browse):
