@@ -41,9 +41,11 @@ def deployers_of(environment: Environment) -> QuerySet:
 
 def deployer_candidates(environment: Environment, *, q: str = "", limit: int = 10) -> list:
     """Members of the environment's infrastructure whose username or e-mail contains `q`,
-    who are not already deployers (the "add a deployer" search), at most `limit`."""
+    who are not already deployers nor administrators (who always may), at most `limit`:
+    the "add a deployer" search."""
     qs = (
         Membership.objects.filter(infrastructure_id=environment.infrastructure_id)
+        .exclude(role=Membership.Role.ADMINISTRATOR)
         .exclude(deployer_of__environment=environment)
         .select_related("user")
         .order_by("user__username")
