@@ -4,12 +4,11 @@ Embedded default: SQLite and files under IPP_DATA_DIR (./var). Production: Postg
 through DATABASE_URL and keys through the environment. Nothing secret lives in the repo.
 """
 
-import os
-import secrets
 from pathlib import Path
 
 import dj_database_url
 
+from core import keys
 from core.env import envbool, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -24,22 +23,8 @@ IPP_AUDIT_CHECKPOINT_FILE = envstr("IPP_AUDIT_CHECKPOINT_FILE", "")
 
 DEBUG = envbool("IPP_DEBUG", False)
 
-
-def _secret_key() -> str:
-    """IPP_SECRET_KEY, else a key generated once into IPP_DATA_DIR/keys (mode 0600)."""
-    given = envstr("IPP_SECRET_KEY")
-    if given:
-        return given
-    path = IPP_KEYS_DIR / "django-secret-key"
-    if not path.exists():
-        IPP_KEYS_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(64))
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+# IPP_SECRET_KEY, else generated once into IPP_KEYS_DIR/secret/ (core.keys).
+SECRET_KEY = keys.secret_key(IPP_KEYS_DIR)
 ALLOWED_HOSTS = envlist("IPP_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 INSTALLED_APPS = [
