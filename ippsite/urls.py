@@ -32,3 +32,5 @@ urlpatterns = [
 
 handler404 = "ippsite.views.not_found"
 handler403 = "ippsite.views.forbidden"
+handler400 = "ippsite.views.bad_request"
+handler500 = "ippsite.views.server_error"
