@@ -1,6 +1,6 @@
 """Signed checkpoints: 'the chain had `seq` entries ending in `hash`', by the authority key.
 
-The key lives outside the database (core.keys, keyring "authority"), so someone who
+The key lives outside the database (the "authority" keys of core.keys), so someone who
 can rewrite the tables can recompute every hash but cannot forge these signatures.
 """
 
@@ -14,19 +14,15 @@ from django.utils import timezone
 from audit.chain import GENESIS_HASH, checkpoint_message
 from audit.mirror import mirror_on_commit
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from core.keys import Keyring
+from core import keys
+from core.keys import AuthorityRing
 
-KEYRING_NAME = "authority"
 logger = logging.getLogger(__name__)
 
 
-def load_keyring() -> Keyring:
-    return Keyring.load(KEYRING_NAME)
-
-
-def _sign(*, seq: int, hash: str, keyring: Keyring | None = None) -> AuditCheckpoint:
+def _sign(*, seq: int, hash: str, keyring: AuthorityRing | None = None) -> AuditCheckpoint:
     created_at = timezone.now()
-    key_id, signature = (keyring or load_keyring()).sign(
+    key_id, signature = (keyring or keys.authority()).sign(
         checkpoint_message(seq=seq, hash=hash, created_at=created_at)
     )
     checkpoint = AuditCheckpoint.objects.create(
@@ -47,7 +43,7 @@ def maybe_checkpoint(entry: AuditEntry) -> AuditCheckpoint | None:
     if every < 1 or entry.seq % every:
         return None
     try:
-        keyring = load_keyring()
+        keyring = keys.authority()
     except (ImproperlyConfigured, OSError, ValueError):
         # A missing or broken key must not make every hundredth operation fail: the entry
         # is still chained, the next checkpoint covers it, and the page shows the gap.
@@ -79,8 +75,8 @@ def checkpoint_now() -> AuditCheckpoint | None:
         return _sign(seq=head.seq, hash=head.hash)
 
 
-def checkpoint_valid(checkpoint: AuditCheckpoint, keyring: Keyring | None = None) -> bool:
-    keyring = keyring or load_keyring()
+def checkpoint_valid(checkpoint: AuditCheckpoint, keyring: AuthorityRing | None = None) -> bool:
+    keyring = keyring or keys.authority()
     return keyring.verify(
         checkpoint.key_id,
         checkpoint_message(

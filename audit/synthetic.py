@@ -14,9 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, canonical_bytes, checkpoint_message
-from audit.checkpoints import load_keyring
 from audit.mirror import mirror_on_commit
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from core import keys
 
 
 def bulk_append(
@@ -33,7 +33,7 @@ def bulk_append(
     `on_batch` receives each batch's canonical bytes (the bench hashes them again to
     compare with raw SHA-256).
     """
-    keyring = load_keyring()
+    keyring = keys.authority()
     every = int(settings.IPP_AUDIT_CHECKPOINT_EVERY)
     with transaction.atomic():
         head, _ = AuditHead.objects.select_for_update().get_or_create(

@@ -14,9 +14,10 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, canonical_bytes
-from audit.checkpoints import checkpoint_message, load_keyring
+from audit.checkpoints import checkpoint_message
 from audit.mirror import MirroredCheckpoint, mirror_path, read_mirror
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditVerification
+from core import keys
 
 CHUNK_SIZE = 2000
 MIRROR_BATCH = 500
@@ -210,7 +211,7 @@ def verify_chain(
 
     def keyring_for():
         if not keyrings:
-            keyrings.append(load_keyring())
+            keyrings.append(keys.authority())
         return keyrings[0]
 
     mirror = _check_mirror(

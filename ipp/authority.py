@@ -1,13 +1,10 @@
-"""The site's IPP authority: the Ed25519 keyring that signs marks (and audit checkpoints).
+"""The site's IPP authority: the Ed25519 keys that sign marks (and audit checkpoints).
 
-Loaded on every use, so a key rotated or retired by a management command in another
-process takes effect at once.
+They are the "authority" keys of the one key provider, core.keys: loaded once per
+process, and again when ipp_rotate_key or ipp_retire_key (here or in another process)
+replaces the keyring.
 """
 
-from core.keys import Keyring
+from core.keys import AuthorityRing, authority
 
-AUTHORITY = "authority"
-
-
-def authority() -> Keyring:
-    return Keyring.load(AUTHORITY)
+__all__ = ["AuthorityRing", "authority"]

@@ -6,8 +6,8 @@ sorted keys, no whitespace) and `sealed.bin`. `sealed.bin` is
     "IPPSEAL1" | salt (16 random bytes) | record*
 
 and each record is `length (4 bytes, big-endian) | nonce (12) | AES-256-GCM ciphertext`.
-The key is HKDF-SHA256 of the site sealing key (kept outside the database: env
-IPP_SEALING_KEY, else IPP_KEYS_DIR/sealing/sealing.key, mode 0600) with
+The key is HKDF-SHA256 of the site sealing key (core.keys.sealing_key(), outside the
+database: IPP_SEALING_KEY, else IPP_KEYS_DIR/sealing/, mode 0600) with
 salt = SHA-256(manifest) | salt and info = domain | mark. Every record's associated data
 is domain | SHA-256(mark) | SHA-256(manifest) | salt | record number | is-last, so editing
 any byte of mark.json or manifest.json, swapping, reordering or truncating records makes
@@ -19,23 +19,19 @@ the mark's digest, so the mark, the manifest and the content stand or fall toget
 Reading and writing stream record by record: memory stays bounded whatever the size.
 """
 
-import base64
 import hashlib
 import os
-import secrets
 import struct
 import zipfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
+from core import keys
 from core.errors import InvalidPackage, TamperedPackage
 from core.streams import AdmittedSource, buffered
 from ipp.fingerprints import Normalizer
@@ -51,46 +47,10 @@ TAG_SIZE = 16
 CHUNK_SIZE = 64 * 1024
 MAX_PATH = 0xFFFF  # a ZIP name's own limit: every path the site ever stored seals and unseals
 MAX_RECORD = NONCE_SIZE + 1 + 8 + MAX_PATH + CHUNK_SIZE + TAG_SIZE
-ENV_VAR = "IPP_SEALING_KEY"
 _DOMAIN = b"ipp-seal-v1\0"
 _LENGTH = struct.Struct(">I")
 _POSITION = struct.Struct(">Q?")
 _FILE, _DATA, _END = b"F", b"D", b"E"
-
-# --- the site sealing key ----------------------------------------------------------
-
-
-def sealing_key() -> bytes:
-    """IPP_SEALING_KEY (base64 of 32 bytes), else a key file generated on first use."""
-    given = os.environ.get(ENV_VAR, "").strip()
-    if given:
-        try:
-            key = base64.b64decode(given, validate=True)
-        except ValueError:
-            raise ImproperlyConfigured(f"{ENV_VAR} is not valid base64") from None
-        if len(key) != 32:
-            raise ImproperlyConfigured(f"{ENV_VAR} must decode to 32 bytes")
-        return key
-    directory = Path(settings.IPP_KEYS_DIR) / "sealing"
-    path = directory / "sealing.key"
-    if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Write a private temporary file, then link it into place: a concurrent first
-        # use either wins or reads the complete key of the process that did.
-        temp = directory / f".sealing-{secrets.token_hex(8)}"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(base64.b64encode(os.urandom(32)) + b"\n")
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            pass
-        finally:
-            temp.unlink(missing_ok=True)
-    key = base64.b64decode(path.read_bytes().strip())
-    if len(key) != 32:
-        raise ImproperlyConfigured(f"{path} must hold base64 of 32 bytes")
-    return key
 
 
 class _Cipher:
@@ -103,7 +63,7 @@ class _Cipher:
             length=32,
             salt=manifest_hash + salt,
             info=_DOMAIN + mark_bytes,
-        ).derive(sealing_key())
+        ).derive(keys.sealing_key())
         self.aead = AESGCM(key)
         self.prefix = _DOMAIN + hashlib.sha256(mark_bytes).digest() + manifest_hash + salt
 

@@ -12,8 +12,14 @@ from registry.models import Environment, Membership
 @login_required
 def dashboard(request):
     user = request.user
+    is_support = door.is_support(user)
+    # Counts disclose nothing a user may not see: support and administrators count every
+    # module of their infrastructures; others count only the modules they have a level on.
+    current = Q(deployments__is_current=True)
+    if not is_support:
+        current &= Q(deployments__module__in=door.modules_for_user(user).values("pk"))
     environments = Environment.objects.annotate(
-        deployed_count=Count("deployments", filter=Q(deployments__is_current=True))
+        deployed_count=Count("deployments", filter=current)
     ).order_by("id")
     infrastructures = list(
         door.infrastructures_for_user(user)
@@ -33,7 +39,7 @@ def dashboard(request):
         "dashboard.html",
         {
             "infrastructures": infrastructures,
-            "is_support": door.is_support(user),
+            "is_support": is_support,
             "visible_total": sum(visible.values()),
             "widgets": _widgets(request),
         },

@@ -7,21 +7,16 @@ then AES-256-GCM of one CHUNK_SIZE chunk (only the last may be shorter). Each re
 associated data binds it to (storage_id, file number, chunk number, is-last), so records
 cannot be altered, reordered, moved between files or versions, or cut off the end.
 
-The data key is wrapped by a master key that never enters the database: from the
-IPP_MASTER_KEYS environment variable ("kid:base64key,...", first is current), else from
-files IPP_KEYS_DIR/master-<kid>.key (0600) with the current kid in master-current,
-generated on first use. Callers wrap with `aad=storage_id.bytes`.
+The data key is wrapped by a master key that never enters the database: the "master"
+keys of the one key provider, core.keys (IPP_MASTER_KEYS, else files under
+IPP_KEYS_DIR/master/). Callers wrap with `aad=storage_id.bytes`.
 """
 
-import base64
 import json
 import os
-import re
-import secrets
 import shutil
 import struct
 import tempfile
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -30,21 +25,20 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from core import keys
 
 CHUNK_SIZE = 64 * 1024
 KEY_SIZE = 32
 NONCE_SIZE = 12
 TAG_SIZE = 16
 RECORD_SIZE = NONCE_SIZE + CHUNK_SIZE + TAG_SIZE
-ENV_VAR = "IPP_MASTER_KEYS"
 INDEX_NAME = "index"
 _INDEX_NUMBER = 2**64 - 1  # the index's "file number" in the associated data
 _SOURCE_AAD = b"ipp-source-v1\0"
 _WRAP_AAD = b"ipp-data-key-v1\0"
 _CHUNK_AAD = struct.Struct(">QQ?")
-_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_CURRENT = "master-current"
-_URLSAFE = str.maketrans("-_", "+/")
 
 
 class CryptoError(Exception):
@@ -60,84 +54,43 @@ class SourceIntegrityError(CryptoError):
 
 
 class MasterKeyring:
-    """Master keys by id; `current_id` wraps new data keys, the others still unwrap."""
+    """The master keys of core.keys: `current_id` wraps new data keys, the others still unwrap.
 
-    def __init__(self, keys: dict[str, bytes], current_id: str, *, directory: Path | None):
-        self._keys = dict(keys)
-        self.current_id = current_id
-        self.directory = directory
+    `load()` reads nothing: the provider loaded the keys once for the process.
+    """
 
-    @property
-    def from_env(self) -> bool:
-        return self.directory is None
-
-    @property
-    def key_ids(self) -> list[str]:
-        return sorted(self._keys)
+    def __init__(self, ring: keys.Ring):
+        self._ring = ring
 
     @classmethod
     def load(cls) -> "MasterKeyring":
-        raw = os.environ.get(ENV_VAR, "").strip()
-        if raw:
-            return cls._from_env(raw)
-        return cls._from_directory(Path(settings.IPP_KEYS_DIR))
+        try:
+            return cls(keys.master())
+        except ImproperlyConfigured as exc:
+            raise KeyringError(str(exc)) from exc
 
-    @classmethod
-    def _from_env(cls, raw: str) -> "MasterKeyring":
-        keys: dict[str, bytes] = {}
-        for n, item in enumerate(part.strip() for part in raw.split(",")):
-            if not item:
-                continue
-            kid, sep, encoded = item.partition(":")
-            kid = kid.strip()
-            if not sep or not _KEY_ID.fullmatch(kid):
-                raise KeyringError(
-                    f"{ENV_VAR} entry {n + 1} must be <id>:<base64 key>, with an id of letters, "
-                    "digits, '.', '_' or '-' (at most 64)"
-                )
-            if kid in keys:
-                raise KeyringError(f"{ENV_VAR} names master key '{kid}' twice")
-            keys[kid] = _decode_key(encoded, f"{ENV_VAR} key '{kid}'")
-        if not keys:
-            raise KeyringError(f"{ENV_VAR} is set but holds no key")
-        return cls(keys, next(iter(keys)), directory=None)
+    @property
+    def current_id(self) -> str:
+        return self._ring.current_id
 
-    @classmethod
-    def _from_directory(cls, directory: Path) -> "MasterKeyring":
-        if not directory.exists():
-            directory.mkdir(parents=True, mode=0o700)
-            os.chmod(directory, 0o700)
-        current_path = directory / _CURRENT
-        if not current_path.exists():
-            kid = _new_key_file(directory)
-            if not _set_current(directory, kid, only_if_missing=True):
-                # Another process generated the first key at the same moment: use theirs.
-                (directory / f"master-{kid}.key").unlink(missing_ok=True)
-        keys = _read_key_files(directory)
-        current = current_path.read_text().strip()
-        if current not in keys:
-            raise KeyringError(
-                f"{current_path} names master key '{current}', but "
-                f"{directory / f'master-{current}.key'} is missing or unreadable"
-            )
-        return cls(keys, current, directory=directory)
+    @property
+    def from_env(self) -> bool:
+        return self._ring.from_env
+
+    @property
+    def key_ids(self) -> list[str]:
+        """The live master key ids."""
+        return self._ring.key_ids
 
     def wrap(self, data_key: bytes, *, aad: bytes) -> tuple[str, bytes]:
         """Encrypt a data key under the current master key: (key id, nonce + ciphertext)."""
         _check_key(data_key)
         nonce = os.urandom(NONCE_SIZE)
-        sealed = AESGCM(self._keys[self.current_id]).encrypt(nonce, data_key, _WRAP_AAD + aad)
+        sealed = AESGCM(self._ring.current).encrypt(nonce, data_key, _WRAP_AAD + aad)
         return self.current_id, nonce + sealed
 
     def unwrap(self, key_id: str, wrapped: bytes, *, aad: bytes) -> bytes:
-        key = self._keys.get(key_id)
-        if key is None and self.directory is not None:
-            # Another process may have rotated since this keyring was loaded.
-            self._keys.update(_read_key_files(self.directory))
-            key = self._keys.get(key_id)
-        if key is None:
-            where = ENV_VAR if self.from_env else str(self.directory)
-            raise KeyringError(f"master key '{key_id}' is not in {where}")
+        key = self._key(key_id)
         wrapped = bytes(wrapped)
         try:
             data_key = AESGCM(key).decrypt(
@@ -150,34 +103,18 @@ class MasterKeyring:
         _check_key(data_key)
         return data_key
 
-    def rotate(self) -> str:
-        """Make a new current master key file; older keys stay so existing wraps unwrap."""
-        if self.directory is None:
-            raise KeyringError(
-                f"master keys come from {ENV_VAR}, which cannot be changed from here: put the "
-                f"new key first in {ENV_VAR} (id:base64 of 32 random bytes), keep the old keys "
-                "after it, restart, then run rotate_master_key to re-wrap data keys with it"
-            )
-        kid = _new_key_file(self.directory)
-        _set_current(self.directory, kid, only_if_missing=False)
-        self._keys = _read_key_files(self.directory)
-        self.current_id = kid
-        return kid
-
-    def retire(self, key_ids: Iterable[str]) -> list[str]:
-        """Delete the files of these (non-current) master keys; returns the ids deleted."""
-        if self.directory is None:
-            raise KeyringError(f"master keys come from {ENV_VAR}: remove retired keys there")
-        deleted = []
-        for kid in key_ids:
-            if kid == self.current_id:
-                raise KeyringError(f"master key '{kid}' is current and cannot be retired")
-            path = self.directory / f"master-{kid}.key"
-            if path.exists():
-                path.unlink()
-                deleted.append(kid)
-            self._keys.pop(kid, None)
-        return deleted
+    def _key(self, key_id: str) -> bytes:
+        try:
+            return self._ring.key(key_id)
+        except keys.UnknownKey:
+            pass
+        # Rotated since this keyring was taken (here or by another process): ask again.
+        self._ring = MasterKeyring.load()._ring
+        try:
+            return self._ring.key(key_id)
+        except keys.UnknownKey:
+            state = "was retired from" if key_id in self._ring.retired else "is not in"
+            raise KeyringError(f"master key '{key_id}' {state} {self._ring.source}") from None
 
 
 def new_data_key() -> bytes:
@@ -187,63 +124,6 @@ def new_data_key() -> bytes:
 def _check_key(key: bytes) -> None:
     if not isinstance(key, bytes) or len(key) != KEY_SIZE:
         raise ValueError(f"a key must be {KEY_SIZE} bytes")
-
-
-def _decode_key(encoded: str, what: str) -> bytes:
-    """Standard or URL-safe base64, padding required; anything else is refused."""
-    text = encoded.strip().translate(_URLSAFE)
-    try:
-        key = base64.b64decode(text, validate=True)
-    except ValueError:
-        raise KeyringError(f"{what} is not valid base64") from None
-    if len(key) != KEY_SIZE:
-        raise KeyringError(f"{what} must decode to {KEY_SIZE} bytes, not {len(key)}")
-    return key
-
-
-def _read_key_files(directory: Path) -> dict[str, bytes]:
-    keys = {}
-    for path in sorted(directory.glob("master-*.key")):
-        kid = path.name[len("master-") : -len(".key")]
-        if _KEY_ID.fullmatch(kid):
-            keys[kid] = _decode_key(path.read_text(), str(path))
-    return keys
-
-
-def _new_key_file(directory: Path) -> str:
-    kid = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
-    encoded = base64.b64encode(new_data_key()) + b"\n"
-    _write_private(directory / f"master-{kid}.key", encoded)
-    return kid
-
-
-def _set_current(directory: Path, kid: str, *, only_if_missing: bool) -> bool:
-    """Point master-current at `kid` atomically; False if only_if_missing and it exists."""
-    target = directory / _CURRENT
-    temp = directory / f".{_CURRENT}-{secrets.token_hex(8)}"
-    _write_private(temp, kid.encode() + b"\n")
-    try:
-        if only_if_missing:
-            try:
-                os.link(temp, target)
-            except FileExistsError:
-                return False
-        else:
-            os.replace(temp, target)
-        _fsync_dir(directory)
-        return True
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fsync_dir(directory: Path) -> None:

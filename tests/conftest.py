@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from core import keys
 from core.levels import Level
 from registry.models import Membership
 from tests import factories
@@ -25,6 +26,7 @@ def _isolated_data_dir(settings, tmp_path):
     settings.IPP_BLOB_DIR = settings.IPP_DATA_DIR / "blobs"
     settings.IPP_KEYS_DIR.mkdir(parents=True, mode=0o700)
     settings.IPP_BLOB_DIR.mkdir(parents=True)
+    keys.reload()  # nothing loaded for an earlier test's keys dir is this test's
     return settings.IPP_DATA_DIR
 
 

@@ -7,9 +7,10 @@ from django.core.management import call_command
 from django.db import transaction
 
 from audit.chain import GENESIS_HASH, checkpoint_message
-from audit.checkpoints import checkpoint_now, load_keyring
+from audit.checkpoints import checkpoint_now
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.services import audit_record
+from core import keys
 from ipp.toggles import infrastructure_set_flags
 from registry.models import Infrastructure
 
@@ -72,7 +73,7 @@ def test_a_checkpoint_signature_covers_seq_hash_and_time_with_the_authority_key(
     entries = append(2, actor=world.support)
     checkpoint = AuditCheckpoint.objects.get()
     assert checkpoint.hash == entries[1].hash
-    keyring = load_keyring()
+    keyring = keys.authority()
     message = checkpoint_message(seq=2, hash=checkpoint.hash, created_at=checkpoint.created_at)
     assert keyring.verify(checkpoint.key_id, message, checkpoint.signature)
     forged = checkpoint_message(seq=3, hash=checkpoint.hash, created_at=checkpoint.created_at)

@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 
 from audit.chain import entry_hash
-from audit.checkpoints import load_keyring
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from core import keys
 
 pytestmark = pytest.mark.django_db
 
@@ -104,7 +104,7 @@ def test_a_checkpoint_signed_by_another_key_does_not_verify(chain, verify_comman
     import shutil
 
     shutil.rmtree(settings.IPP_KEYS_DIR / "authority")
-    load_keyring()  # a fresh, different authority key
+    keys.reload()  # the next use generates a fresh, different authority key
     assert verify_command() == (1, "tampered: checkpoint at 10: signature does not verify")
 
 
@@ -114,7 +114,7 @@ def test_moving_the_head_is_caught(chain, verify_command):
 
 
 def test_a_rotated_key_still_verifies_older_checkpoints(chain, append, verify_command):
-    load_keyring().rotate()
+    keys.rotate("authority")
     append(10, actor=chain.support)
     key_ids = set(AuditCheckpoint.objects.values_list("key_id", flat=True))
     assert len(key_ids) == 2
@@ -122,10 +122,9 @@ def test_a_rotated_key_still_verifies_older_checkpoints(chain, append, verify_co
 
 
 def test_checkpoints_signed_by_a_retired_key_are_untrusted(chain, verify_command):
-    keyring = load_keyring()
-    old = keyring.current_id
-    keyring.rotate()
-    keyring.retire(old)
+    old = keys.authority().current_id
+    keys.rotate("authority")
+    keys.retire("authority", old)
     assert verify_command() == (1, f"untrusted: checkpoint at 10: signed by retired key {old}")
 
 

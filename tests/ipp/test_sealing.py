@@ -210,9 +210,10 @@ def test_payload_moved_under_src_without_its_mark_is_tampered(world, sealed):
 
 
 def test_sealing_key_lives_outside_the_database_in_a_private_file(settings, sealed):
-    path = settings.IPP_KEYS_DIR / "sealing" / "sealing.key"
-    assert path.exists()
-    assert path.stat().st_mode & 0o777 == 0o600
+    directory = settings.IPP_KEYS_DIR / "sealing"
+    assert sorted(path.suffix for path in directory.iterdir()) == [".json", ".key"]
+    for path in directory.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_package_sealed_by_another_sites_key_is_tampered(world, sealed, monkeypatch):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from core import keys
 from registry.crypto import MasterKeyring, SourceReader, SourceWriter, new_data_key
 from registry.models import Infrastructure, Module, ModuleVersion
 
@@ -69,7 +70,7 @@ def test_rotation_rewraps_every_data_key_and_sources_still_open(module, settings
     assert output.strip() == f"rotated 3 data keys to master key {new_id}"
     assert set(ModuleVersion.objects.values_list("master_key_id", flat=True)) == {new_id}
     assert [source_of(v) for v in versions] == [b"version 1", b"version 2", b"version 3"]
-    assert (Path(settings.IPP_KEYS_DIR) / f"master-{old_id}.key").exists()
+    assert (Path(settings.IPP_KEYS_DIR) / "master" / f"{old_id}.key").exists()
 
 
 def test_retire_old_deletes_master_keys_no_version_uses(module, settings):
@@ -79,7 +80,10 @@ def test_retire_old_deletes_master_keys_no_version_uses(module, settings):
     output = rotate("--retire-old")
 
     assert f"retired 1 old master keys: {old_id}" in output
-    assert not (Path(settings.IPP_KEYS_DIR) / f"master-{old_id}.key").exists()
+    assert not (Path(settings.IPP_KEYS_DIR) / "master" / f"{old_id}.key").exists()
+    assert source_of(version) == b"v1"
+    keys.reload()  # and after a restart
+    assert old_id in keys.master().retired
     assert source_of(version) == b"v1"
 
 
@@ -116,12 +120,18 @@ def test_with_env_keys_rotation_rewraps_to_the_first_key_listed(module, monkeypa
     assert "remove the unused ones there (k1)" in output
     assert ModuleVersion.objects.get().master_key_id == "k2"
     assert source_of(version) == b"env"
-    assert list(Path(settings.IPP_KEYS_DIR).glob("master-*")) == []
+    assert list(Path(settings.IPP_KEYS_DIR).iterdir()) == []
 
 
 def test_a_missing_master_key_is_reported_as_a_command_error(module, settings):
-    publish_version(module, 1, b"v1")
-    for key_file in Path(settings.IPP_KEYS_DIR).glob("master-*.key"):
+    version = publish_version(module, 1, b"v1")
+    for key_file in (Path(settings.IPP_KEYS_DIR) / "master").glob("*.key"):
         key_file.unlink()
-    with pytest.raises(CommandError, match="is missing or unreadable"):
+    keys.reload()  # as after a restart: the deleted key is gone for good
+    with pytest.raises(CommandError, match="is missing or retired"):
+        rotate()
+    (Path(settings.IPP_KEYS_DIR) / "master" / "keyring.json").unlink()
+    with pytest.raises(
+        CommandError, match=f"rolled back.*master key '{version.master_key_id}' is not in"
+    ):
         rotate()

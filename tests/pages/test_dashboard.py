@@ -18,7 +18,32 @@ def test_developer_is_a_member_and_sees_module_counts(world, as_user, publish):
     publish(world.developer, world.acme_dev_env)
     html = as_user(world.developer).get(reverse("dashboard")).content.decode()
     assert 'data-testid="role">Member<' in html
-    assert "1 module · 1 you can see" in html
+    assert "1 module you can see" in html
+
+
+def test_counts_disclose_no_module_a_contractor_cannot_see(world, as_user, publish):
+    """Three modules in ACME, one the contractor may see: the dashboard says one, and the
+    environment's badge counts only that one's deployment."""
+    from permissions import services
+
+    results = [
+        publish(world.developer, world.acme_dev_env, factories.manifest(name=f"M{i}"))
+        for i in range(3)
+    ]
+    services.grant_set(
+        actor=world.acme_admin, module=results[0].module, user=world.contractor, level=1
+    )
+    html = as_user(world.contractor).get(reverse("dashboard")).content.decode()
+    assert "1 module you can see" in html
+    assert "3 modules" not in html
+    env_link = reverse("environment", args=[world.acme_dev_env.pk])
+    badge = html.split(env_link, 1)[1].split("</a>", 1)[0]
+    assert ">1</span>" in badge
+
+
+def test_the_catalog_api_answers_a_nul_in_the_search_without_error(world, as_user):
+    response = as_user(world.developer).get("/api/v1/modules?q=%00")
+    assert response.status_code == 200
 
 
 def test_support_sees_every_infrastructure(world, as_user):

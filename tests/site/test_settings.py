@@ -47,8 +47,11 @@ def test_a_bad_boolean_in_the_environment_fails_loudly(tmp_path):
 def test_the_generated_secret_key_file_is_private(tmp_path):
     result = _manage("check", env_extra={}, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
-    key = tmp_path / "keys" / "django-secret-key"
-    assert key.stat().st_mode & 0o777 == 0o600
+    secret_dir = tmp_path / "keys" / "secret"
+    assert secret_dir.stat().st_mode & 0o777 == 0o700
+    assert sorted(path.suffix for path in secret_dir.iterdir()) == [".json", ".key"]
+    for path in secret_dir.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.django_db

@@ -1,7 +1,7 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from ipp.authority import authority
+from core import keys
 
 
 class Command(BaseCommand):
@@ -12,10 +12,9 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        keyring = authority()
-        old = keyring.current_id
         try:
-            kid = keyring.rotate()
+            old = keys.authority().current_id
+            kid = keys.rotate("authority")
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(

@@ -105,7 +105,8 @@ class ModuleListView(APIView):
         qs = door.modules_for_user(request.user, Level.REFERENCE).annotate(
             latest_version_id=_latest_version_id()
         )
-        q = request.query_params.get("q", "").strip()
+        # NUL cannot be stored in PostgreSQL text, so no name contains it: drop it.
+        q = request.query_params.get("q", "").replace("\x00", "").strip()
         if q:
             qs = qs.filter(name__icontains=q)
         infrastructure = int_param(request, "infrastructure")

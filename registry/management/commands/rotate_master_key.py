@@ -1,8 +1,10 @@
 """rotate_master_key: re-wrap every version's data key with a new master key."""
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from core import keys
 from registry.crypto import CryptoError, MasterKeyring
 from registry.models import ModuleVersion
 
@@ -12,14 +14,16 @@ BATCH_SIZE = 500
 class Command(BaseCommand):
     help = (
         "Rotate the master key that wraps each module version's data key. A new master key "
-        "file becomes current, then every version's data key is unwrapped and wrapped again "
-        "with it, all in one transaction: either every version moves or none does. Source "
-        "blobs are not touched, and the site keeps serving throughout. Old master key files "
-        "are kept, so anything wrapped before the commit still opens; with --retire-old, key "
-        "files that no version uses any more are deleted after the commit (do that when no "
-        "publish is running). When master keys come from IPP_MASTER_KEYS, no file is written: "
-        "put the new key first in IPP_MASTER_KEYS (keep the old ones after it), restart the "
-        "site, then run this command to re-wrap every data key with that first key."
+        "becomes current (a new file under IPP_KEYS_DIR/master/), then every version's data "
+        "key is unwrapped and wrapped again with it, all in one transaction: either every "
+        "version moves or none does. Source blobs are not touched, and the site keeps "
+        "serving throughout (running processes pick up the new key at their next use). Old "
+        "master keys are kept, so anything wrapped before the commit still opens; with "
+        "--retire-old, keys that no version uses any more are retired and their files "
+        "deleted after the commit (do that when no publish is running). When master keys "
+        "come from IPP_MASTER_KEYS, no file is written: put the new key first in "
+        "IPP_MASTER_KEYS (keep the old ones after it), restart the site, then run this "
+        "command to re-wrap every data key with that first key."
     )
 
     def add_arguments(self, parser):
@@ -31,10 +35,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, retire_old: bool = False, **options):
         try:
+            if not MasterKeyring.load().from_env:
+                keys.rotate("master")
             keyring = MasterKeyring.load()
-            new_id = keyring.current_id if keyring.from_env else keyring.rotate()
-        except CryptoError as exc:
+        except (CryptoError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from exc
+        new_id = keyring.current_id
         try:
             rotated = self._rewrap_all(keyring, new_id)
         except CryptoError as exc:
@@ -77,8 +83,11 @@ class Command(BaseCommand):
                 f"master keys come from IPP_MASTER_KEYS: remove the unused ones there ({listed})"
             )
             return
+        retired = []
         try:
-            retired = keyring.retire(unused)
-        except (CryptoError, OSError) as exc:
+            for kid in unused:
+                keys.retire("master", kid)
+                retired.append(kid)
+        except (ImproperlyConfigured, OSError) as exc:
             raise CommandError(f"rotation succeeded, but retiring old keys failed: {exc}") from exc
         self.stdout.write(f"retired {len(retired)} old master keys: {', '.join(retired) or 'none'}")
