@@ -6,7 +6,7 @@ its infrastructure (support included: naming who ships to Production is the owne
 
 from django.contrib.auth import get_user_model
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +21,16 @@ from permissions.deployers import (
 )
 
 User = get_user_model()
+
+_ERROR = inline_serializer(
+    name="DeployerError",
+    fields={"error": serializers.CharField(), "detail": serializers.CharField()},
+)
+_REFUSED = {
+    401: OpenApiResponse(_ERROR, description="not signed in"),
+    403: OpenApiResponse(_ERROR, description="not an administrator of its infrastructure"),
+    404: OpenApiResponse(_ERROR, description="an environment you cannot see, or no such user"),
+}
 
 
 class DeployerOut(serializers.Serializer):
@@ -46,7 +56,7 @@ class EnvironmentDeployerList(APIView):
     """GET the deployers of the environment, by username (paginated)."""
 
     @extend_schema(
-        responses=paginated(DeployerOut),
+        responses={200: paginated(DeployerOut), **_REFUSED},
         operation_id="environment_deployers_list",
         tags=["permissions"],
     )
@@ -63,7 +73,12 @@ class EnvironmentDeployerDetail(APIView):
 
     @extend_schema(
         request=None,
-        responses={201: DeployerOut, 200: DeployerOut},
+        responses={
+            201: DeployerOut,
+            200: DeployerOut,
+            400: OpenApiResponse(_ERROR, description="the user is not a member"),
+            **_REFUSED,
+        },
         operation_id="environment_deployer_add",
         tags=["permissions"],
     )
@@ -79,7 +94,7 @@ class EnvironmentDeployerDetail(APIView):
 
     @extend_schema(
         request=None,
-        responses={204: None},
+        responses={204: None, **_REFUSED},
         operation_id="environment_deployer_remove",
         tags=["permissions"],
     )

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -304,7 +304,15 @@ class EnvironmentDetailView(APIView):
         ).data
         return Response(out)
 
-    @extend_schema(request=EnvironmentChangeIn, responses=EnvironmentOut)
+    @extend_schema(
+        request=EnvironmentChangeIn,
+        responses={
+            200: EnvironmentOut,
+            400: OpenApiResponse(description="invalid_request: a blank or taken name"),
+            403: OpenApiResponse(description="neither support nor its administrator"),
+            404: OpenApiResponse(description="an environment you cannot see"),
+        },
+    )
     def patch(self, request, pk: int):
         env = door.environment_for_user(request.user, pk)
         _require_manager(request.user, env.infrastructure)
