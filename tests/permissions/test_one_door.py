@@ -2,20 +2,135 @@
 grants are written only by the grant service, and the guards in front of source and
 tokens hold (each test here fails when its guard is removed)."""
 
+import ast
 import uuid
+from pathlib import Path
 
 import pytest
 
 from audit.models import AuditEntry
 from core.errors import ValidationFailed
 from core.levels import Level
+from ippsite.models import ApiToken
 from permissions import door
 from permissions.models import ModuleUserObjectPermission
 from permissions.services import grant_creator
 from tests import factories
-from tests.permissions.conftest import make_module
+from tests.permissions.conftest import make_grant, make_module
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ("core", "audit", "registry", "permissions", "ipp", "publishing", "portal", "ippsite")
+
+
+# --- (a) no second door: guardian's backend does not answer module levels ------------
+
+
+def test_a_non_members_stray_grant_gives_nothing_through_the_door_nor_has_perm(world):
+    ledger = make_module(world.emca, "Ledger")
+    make_grant(world.contractor, ledger, Level.PUBLISH)  # contractor is not in EMCA
+
+    assert door.effective_level(world.contractor, ledger) == Level.NONE
+    assert not world.contractor.has_perm("publish_module", ledger)
+    assert not world.contractor.has_perm("modules.publish_module", ledger)
+    assert not world.contractor.has_perm("reference_module", ledger)
+    assert world.contractor.get_all_permissions(ledger) == set()
+
+
+def test_has_perm_is_not_a_way_in_even_for_a_member_the_door_lets_in(world):
+    api = make_module(world.acme, "OrdersAPI")
+    make_grant(world.contractor, api, Level.OPEN)
+
+    assert door.effective_level(world.contractor, api) == Level.OPEN
+    assert not world.contractor.has_perm("open_module", api)
+
+
+def test_the_door_still_answers_the_api_for_grants(world, client):
+    api = make_module(world.acme, "OrdersAPI")
+    ledger = make_module(world.emca, "Ledger")
+    make_grant(world.contractor, api, Level.REFERENCE)
+    make_grant(world.contractor, ledger, Level.PUBLISH)  # stray: not a member of EMCA
+    _row, token = ApiToken.issue(world.contractor)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
+
+    assert client.get(f"/api/v1/modules/{api.pk}", **auth).status_code == 200
+    assert client.get(f"/api/v1/modules/{ledger.pk}", **auth).status_code == 404
+    names = [m["name"] for m in client.get("/api/v1/modules", **auth).json()["results"]]
+    assert names == ["OrdersAPI"]
+
+
+def test_the_django_admin_still_opens_for_a_superuser(world, client):
+    root = factories.make_user("root", superuser=True)
+    make_module(world.acme, "OrdersAPI")
+    client.force_login(root)
+
+    assert client.get("/admin/").status_code == 200
+    page = client.get("/admin/modules/module/")
+    assert page.status_code == 200
+    assert b"OrdersAPI" in page.content
+
+
+def test_a_developer_cannot_open_the_django_admin(world, client):
+    client.force_login(world.developer)
+    assert client.get("/admin/modules/module/").status_code == 302  # to the admin login
+
+
+def _sources():
+    for app in APPS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if "migrations" not in path.parts:
+                yield path.relative_to(ROOT).as_posix(), path.read_text()
+
+
+def _names_used(text: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_nothing_asks_guardian_or_has_perm_about_module_levels():
+    """Object permissions go through the door; grants are written by the grant service."""
+    asking = {
+        "has_perm",
+        "has_perms",
+        "get_perms",
+        "get_user_perms",
+        "get_all_permissions",
+        "assign_perm",
+        "remove_perm",
+        "get_objects_for_user",
+        "get_users_with_perms",
+        "ObjectPermissionChecker",
+        "guardian.shortcuts",
+        "guardian.core",
+        "guardian.backends",
+        "guardian.decorators",
+        "guardian.mixins",
+    }
+    offenders = {
+        path: sorted(used) for path, text in _sources() if (used := _names_used(text) & asking)
+    }
+    assert offenders == {}
+    grant_rows = {
+        path for path, text in _sources() if "ModuleUserObjectPermission" in _names_used(text)
+    }
+    # models (the table), the door and its level expression (reads), the grant service (writes)
+    assert grant_rows <= {
+        "permissions/models.py",
+        "permissions/door.py",
+        "permissions/levels_sql.py",
+        "permissions/services.py",
+    }, grant_rows
 
 
 # --- (b) the creator's publish is a grant like any other: audited ---------------------
