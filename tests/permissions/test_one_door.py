@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 
 from audit.models import AuditEntry
 from core.errors import ValidationFailed
@@ -15,6 +17,7 @@ from ippsite.models import ApiToken
 from permissions import door
 from permissions.models import ModuleUserObjectPermission
 from permissions.services import grant_creator
+from publishing.source import package_export, source_files, source_read
 from tests import factories
 from tests.permissions.conftest import make_grant, make_module
 
@@ -171,3 +174,56 @@ def test_the_creator_grant_needs_a_member(world):
         grant_creator(user=world.developer, module=ledger)
     assert not ModuleUserObjectPermission.objects.filter(content_object=ledger).exists()
     assert not AuditEntry.objects.filter(action="permission.changed").exists()
+
+
+# --- (d) guards: `open` in front of source, an active user behind every token ---------
+
+
+@pytest.fixture
+def published(world, publish):
+    """ACME's CustomerCore v1 (marked) with one source file, and the contractor at reference."""
+    manifest = factories.manifest(key=str(uuid.uuid4()), name="CustomerCore")
+    version = publish(
+        world.developer, world.acme_dev_env, manifest, {"Logic/Get.oml": b"secret\n"}
+    ).version
+    make_grant(world.contractor, version.module, Level.REFERENCE)
+    return version
+
+
+def _source_reads():
+    return AuditEntry.objects.filter(action__in=["module.source_viewed", "module.exported"])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda user, version: source_files(user=user, version=version),
+        lambda user, version: source_read(user=user, version=version, path="Logic/Get.oml"),
+        lambda user, version: package_export(user=user, version=version),
+    ],
+    ids=["source_files", "source_read", "package_export"],
+)
+def test_reference_is_not_enough_to_read_or_export_source(world, published, call):
+    assert door.effective_level(world.contractor, published.module) == Level.REFERENCE
+
+    with pytest.raises(PermissionDenied):
+        call(world.contractor, published)
+    with pytest.raises(Http404):
+        call(world.emca_admin, published)  # no level at all: not disclosed
+    assert not _source_reads().exists()
+
+    assert call(world.developer, published)  # open: allowed (and audited when read)
+
+
+def test_a_deactivated_users_token_answers_401(world, client):
+    _row, token = ApiToken.issue(world.developer)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    assert client.get("/api/v1/modules", **auth).status_code == 200
+
+    world.developer.is_active = False
+    world.developer.save(update_fields=["is_active"])
+
+    reply = client.get("/api/v1/modules", **auth)
+    assert reply.status_code == 401
+    assert reply.json()["error"] == "not_authenticated"
+    assert reply["WWW-Authenticate"] == "Token"
