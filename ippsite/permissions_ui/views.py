@@ -209,6 +209,7 @@ def _member_module_rows(request, membership) -> tuple:
     for module in rows:
         module.sources = selectors.row_sources(
             membership=membership,
+            level=module.level,
             team_level=module.team_level,
             team_name=module.team_name,
             grant_level=module.grant_level,
