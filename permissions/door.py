@@ -25,6 +25,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.lookups import Exact, GreaterThanOrEqual
 from django.http import Http404
 
+from audit.models import AuditEntry
 from core.levels import Level
 from permissions.levels_sql import authenticated as _authenticated
 from permissions.levels_sql import effective_level_expression, grant_level_case
@@ -211,10 +212,6 @@ def explain_level(user, module: Module) -> list[Source]:
 
 def _granted_by(user, module: Module) -> str:
     """Who made the current grant, from the audit log's last `permission.changed` entry."""
-    try:
-        from audit.models import AuditEntry
-    except ImportError:  # pragma: no cover - audit is an installed app
-        return ""
     return (
         AuditEntry.objects.filter(
             action="permission.changed",
