@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
@@ -22,6 +23,7 @@ from tests import factories
 from tests.permissions.conftest import make_grant, make_module
 
 pytestmark = pytest.mark.django_db
+User = get_user_model()
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("core", "audit", "registry", "permissions", "ipp", "publishing", "portal", "ippsite")
@@ -227,3 +229,17 @@ def test_a_deactivated_users_token_answers_401(world, client):
     assert reply.status_code == 401
     assert reply.json()["error"] == "not_authenticated"
     assert reply["WWW-Authenticate"] == "Token"
+
+
+def test_a_token_whose_user_went_inactive_without_revocation_answers_401(world, client):
+    """Deactivating through save() also revokes the user's tokens (a post_save signal);
+    a deactivation that skips it (a queryset update, a bulk admin action, SQL) must still
+    close the API: token authentication itself refuses an inactive user."""
+    _row, token = ApiToken.issue(world.developer)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    User.objects.filter(pk=world.developer.pk).update(is_active=False)  # no signal
+
+    assert ApiToken.objects.get(pk=_row.pk).revoked_at is None
+    reply = client.get("/api/v1/modules", **auth)
+    assert reply.status_code == 401
+    assert reply.json()["error"] == "not_authenticated"
