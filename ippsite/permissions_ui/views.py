@@ -209,6 +209,7 @@ def _member_module_rows(request, membership) -> tuple:
     for module in rows:
         module.sources = selectors.row_sources(
             membership=membership,
+            level=module.level,
             team_level=module.team_level,
             team_name=module.team_name,
             grant_level=module.grant_level,
@@ -366,7 +367,7 @@ def explain(request, pk, user_pk):
         )
         can_manage = True
     sources = door.explain_level(target, module)
-    level = max((s.level for s in sources), default=Level.NONE)
+    winner = next((s for s in sources if s.wins), None)  # at the level the door computed
     return render(
         request,
         "permissions/explain.html",
@@ -374,8 +375,8 @@ def explain(request, pk, user_pk):
             "module": module,
             "target": target,
             "sources": sources,
-            "level": level,
-            "winner": next((s for s in sources if s.wins), None),
+            "level": winner.level if winner else Level.NONE,
+            "winner": winner,
             "can_manage": can_manage and not is_self,
             "modules_tab": reverse("user_modules", args=[module.infrastructure_id, target.pk])
             if can_manage and not is_self
