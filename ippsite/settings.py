@@ -9,13 +9,16 @@ from pathlib import Path
 import dj_database_url
 
 from core import keys
-from core.env import envbool, envint, envlist, envstr
+from core.env import envbool, envchoice, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 IPP_DATA_DIR = Path(envstr("IPP_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 IPP_KEYS_DIR = IPP_DATA_DIR / "keys"
 IPP_BLOB_DIR = IPP_DATA_DIR / "blobs"
+# Where encrypted source lives (registry/blobs): files under IPP_BLOB_DIR, or database rows
+# that every node sharing DATABASE_URL reads.
+IPP_BLOB_STORE = envchoice("IPP_BLOB_STORE", "filesystem", ("filesystem", "database"))
 IPP_MAX_PACKAGE_MB = envint("IPP_MAX_PACKAGE_MB", 100, minimum=1)
 # Checkpoint the audit chain after this many entries (signed by the site key).
 IPP_AUDIT_CHECKPOINT_EVERY = envint("IPP_AUDIT_CHECKPOINT_EVERY", 100, minimum=1)

@@ -1,4 +1,5 @@
-"""The registry: infrastructures, environments, members, modules, versions, deployments."""
+"""The registry: infrastructures, environments, members, modules, versions, deployments,
+and the objects of the database blob store."""
 
 import secrets
 import uuid
@@ -281,3 +282,40 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} in {self.environment}"
+
+
+class Blob(models.Model):
+    """An object of the database blob store (IPP_BLOB_STORE=database): name and size.
+
+    Its bytes are BlobChunk rows. Both are written in one transaction of their own that
+    commits before the row that points to the object (registry/blobs/database.py).
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    # NULL while being written: only the writing transaction can see such a row.
+    size = models.BigIntegerField(null=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "stored blob"
+        constraints = [models.CheckConstraint(condition=Q(size__gte=0), name="blob_size_positive")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BlobChunk(models.Model):
+    """Bytes [number * CHUNK, (number + 1) * CHUNK) of a Blob; only the last is shorter."""
+
+    blob = models.ForeignKey(Blob, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["blob", "number"]
+        verbose_name = "blob chunk"
+        constraints = [models.UniqueConstraint(fields=["blob", "number"], name="blob_chunk_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.blob_id}#{self.number}"
