@@ -171,7 +171,8 @@ class ModuleVersion(models.Model):
     # not change what this version's manifest (and so its digest) says.
     name = models.CharField(max_length=200, default="")
     description = models.TextField(blank=True)
-    # Encrypted source: blobs under IPP_BLOB_DIR/<storage_id>/, data key wrapped by a master key.
+    # Encrypted source: one object "<storage_id>.pack" in the blob store (registry/packs.py),
+    # its data key wrapped by a master key.
     storage_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     wrapped_key = models.BinaryField()
     master_key_id = models.CharField(max_length=64)

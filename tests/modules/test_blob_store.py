@@ -1,5 +1,7 @@
 """The blob store contract (registry/blobs), run against both backends of IPP_BLOB_STORE."""
 
+import io
+import os
 import stat
 import threading
 import tracemalloc
@@ -9,6 +11,8 @@ from django.db import connection, connections, transaction
 
 from registry import blobs
 from registry.blobs import BlobExists, BlobMissing, FilesystemBlobStore
+from registry.crypto import new_data_key
+from registry.packs import SourceWriter
 from tests.modules.conftest import object_bytes
 
 MIB = 1024 * 1024
@@ -130,6 +134,20 @@ def test_an_object_is_durable_before_the_callers_transaction_commits(blob_store,
 
 
 # The filesystem backend -------------------------------------------------------------------
+
+
+def test_a_filesystem_commit_is_one_fsync_of_the_file_and_one_of_the_directory(
+    settings, monkeypatch
+):
+    settings.IPP_BLOB_STORE = "filesystem"
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    with SourceWriter("00000000-0000-4000-8000-000000000001", new_data_key()) as writer:
+        for n in range(50):
+            writer.add_file(f"f{n}.txt", io.BytesIO(b"x" * n))
+        writer.finish()
+    assert len(synced) == 2
 
 
 def test_filesystem_objects_are_private_and_a_dead_write_is_a_listed_leftover(tmp_path):

@@ -11,8 +11,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from core import keys
-from registry.crypto import MasterKeyring, SourceReader, SourceWriter, new_data_key
+from registry.crypto import MasterKeyring, new_data_key
 from registry.models import Infrastructure, Module, ModuleVersion
+from registry.packs import SourceReader, SourceWriter
 
 pytestmark = pytest.mark.django_db
 
