@@ -82,6 +82,9 @@ TEMPLATES = [
 ]
 
 _database_url = envstr("DATABASE_URL")
+# With a shared database every node must hold the same keys: `manage.py check` refuses a
+# node that would generate one (registry/checks.py) unless this says a generated key is fine.
+IPP_ALLOW_GENERATED_KEYS = envbool("IPP_ALLOW_GENERATED_KEYS", not _database_url)
 if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
 else:
