@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.db import DatabaseError
 
 from registry import blobs
 from registry.crypto import CHUNK_SIZE, OVERHEAD, SourceIntegrityError, new_data_key
@@ -226,3 +227,17 @@ def test_the_database_store_keeps_an_object_in_one_mebibyte_rows(blob_store):
     blob = Blob.objects.get(name=pack_name(storage_id))
     sizes = [len(d) for d in BlobChunk.objects.filter(blob=blob).values_list("data", flat=True)]
     assert sum(sizes) == blob.size and sizes[:-1] == [blobs.database.CHUNK] * (len(sizes) - 1)
+
+
+def test_removing_source_after_a_failed_publish_never_hides_why_it_failed(
+    blob_store, monkeypatch, caplog
+):
+    storage_id, _ = store({"a.txt": b"x"})
+
+    def broken(name):
+        raise DatabaseError("current transaction is aborted")
+
+    monkeypatch.setattr(type(blob_store), "delete", lambda self, name: broken(name))
+    remove_source(storage_id)  # logged, left for sweep_blobs
+    assert f"source {storage_id} left for sweep_blobs" in caplog.text
+    assert blob_store.exists(pack_name(storage_id))
