@@ -42,3 +42,13 @@ def envlist(name: str, default: list[str]) -> list[str]:
 
 def envstr(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
+
+
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return value

@@ -84,7 +84,7 @@ def _zip_info(name: str, compress_type: int) -> zipfile.ZipInfo:
 def build_sealed_package(*, version, reader, mark: dict | None = None, out: BinaryIO) -> None:
     """Write the sealed package of `version` to `out`, under `mark` or the version's own.
 
-    `reader` is the version's registry.crypto.SourceReader. The mark must verify and name
+    `reader` is the version's registry.packs.SourceReader. The mark must verify and name
     this version's module and digest (the portal passes a new mark for the same content).
     """
     mark = mark if mark is not None else version.mark

@@ -14,7 +14,7 @@ from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from core import keys
-from core.env import envbool, envint, envlist, envstr
+from core.env import envbool, envchoice, envint, envlist, envstr
 from ippsite.uploads import sweep_uploads
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -28,6 +28,9 @@ IPP_DATA_DIR = Path(envstr("IPP_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 IPP_DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 IPP_KEYS_DIR = IPP_DATA_DIR / "keys"
 IPP_BLOB_DIR = IPP_DATA_DIR / "blobs"
+# Where encrypted source lives (registry/blobs): files under IPP_BLOB_DIR, or database rows
+# that every node sharing DATABASE_URL reads.
+IPP_BLOB_STORE = envchoice("IPP_BLOB_STORE", "filesystem", ("filesystem", "database"))
 IPP_MAX_PACKAGE_MB = envint("IPP_MAX_PACKAGE_MB", 100, minimum=1)
 # API tokens from POST /api/v1/auth/token sign in for this many days (SPEC §7).
 IPP_TOKEN_DAYS = envint("IPP_TOKEN_DAYS", 30, minimum=1)
@@ -105,6 +108,9 @@ TEMPLATES = [
 ]
 
 _database_url = envstr("DATABASE_URL")
+# With a shared database every node must hold the same keys: `manage.py check` refuses a
+# node that would generate one (registry/checks.py) unless this says a generated key is fine.
+IPP_ALLOW_GENERATED_KEYS = envbool("IPP_ALLOW_GENERATED_KEYS", not _database_url)
 if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
 else:

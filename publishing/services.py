@@ -23,7 +23,7 @@ from permissions import door
 from permissions.services import grant_creator
 from publishing.protection import require_may_deploy
 from publishing.references import check_references
-from registry import crypto
+from registry import packs
 from registry.models import (
     Deployment,
     Environment,
@@ -214,24 +214,14 @@ def _store_version(
 ) -> ModuleVersion:
     """Encrypt the source and create the version row (inside the caller's transaction).
 
-    Blobs are written before the row; `written` collects their ids so the caller can
-    remove them if the transaction rolls back.
+    The source is stored, durably, before the row; `written` collects its id so the
+    caller can remove it if the transaction rolls back.
     """
-    keyring = crypto.MasterKeyring.load()
     storage_id = uuid.uuid4()
-    data_key = crypto.new_data_key()
-    key_id, wrapped = keyring.wrap(data_key, aad=storage_id.bytes)
-    writer = crypto.SourceWriter(storage_id, data_key)
-    total = 0
-    try:
-        for path, _size in source.files:
-            with source.open_file(path) as stream:
-                total += writer.add_file(path, stream)
-        writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
     written.append(storage_id)
+    stored = packs.store_source(
+        storage_id=storage_id, files=source.files, open_file=source.open_file
+    )
     number = (module.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = ModuleVersion(
         module=module,
@@ -240,10 +230,10 @@ def _store_version(
         name=manifest.name,
         description=manifest.description,
         storage_id=storage_id,
-        wrapped_key=wrapped,
-        master_key_id=key_id,
-        source_files=len(source.files),
-        source_bytes=total,
+        wrapped_key=stored.wrapped_key,
+        master_key_id=stored.master_key_id,
+        source_files=stored.files,
+        source_bytes=stored.size,
         mark=mark,
         marked_code=(mark or {}).get("activation_code", ""),
         published_by=user,
@@ -423,7 +413,7 @@ def publish_admitted(
                 then(result)
     except BaseException:
         for storage_id in written:
-            crypto.remove_source(storage_id)
+            packs.remove_source(storage_id)
         raise
     return result
 

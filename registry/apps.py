@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from registry import checks  # noqa: F401 - registers the start-up checks (no models imported)
+
 
 class RegistryConfig(AppConfig):
     """Infrastructures, environments, modules, versions, packages and encrypted source.

@@ -1,4 +1,5 @@
-"""The registry: infrastructures, environments, members, modules, versions, deployments."""
+"""The registry: infrastructures, environments, members, modules, versions, deployments,
+and the objects of the database blob store."""
 
 import secrets
 import uuid
@@ -172,7 +173,8 @@ class ModuleVersion(models.Model):
     # not change what this version's manifest (and so its digest) says.
     name = models.CharField(max_length=200, default="")
     description = models.TextField(blank=True)
-    # Encrypted source: blobs under IPP_BLOB_DIR/<storage_id>/, data key wrapped by a master key.
+    # Encrypted source: one object "<storage_id>.pack" in the blob store (registry/packs.py),
+    # its data key wrapped by a master key.
     storage_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     wrapped_key = models.BinaryField()
     master_key_id = models.CharField(max_length=64)
@@ -283,3 +285,40 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} in {self.environment}"
+
+
+class Blob(models.Model):
+    """An object of the database blob store (IPP_BLOB_STORE=database): name and size.
+
+    Its bytes are BlobChunk rows. Both are written in one transaction of their own that
+    commits before the row that points to the object (registry/blobs/database.py).
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    # NULL while being written: only the writing transaction can see such a row.
+    size = models.BigIntegerField(null=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "stored blob"
+        constraints = [models.CheckConstraint(condition=Q(size__gte=0), name="blob_size_positive")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BlobChunk(models.Model):
+    """Bytes [number * CHUNK, (number + 1) * CHUNK) of a Blob; only the last is shorter."""
+
+    blob = models.ForeignKey(Blob, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["blob", "number"]
+        verbose_name = "blob chunk"
+        constraints = [models.UniqueConstraint(fields=["blob", "number"], name="blob_chunk_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.blob_id}#{self.number}"

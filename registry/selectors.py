@@ -1,7 +1,7 @@
 """Reads on the registry that matter: a version's manifest and decrypted source."""
 
 from core.streams import AdmittedSource, buffered
-from registry import crypto
+from registry import crypto, packs
 from registry.models import ModuleVersion
 from registry.packages import ExposedSpec, Manifest, ReferenceSpec
 
@@ -25,13 +25,13 @@ def version_manifest(version: ModuleVersion) -> Manifest:
     )
 
 
-def open_version_source(version: ModuleVersion) -> crypto.SourceReader:
+def open_version_source(version: ModuleVersion) -> packs.SourceReader:
     """A reader of the version's decrypted source. Callers check `open` first."""
     keyring = crypto.MasterKeyring.load()
     data_key = keyring.unwrap(
         version.master_key_id, bytes(version.wrapped_key), aad=version.storage_id.bytes
     )
-    return crypto.SourceReader(version.storage_id, data_key)
+    return packs.SourceReader(version.storage_id, data_key)
 
 
 def version_source(version: ModuleVersion):

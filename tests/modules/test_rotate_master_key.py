@@ -1,4 +1,5 @@
-"""The rotate_master_key command: every data key moves to the new master key, or none does."""
+"""The rotate_master_key command: data keys move to the new master key in batches, and no
+master key is retired while a row names it."""
 
 import base64
 import hashlib
@@ -11,8 +12,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from core import keys
-from registry.crypto import MasterKeyring, SourceReader, SourceWriter, new_data_key
+from registry import rotation
+from registry.crypto import MasterKeyring, new_data_key
 from registry.models import Infrastructure, Module, ModuleVersion
+from registry.packs import SourceReader, SourceWriter
 
 pytestmark = pytest.mark.django_db
 
@@ -87,18 +90,91 @@ def test_retire_old_deletes_master_keys_no_version_uses(module, settings):
     assert source_of(version) == b"v1"
 
 
-def test_a_failed_rotation_changes_no_version_and_exits_non_zero(module):
-    good = publish_version(module, 1, b"good")
-    broken = publish_version(module, 2, b"broken")
+def test_a_failed_batch_is_rolled_back_earlier_ones_stay_and_resume_finishes(module, settings):
+    first, broken, last = (publish_version(module, n, f"v{n}".encode()) for n in (1, 2, 3))
+    old_id, good_wrap = broken.master_key_id, bytes(broken.wrapped_key)
     ModuleVersion.objects.filter(pk=broken.pk).update(wrapped_key=b"\0" * 60)
-    before = list(ModuleVersion.objects.order_by("pk").values_list("master_key_id", "wrapped_key"))
 
-    with pytest.raises(CommandError, match="rotation failed and was rolled back"):
-        rotate("--retire-old")
+    with pytest.raises(CommandError, match="rotation stopped: the batch that failed was rolled"):
+        rotate("--retire-old", "--batch", "1")
 
-    after = list(ModuleVersion.objects.order_by("pk").values_list("master_key_id", "wrapped_key"))
-    assert [(k, bytes(w)) for k, w in after] == [(k, bytes(w)) for k, w in before]
-    assert source_of(good) == b"good"
+    new_id = MasterKeyring.load().current_id
+    by_pk = dict(ModuleVersion.objects.values_list("pk", "master_key_id"))
+    assert by_pk == {first.pk: new_id, broken.pk: old_id, last.pk: old_id}
+    assert (Path(settings.IPP_KEYS_DIR) / "master" / f"{old_id}.key").exists()
+    assert [source_of(v) for v in (first, last)] == [b"v1", b"v3"]
+
+    ModuleVersion.objects.filter(pk=broken.pk).update(wrapped_key=good_wrap)
+    output = rotate("--resume", "--retire-old")
+
+    assert MasterKeyring.load().current_id == new_id  # --resume made no new key
+    assert f"rotated 2 data keys to master key {new_id}" in output
+    assert f"retired 1 old master keys: {old_id}" in output
+    assert [source_of(v) for v in (first, broken, last)] == [b"v1", b"v2", b"v3"]
+
+
+def test_rotation_rewraps_in_batches_of_the_given_size(module, monkeypatch):
+    versions = [publish_version(module, n, f"v{n}".encode()) for n in range(1, 6)]
+    batches = []
+    original = rotation.rewrap_batch
+
+    def spy(**kwargs):
+        count, last = original(**kwargs)
+        batches.append(count)
+        return count, last
+
+    monkeypatch.setattr(rotation, "rewrap_batch", spy)
+    rotate("--batch", "2")
+    assert batches == [2, 2, 1, 0]
+    assert [source_of(v) for v in versions] == [f"v{n}".encode() for n in range(1, 6)]
+
+
+def test_a_version_wrapped_with_the_old_key_during_rotation_keeps_it_until_rewrapped(
+    module, monkeypatch, settings
+):
+    """A publish that wrapped with the old key and committed after the re-wrap pass (a
+    node not yet restarted with the new key, say) holds the old key: retirement counts
+    it, another pass re-wraps it, and only then does the old key go."""
+    first = publish_version(module, 1, b"v1")
+    old_id, stale = first.master_key_id, MasterKeyring.load()
+    late = []
+    original = rotation.rewrap_all
+
+    def rewrap_then_a_late_publish(**kwargs):
+        done = original(**kwargs)
+        if not late:
+            fresh = MasterKeyring.__dict__["load"]
+            MasterKeyring.load = classmethod(lambda cls: stale)
+            try:
+                late.append(publish_version(module, 2, b"late"))
+            finally:
+                MasterKeyring.load = fresh
+        return done
+
+    monkeypatch.setattr(rotation, "rewrap_all", rewrap_then_a_late_publish)
+    output = rotate("--retire-old")
+
+    assert late[0].master_key_id == old_id
+    assert f"retired 1 old master keys: {old_id}" in output
+    assert set(ModuleVersion.objects.values_list("master_key_id", flat=True)) == {
+        MasterKeyring.load().current_id
+    }
+    assert [source_of(v) for v in (first, late[0])] == [b"v1", b"late"]
+
+
+def test_retirement_keeps_a_key_a_row_still_names():
+    stale = MasterKeyring.load()
+    infrastructure = Infrastructure.objects.create(name="EMCA")
+    module = Module.objects.create(infrastructure=infrastructure, key=uuid.uuid4(), name="M")
+    rotation.rotate_master_key()
+    version = publish_version(module, 1, b"x")
+    ModuleVersion.objects.filter(pk=version.pk).update(
+        master_key_id=stale.current_id,
+        wrapped_key=stale.wrap(new_data_key(), aad=version.storage_id.bytes)[1],
+    )
+    result = rotation.retire_unused()
+    assert result.retired == [] and result.in_use == {stale.current_id: 1}
+    assert stale.current_id in MasterKeyring.load().key_ids
 
 
 def test_rotation_with_no_versions_only_makes_a_new_key():

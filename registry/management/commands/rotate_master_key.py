@@ -2,92 +2,92 @@
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
-from core import keys
+from registry import rotation
 from registry.crypto import CryptoError, MasterKeyring
-from registry.models import ModuleVersion
 
-BATCH_SIZE = 500
+RETIRE_ATTEMPTS = 5
 
 
 class Command(BaseCommand):
     help = (
-        "Rotate the master key that wraps each module version's data key. A new master key "
-        "becomes current (a new file under IPP_KEYS_DIR/master/), then every version's data "
-        "key is unwrapped and wrapped again with it, all in one transaction: either every "
-        "version moves or none does. Source blobs are not touched, and the site keeps "
-        "serving throughout (running processes pick up the new key at their next use). Old "
-        "master keys are kept, so anything wrapped before the commit still opens; with "
-        "--retire-old, keys that no version uses any more are retired and their files "
-        "deleted after the commit (do that when no publish is running). When master keys "
-        "come from IPP_MASTER_KEYS, no file is written: put the new key first in "
-        "IPP_MASTER_KEYS (keep the old ones after it), restart the site, then run this "
-        "command to re-wrap every data key with that first key."
+        "Rotate the master key that wraps each module version's data key, without downtime "
+        "or loss. A new master key becomes current (a new file under IPP_KEYS_DIR/master/; "
+        "with --resume, or when master keys come from IPP_MASTER_KEYS, the current key is "
+        "kept), then every data key on another key is unwrapped and wrapped again with the "
+        "current one, in batches of --batch versions, each its own transaction: an "
+        "interrupted run loses nothing (both keys still open everything) and `--resume` "
+        "finishes it. Source objects are not touched, and publishes carry on throughout. "
+        "With --retire-old, master keys no version uses any more are then retired (their "
+        "files deleted), decided under a lock that waits for publishes in flight, so a "
+        "publish that wrapped with the old key mid-rotation keeps its key (and is re-wrapped "
+        "by another pass). When master keys come from IPP_MASTER_KEYS nothing is written: "
+        "put the new key first there (keep the old ones after it) on every node, restart, "
+        "run this command, then remove the keys it lists as unused."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--retire-old",
             action="store_true",
-            help="after a successful rotation, delete master key files no version uses",
+            help="afterwards, retire master keys no version uses",
+        )
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="do not make a new key: finish re-wrapping onto the current one",
+        )
+        parser.add_argument(
+            "--batch",
+            type=int,
+            default=rotation.DEFAULT_BATCH,
+            help=f"versions per transaction (default {rotation.DEFAULT_BATCH})",
         )
 
-    def handle(self, *args, retire_old: bool = False, **options):
+    def handle(self, *args, retire_old=False, resume=False, batch=rotation.DEFAULT_BATCH, **opts):
+        if batch < 1:
+            raise CommandError("--batch must be at least 1")
         try:
-            if not MasterKeyring.load().from_env:
-                keys.rotate("master")
-            keyring = MasterKeyring.load()
+            if not resume and not MasterKeyring.load().from_env:
+                rotation.rotate_master_key()
+            new_id = MasterKeyring.load().current_id
         except (CryptoError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from exc
-        new_id = keyring.current_id
-        try:
-            rotated = self._rewrap_all(keyring, new_id)
-        except CryptoError as exc:
-            raise CommandError(
-                f"rotation failed and was rolled back: every version keeps its old master key, "
-                f"and all old keys are kept ({new_id} wraps new versions; run again once fixed): "
-                f"{exc}"
-            ) from exc
+        rotated = self._rewrap(new_id, batch)
         self.stdout.write(f"rotated {rotated} data keys to master key {new_id}")
         if retire_old:
-            self._retire(keyring)
+            self._retire(batch)
 
-    def _rewrap_all(self, keyring: MasterKeyring, new_id: str) -> int:
-        rotated = 0
-        last_pk = 0
-        with transaction.atomic():
-            pending = ModuleVersion.objects.exclude(master_key_id=new_id).order_by("pk")
-            pending = pending.only("pk", "storage_id", "wrapped_key", "master_key_id")
-            # Keyset batches rather than one open cursor: the rows change as we go.
-            while batch := list(pending.filter(pk__gt=last_pk)[:BATCH_SIZE]):
-                for version in batch:
-                    aad = version.storage_id.bytes
-                    data_key = keyring.unwrap(
-                        version.master_key_id, bytes(version.wrapped_key), aad=aad
-                    )
-                    version.master_key_id, version.wrapped_key = keyring.wrap(data_key, aad=aad)
-                ModuleVersion.objects.bulk_update(batch, ["master_key_id", "wrapped_key"])
-                rotated += len(batch)
-                last_pk = batch[-1].pk
-        return rotated
+    def _rewrap(self, new_id: str, batch: int) -> int:
+        try:
+            return rotation.rewrap_all(batch=batch)
+        except CryptoError as exc:
+            raise CommandError(
+                f"rotation stopped: the batch that failed was rolled back, earlier batches "
+                f"are on {new_id}, every other version keeps its old master key and no key "
+                f"was retired; fix the cause and run again with --resume: {exc}"
+            ) from exc
 
-    def _retire(self, keyring: MasterKeyring) -> None:
-        in_use = set(
-            ModuleVersion.objects.order_by().values_list("master_key_id", flat=True).distinct()
-        )
-        unused = [kid for kid in keyring.key_ids if kid not in in_use | {keyring.current_id}]
-        if keyring.from_env:
-            listed = ", ".join(unused) or "none"
+    def _retire(self, batch: int) -> None:
+        for _attempt in range(RETIRE_ATTEMPTS):
+            try:
+                result = rotation.retire_unused()
+            except (ImproperlyConfigured, OSError) as exc:
+                raise CommandError(
+                    f"rotation succeeded, but retiring old keys failed: {exc}"
+                ) from exc
+            if not result.in_use:
+                break
+            # Publishes that wrapped with an old key while we re-wrapped: one more pass.
+            self._rewrap(result.current, batch)
+        if result.from_env:
+            listed = ", ".join(result.unused_in_env) or "none"
             self.stdout.write(
                 f"master keys come from IPP_MASTER_KEYS: remove the unused ones there ({listed})"
             )
-            return
-        retired = []
-        try:
-            for kid in unused:
-                keys.retire("master", kid)
-                retired.append(kid)
-        except (ImproperlyConfigured, OSError) as exc:
-            raise CommandError(f"rotation succeeded, but retiring old keys failed: {exc}") from exc
-        self.stdout.write(f"retired {len(retired)} old master keys: {', '.join(retired) or 'none'}")
+        else:
+            retired = ", ".join(result.retired) or "none"
+            self.stdout.write(f"retired {len(result.retired)} old master keys: {retired}")
+        if result.in_use:
+            kept = ", ".join(f"{kid} ({n} versions)" for kid, n in sorted(result.in_use.items()))
+            raise CommandError(f"old master keys still in use, kept: {kept}; run again")
