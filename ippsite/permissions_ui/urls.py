@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from ippsite.permissions_ui import views
+from ippsite.permissions_ui import modules_tab, pickers, teams, views
 
 urlpatterns = [
     path("catalog/", views.catalog, name="catalog"),
@@ -13,9 +13,10 @@ urlpatterns = [
     ),
     path(
         "infrastructures/<int:pk>/users/<int:user_pk>/modules/",
-        views.user_modules,
+        modules_tab.user_modules,
         name="user_modules",
     ),
-    path("infrastructures/<int:pk>/teams/", views.teams, name="teams"),
-    path("infrastructures/<int:pk>/teams/<int:team_pk>/", views.team, name="team"),
+    path("infrastructures/<int:pk>/teams/", teams.teams, name="teams"),
+    path("infrastructures/<int:pk>/teams/<int:team_pk>/", teams.team, name="team"),
+    path("infrastructures/<int:pk>/pickers/members", pickers.member_picker, name="member_picker"),
 ]
