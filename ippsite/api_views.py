@@ -2,15 +2,19 @@
 
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ippsite.api import ApiError
+from ippsite.authentication import HashedTokenAuthentication
 from ippsite.models import ApiToken
+from ippsite.security import lockout, twofactor
+from ippsite.tokens import token_revoke
 from permissions import door
 from publishing.services import user_create
 
@@ -18,19 +22,58 @@ from publishing.services import user_create
 class TokenIn(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"})
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Code from the user's authenticator app, or a recovery code: needed once "
+        "the user has turned on two-factor sign-in.",
+    )
 
 
 class TokenOut(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="Shown once: only its digest is stored.")
+    expires_at = serializers.DateTimeField()
+
+
+_ERROR = inline_serializer(
+    name="TokenError", fields={"error": serializers.CharField(), "detail": serializers.CharField()}
+)
 
 
 class ObtainToken(APIView):
-    """POST {username, password} → {token}."""
+    """POST {username, password} → {token, expires_at}; DELETE revokes the calling token.
 
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
+    POST is anonymous by nature; DELETE must be made with the token it revokes, so only
+    DELETE authenticates (Token only: a session has no token to revoke).
+    """
 
-    @extend_schema(request=TokenIn, responses=TokenOut)
+    def _revoking(self) -> bool:
+        # self.request is the Django request here (set by View.setup before dispatch);
+        # the schema generator may ask with no request at all.
+        return getattr(getattr(self, "request", None), "method", None) == "DELETE"
+
+    def get_authenticators(self):
+        return [HashedTokenAuthentication()] if self._revoking() else []
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self._revoking() else [AllowAny()]
+
+    @extend_schema(
+        request=TokenIn,
+        responses={
+            200: TokenOut,
+            400: OpenApiResponse(
+                _ERROR, description="invalid_credentials, invalid_request or otp_required"
+            ),
+            401: OpenApiResponse(_ERROR, description="invalid_otp: the second factor is wrong"),
+            403: OpenApiResponse(
+                _ERROR, description="two_factor_required: IPP_REQUIRE_2FA, not enrolled yet"
+            ),
+            429: OpenApiResponse(
+                _ERROR, description="too_many_attempts: this username is locked for a while"
+            ),
+        },
+    )
     def post(self, request):
         data = TokenIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -39,10 +82,45 @@ class ObtainToken(APIView):
             username=data.validated_data["username"],
             password=data.validated_data["password"],
         )
+        if getattr(request, "axes_locked_out", False):
+            error = ApiError(lockout.TOO_MANY_ATTEMPTS, lockout.lockout_message(), 429)
+            error.wait = lockout.seconds_left(data.validated_data["username"])  # Retry-After
+            raise error
         if user is None or not user.is_active:
             raise ApiError("invalid_credentials", "Wrong username or password.", 400)
-        _token, raw = ApiToken.issue(user)
-        return Response({"token": raw})
+        self._second_factor(request, user, data.validated_data.get("otp", ""))
+        token, raw = ApiToken.issue(user)
+        return Response(TokenOut({"token": raw, "expires_at": token.expires_at}).data)
+
+    @staticmethod
+    def _second_factor(request, user, otp: str) -> None:
+        if not twofactor.is_enrolled(user):
+            if twofactor.enrolment_required(user):
+                raise ApiError(
+                    "two_factor_required",
+                    "This account must turn on two-factor sign-in on the site first.",
+                    403,
+                )
+            return
+        if not otp.strip():
+            raise ApiError("otp_required", "Two-factor sign-in is on: send the code as `otp`.", 400)
+        if twofactor.verify(user, otp) is None:
+            # A wrong code is a failed sign-in: it counts towards the username's lockout.
+            user_login_failed.send(
+                sender=__name__, credentials={"username": user.get_username()}, request=request
+            )
+            raise ApiError("invalid_otp", "That code did not work.", 401)
+
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            401: OpenApiResponse(_ERROR, description="no token, or not a live one"),
+        },
+    )
+    def delete(self, request):
+        token_revoke(token=request.auth)
+        return Response(status=204)
 
 
 class UserIn(serializers.Serializer):

@@ -1,18 +1,19 @@
 """`Authorization: Token <token>` authentication against hashed tokens."""
 
-from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from ippsite.models import ApiToken, token_digest
+from ippsite.tokens import TokenRefused, token_check
 
 
 class HashedTokenAuthentication(TokenAuthentication):
+    """One query per request (token and user together); expiry and revocation enforced."""
+
     keyword = "Token"
 
     def authenticate_credentials(self, key):
-        token = ApiToken.objects.select_related("user").filter(digest=token_digest(key)).first()
-        if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid token.")
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        try:
+            token = token_check(key)
+        except TokenRefused as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from None
         return token.user, token

@@ -4,19 +4,33 @@ Embedded default: SQLite and files under IPP_DATA_DIR (./var). Production: Postg
 through DATABASE_URL and keys through the environment. Nothing secret lives in the repo.
 """
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from core import keys
 from core.env import envbool, envint, envlist, envstr
+from ippsite.uploads import sweep_uploads
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# Everything the site writes (database, blobs, keys, spooled uploads) is for its own user
+# only, from the first write: directories 0700, files 0600 (SPEC §10). The system check
+# ippsite.E001 reports anything under IPP_DATA_DIR that is not.
+os.umask(0o077)
+
 IPP_DATA_DIR = Path(envstr("IPP_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+IPP_DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 IPP_KEYS_DIR = IPP_DATA_DIR / "keys"
 IPP_BLOB_DIR = IPP_DATA_DIR / "blobs"
 IPP_MAX_PACKAGE_MB = envint("IPP_MAX_PACKAGE_MB", 100, minimum=1)
+# API tokens from POST /api/v1/auth/token sign in for this many days (SPEC §7).
+IPP_TOKEN_DAYS = envint("IPP_TOKEN_DAYS", 30, minimum=1)
 # Checkpoint the audit chain after this many entries (signed by the site key).
 IPP_AUDIT_CHECKPOINT_EVERY = envint("IPP_AUDIT_CHECKPOINT_EVERY", 100, minimum=1)
 IPP_AUDIT_CHECKPOINT_FILE = envstr("IPP_AUDIT_CHECKPOINT_FILE", "")
@@ -35,6 +49,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "rest_framework",
     "drf_spectacular",
     "guardian",
@@ -50,13 +69,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before CSRF, which would read (and spool to disk) any multipart body it is sent.
+    "ippsite.middleware.UploadGuardMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    # A session that still owes its second factor may only open the page that takes it.
+    "ippsite.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a locked-out sign-in into ippsite.security's answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ippsite.urls"
@@ -82,11 +108,13 @@ _database_url = envstr("DATABASE_URL")
 if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
 else:
-    IPP_DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _sqlite = IPP_DATA_DIR / "ipp.sqlite3"
+    if _sqlite.exists():  # created before the umask was set: make it private now
+        _sqlite.chmod(0o600)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": IPP_DATA_DIR / "ipp.sqlite3",
+            "NAME": _sqlite,
             # Writers queue instead of failing at once with "database is locked".
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
@@ -95,17 +123,36 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username before any password is checked.
+    "ippsite.security.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
-    "guardian.backends.ObjectPermissionBackend",
+]
+SILENCED_SYSTEM_CHECKS = [
+    # Guardian's object-permission backend is not used: the door reads grants itself.
+    "guardian.W001",
+    # Axes warns when the lockout ignores the client address; SPEC §7 locks per username
+    # on purpose (see AXES_LOCKOUT_PARAMETERS below).
+    "axes.W006",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous sees nothing
 GUARDIAN_RAISE_403 = False
+
+# Argon2 for new and changed passwords; PBKDF2 and scrypt hashes still verify, and Django
+# rewrites them with Argon2 at the user's next successful sign-in (SPEC §10).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Validates nothing: its password_changed() hook revokes the user's API tokens.
+    {"NAME": "ippsite.tokens.RevokeTokensOnPasswordChange"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -118,8 +165,35 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage",
+        # Public files: readable by a front proxy, whatever FILE_UPLOAD_PERMISSIONS says.
+        "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755},
+    },
 }
+
+# Sign-in lockout (SPEC §7), counted by django-axes per username only: an attacker
+# cycling addresses is still stopped, and a shared office address locks nobody else.
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# Failures age out with the cool-off only: a right password must not wipe the count,
+# or it would also wipe the wrong second-factor codes that follow it.
+AXES_RESET_ON_SUCCESS = False
+# The lock lasts 15 minutes from the failure that set it; trying meanwhile does not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "ippsite.security.lockout.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins need no second log beside the audit
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp"]  # masked in logs and records
+AXES_VERBOSE = False
+
+# Second factor (SPEC §10): TOTP plus recovery codes; who must have one.
+IPP_REQUIRE_2FA = envstr("IPP_REQUIRE_2FA", "none").strip().lower()
+if IPP_REQUIRE_2FA not in {"none", "staff", "all"}:
+    raise ImproperlyConfigured(
+        f"IPP_REQUIRE_2FA must be none, staff or all, got {IPP_REQUIRE_2FA!r}"
+    )
+OTP_TOTP_ISSUER = "IPP Site"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
@@ -128,7 +202,15 @@ LOGOUT_REDIRECT_URL = "login"
 # Uploads above this go to a temporary file, so a large package is never held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FILE_UPLOAD_TEMP_DIR = None
+# Spooled uploads stay under IPP_DATA_DIR (private), not in a shared /tmp; what a killed
+# worker leaves there is swept below at start-up and by `manage.py sweep_uploads`.
+FILE_UPLOAD_TEMP_DIR = str(IPP_DATA_DIR / "tmp")
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+IPP_UPLOAD_SWEEP_AGE = timedelta(minutes=10)
+os.makedirs(FILE_UPLOAD_TEMP_DIR, mode=0o700, exist_ok=True)
+# Once per process, at start-up: what a worker killed mid-upload left behind.
+sweep_uploads(FILE_UPLOAD_TEMP_DIR, older_than=IPP_UPLOAD_SWEEP_AGE)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -181,7 +263,27 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Load balancers probe /healthz over plain HTTP: answer it there instead of redirecting.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
 CSRF_TRUSTED_ORIGINS = envlist("IPP_CSRF_TRUSTED_ORIGINS", [])
+
+# Content-Security-Policy on every response (SPEC §10): scripts and styles only from our
+# own static files, no inline code of any kind (behaviour lives in static/js/ and is
+# wired with data-* attributes). data: images are Bootstrap's inline SVG icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF],
+        "style-src": [CSP_SELF],
+        "img-src": [CSP_SELF, "data:"],
+        "font-src": [CSP_SELF],
+        "connect-src": [CSP_SELF],
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_NONE],
+        "form-action": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

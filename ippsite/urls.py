@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
     path("", include("ippsite.page_urls")),
+    path("", include("ippsite.security.urls")),
     path("", include("ippsite.registry_ui.urls")),
     path("", include("ippsite.permissions_ui.urls")),
     path("", include("ippsite.audit_ui.urls")),

@@ -1,6 +1,6 @@
-/* The Modules tab: the header box ticks every row of the page (and shows ticked when
- * every row is); unticking a row also unticks "Apply to all N modules matching the
- * filter", so what is ticked is what will change.
+/* The Modules tab. site.js ticks every row when the header box is ticked; this keeps the
+ * header box true to the rows, and unticking a row also unticks "Apply to all N modules
+ * matching the filter", so what is ticked is what will change.
  */
 (function () {
   "use strict";
@@ -17,20 +17,20 @@
     var ticked = Array.prototype.every.call(rows, function (row) {
       return row.checked;
     });
-    all.checked = ticked && rows.length > 0;
+    if (all) {
+      all.checked = ticked && rows.length > 0;
+    }
     if (!ticked && matching) {
       matching.checked = false;
     }
   }
 
+  rows.forEach(function (row) {
+    row.addEventListener("change", sync);
+  });
   if (all) {
     all.addEventListener("change", function () {
-      rows.forEach(function (row) {
-        row.checked = all.checked;
-      });
-    });
-    rows.forEach(function (row) {
-      row.addEventListener("change", sync);
+      window.setTimeout(sync, 0); /* after site.js has ticked the rows */
     });
   }
 })();

@@ -6,6 +6,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.site.helpers import post_login
+
 pytestmark = pytest.mark.django_db
 
 
@@ -47,9 +49,7 @@ def test_the_current_page_is_marked_in_the_navigation(world, as_user):
 
 
 def test_a_wrong_password_is_reported_once(world):
-    response = Client().post(
-        reverse("login"), {"username": world.developer.username, "password": "wrong"}
-    )
+    response = post_login(Client(), world.developer.username, "wrong")
     assert response.status_code == 200
     html = response.content.decode()
     assert html.count('role="alert"') == 1

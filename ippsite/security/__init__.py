@@ -1,0 +1,1 @@
+"""Sign-in hardening: lockout after repeated failures, API tokens, upload guard, CSP helpers."""
