@@ -55,3 +55,12 @@ def test_a_wrong_password_is_reported_once(world):
     assert html.count('role="alert"') == 1
     assert html.count("Wrong username or password") == 1
     assert "Please enter a correct username" not in html
+
+
+@pytest.mark.parametrize("persona", ["support", "acme_admin", "developer", "contractor"])
+def test_the_environment_page_links_to_its_preflight_and_it_opens(world, as_user, persona):
+    client = as_user(world.personas()[persona])
+    html = client.get(reverse("environment", args=[world.acme_dev_env.pk])).content.decode()
+    preflight = reverse("ipp:preflight", args=[world.acme_dev_env.pk])
+    assert f'href="{preflight}"' in html
+    assert client.get(preflight).status_code == 200
