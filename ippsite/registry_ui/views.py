@@ -30,6 +30,8 @@ INLINE_SOURCE_LIMIT = 512 * 1024
 TOGGLES_TEMPLATE = "ipp/_infrastructure_toggles.html"
 # Environment lists are short in practice; a page of them still keeps the cost bounded.
 ENVIRONMENTS_PER_PAGE = 20
+FILES_PER_PAGE = 100
+VERSION_MENU = 20
 
 
 def _is_xhr(request) -> bool:
@@ -371,11 +373,15 @@ def module_source(request, pk, number, path=None):
     context = {
         "module": module,
         "version": version,
-        "versions": module.versions.order_by("-number").only("number", "mark", "module_id"),
+        # The version menu offers the latest few; the module page pages through them all.
+        "versions": module.versions.order_by("-number").only("number", "mark", "module_id")[
+            :VERSION_MENU
+        ],
         "files": files,
         "total_size": sum(size for _path, size in files),
     }
     if path is None:
+        context["files_page"] = paginate(request, files, per_page=FILES_PER_PAGE)
         context["breadcrumbs"] = [*base, (None, f"v{version.number} source")]
         return render(request, "modules/source_list.html", context)
     sizes = dict(files)
