@@ -91,6 +91,23 @@ def _visible_infrastructure_for_managers(user, pk):
     return infrastructure, is_admin
 
 
+def _edited_member(infrastructure, user_pk: str) -> dict:
+    """The member form's initial values for `?edit=<user id>` ({} for anyone else)."""
+    edited = (
+        infrastructure.memberships.select_related("user").filter(user_id=user_pk).first()
+        if user_pk.isdigit()
+        else None
+    )
+    if edited is None:
+        return {}
+    return {
+        "username": edited.user.username,
+        "role": edited.role,
+        "default_level": edited.default_level,
+        "create_modules": edited.create_modules,
+    }
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def infrastructure_users(request, pk):
@@ -98,21 +115,7 @@ def infrastructure_users(request, pk):
     can_edit = is_admin or door.is_support(request.user)  # membership_set allows both
     q = request.GET.get("q", "").strip()
     members = paginate(request, selectors.infrastructure_members(infrastructure, q=q))
-    initial = {}
-    edited = (
-        infrastructure.memberships.select_related("user")
-        .filter(user_id=request.GET["edit"])
-        .first()
-        if request.GET.get("edit", "").isdigit()
-        else None
-    )
-    if edited is not None:
-        initial = {
-            "username": edited.user.username,
-            "role": edited.role,
-            "default_level": edited.default_level,
-            "create_modules": edited.create_modules,
-        }
+    initial = _edited_member(infrastructure, request.GET.get("edit", ""))
     form = MemberForm(initial=initial) if can_edit else None
     status = 200
     if request.method == "POST":
@@ -163,6 +166,25 @@ def infrastructure_users(request, pk):
 # --- a module's Permissions tab ------------------------------------------------------------
 
 
+def _grant(request, module, form: GrantForm) -> int:
+    """Save the posted grant: 302 when done, else the status to render the form with."""
+    if not form.is_valid():
+        return 400
+    user = form.cleaned_data["user"]
+    try:
+        level = services.grant_set(
+            actor=request.user, module=module, user=user, level=form.cleaned_data["level"]
+        )
+    except DomainError as exc:
+        form.add_error(None, exc.detail)
+        return exc.status
+    if level == Level.NONE:
+        messages.success(request, f"{user.username}'s grant on {module.name} is removed.")
+    else:
+        messages.success(request, f"{user.username} is granted {level.label} on {module.name}.")
+    return 302
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def module_permissions(request, pk):
@@ -174,27 +196,9 @@ def module_permissions(request, pk):
     status = 200
     if request.method == "POST":
         form = GrantForm(request.POST, module=module, actor=request.user, picker_url=picker)
-        if form.is_valid():
-            user = form.cleaned_data["user"]
-            try:
-                level = services.grant_set(
-                    actor=request.user, module=module, user=user, level=form.cleaned_data["level"]
-                )
-            except DomainError as exc:
-                form.add_error(None, exc.detail)
-                status = exc.status
-            else:
-                if level == Level.NONE:
-                    messages.success(
-                        request, f"{user.username}'s grant on {module.name} is removed."
-                    )
-                else:
-                    messages.success(
-                        request, f"{user.username} is granted {level.label} on {module.name}."
-                    )
-                return redirect("module_permissions", pk=module.pk)
-        else:
-            status = 400
+        status = _grant(request, module, form)
+        if status == 302:
+            return redirect("module_permissions", pk=module.pk)
     page = paginate(
         request, selectors.module_permission_memberships(module, q=request.GET.get("q", "").strip())
     )
