@@ -122,20 +122,26 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# No guardian ObjectPermissionBackend: module levels are answered by permissions.door
+# alone. Guardian's backend read grant rows without the door's rules (a non-member's stray
+# grant counted), so `user.has_perm(perm, module)` said yes where the door said none.
+# Guardian stays installed for its grant tables (permissions.models), written only by the
+# grant service; nothing here asks `has_perm` about an object, so without the backend it
+# answers False for every object (admin uses model permissions).
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username before any password is checked.
     "ippsite.security.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 SILENCED_SYSTEM_CHECKS = [
-    # Guardian's object-permission backend is not used: the door reads grants itself.
+    # Guardian's object-permission backend is not used (see above): only guardian's
+    # decorators, mixins and template tags need it, and we use none of them.
     "guardian.W001",
     # Axes warns when the lockout ignores the client address; SPEC §7 locks per username
     # on purpose (see AXES_LOCKOUT_PARAMETERS below).
     "axes.W006",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous sees nothing
-GUARDIAN_RAISE_403 = False
 
 # Argon2 for new and changed passwords; PBKDF2 and scrypt hashes still verify, and Django
 # rewrites them with Argon2 at the user's next successful sign-in (SPEC §10).

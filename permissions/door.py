@@ -10,6 +10,8 @@
 Effective level = highest of: administrator of the module's infrastructure (publish), the
 member's default level there, the levels of the user's teams that include the module, and
 per-module grants (guardian object permissions, one codename per user and module).
+The rule is written once, as SQL: `levels_sql.effective_level_expression`; everything
+here (filters, annotations, single-module checks) is built from it.
 
 Levels only count while the user is a member of the module's infrastructure: removing a
 membership takes every level there away at once, and a stray grant or team row of a
@@ -19,136 +21,30 @@ non-member discloses nothing. Support (is_staff/superuser) gets nothing for bein
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import (
-    Case,
-    CharField,
-    Exists,
-    F,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-    When,
-)
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Q, QuerySet
+from django.db.models.lookups import Exact, GreaterThanOrEqual
 from django.http import Http404
 
-from core.levels import LEVEL_CODENAMES, Level
+from audit.models import AuditEntry
+from core.levels import Level
+from permissions.levels_sql import authenticated as _authenticated
+from permissions.levels_sql import effective_level_expression, grant_level_case
 from permissions.models import ModuleUserObjectPermission, Team
 from registry.models import Environment, Infrastructure, Membership, Module
 
 
-def _authenticated(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", True))
-
-
-def _grant_level_expression():
-    return Case(
-        *[
-            When(permission__codename=codename, then=Value(int(level)))
-            for level, codename in LEVEL_CODENAMES.items()
-        ],
-        default=Value(0),
-        output_field=IntegerField(),
-    )
-
-
-def grant_level_subquery(user_ref, module_ref):
-    """SQL: the level granted to `user_ref` on `module_ref` (NULL when no grant)."""
-    return Subquery(
-        ModuleUserObjectPermission.objects.filter(user=user_ref, content_object=module_ref)
-        .annotate(granted=_grant_level_expression())
-        .order_by("-granted")
-        .values("granted")[:1],
-        output_field=IntegerField(),
-    )
-
-
-def _top_team(user_ref, module_ref, field: str, output_field):
-    return Subquery(
-        Team.objects.filter(members=user_ref, modules=module_ref)
-        .order_by("-level", "name")
-        .values(field)[:1],
-        output_field=output_field,
-    )
-
-
-def team_level_subquery(user_ref, module_ref):
-    """SQL: the highest level of the user's teams that include the module (NULL if none)."""
-    return _top_team(user_ref, module_ref, "level", IntegerField())
-
-
-def team_name_subquery(user_ref, module_ref):
-    """SQL: the name of that team (the first by name among equals)."""
-    return _top_team(user_ref, module_ref, "name", CharField())
-
-
-def level_annotation(
-    user, module_ref=OuterRef("pk"), infrastructure_ref=OuterRef("infrastructure")
-):
-    """An SQL expression for `user`'s effective level on the module row being selected."""
-    if not _authenticated(user):
-        return Value(int(Level.NONE), output_field=IntegerField())
-    # order_by(): a LIMIT 1 subquery would otherwise keep Membership's default ordering joins.
-    memberships = Membership.objects.filter(user=user, infrastructure=infrastructure_ref).order_by()
-    # An administrator's base is publish; a member's is their default level.
-    base = Subquery(
-        memberships.annotate(
-            base=Case(
-                When(role=Membership.Role.ADMINISTRATOR, then=Value(int(Level.PUBLISH))),
-                default=F("default_level"),
-                output_field=IntegerField(),
-            )
-        ).values("base")[:1],
-        output_field=IntegerField(),
-    )
-    return Case(
-        When(~Exists(memberships), then=Value(int(Level.NONE))),
-        default=Greatest(
-            Coalesce(base, 0),
-            Coalesce(team_level_subquery(user, module_ref), 0),
-            Coalesce(grant_level_subquery(user, module_ref), 0),
-        ),
-        output_field=IntegerField(),
-    )
+def _at_least(level_sql, level: Level) -> Q:
+    return Q(GreaterThanOrEqual(level_sql, max(int(level), int(Level.REFERENCE))))
 
 
 def level_at_least_q(user, level: Level) -> Q:
-    """A filter on modules: `user`'s effective level is at least `level` (>= reference).
-
-    Exact without computing levels: the maximum of the sources reaches `level` exactly
-    when one source does, so the filter is "an infrastructure where the user is an
-    administrator or has that default, or a grant or team of that level on the module",
-    each an indexed IN-subquery Postgres runs once (hashed), not once per module.
-    """
-    level = Level(max(int(level), int(Level.REFERENCE)))
-    memberships = Membership.objects.filter(user=user).order_by()
-    strong = memberships.filter(
-        Q(role=Membership.Role.ADMINISTRATOR) | Q(default_level__gte=int(level))
-    ).values("infrastructure")
-    codenames = [codename for lvl, codename in LEVEL_CODENAMES.items() if lvl >= level]
-    granted = ModuleUserObjectPermission.objects.filter(
-        user=user, permission__codename__in=codenames
-    ).values("content_object")
-    teamed = Team.objects.filter(members=user, level__gte=int(level), modules__isnull=False).values(
-        "modules"
-    )
-    return Q(infrastructure__in=strong) | (
-        Q(infrastructure__in=memberships.values("infrastructure"))
-        & (Q(pk__in=granted) | Q(pk__in=teamed))
-    )
+    """A filter on modules: `user`'s effective level is at least `level` (>= reference)."""
+    return _at_least(effective_level_expression(user), level)
 
 
 def level_exactly_q(user, level: Level) -> Q:
     """A filter on modules: `user`'s effective level is exactly `level` (none included)."""
-    level = Level(int(level))
-    if level == Level.NONE:
-        return ~level_at_least_q(user, Level.REFERENCE)
-    if level == Level.PUBLISH:
-        return level_at_least_q(user, Level.PUBLISH)
-    return level_at_least_q(user, level) & ~level_at_least_q(user, Level(int(level) + 1))
+    return Q(Exact(effective_level_expression(user), int(Level(int(level)))))
 
 
 def modules_for_user(
@@ -156,13 +52,14 @@ def modules_for_user(
 ) -> QuerySet:
     """Modules on which `user` has at least `level`, annotated with `level`. One query.
 
-    The filter does not need the level (see level_at_least_q), so a page of 50 computes
-    the `level` annotation for its 50 rows only, and count() skips it.
+    Filter and annotation are the one level expression (levels_sql); the filter does not
+    refer to the annotation, so count() drops the annotation.
     """
     qs = queryset if queryset is not None else Module.objects.all()
     if not _authenticated(user):
         return qs.none()
-    return qs.filter(level_at_least_q(user, level)).annotate(level=level_annotation(user))
+    level_sql = effective_level_expression(user)
+    return qs.filter(_at_least(level_sql, level)).annotate(level=level_sql)
 
 
 def effective_level(user, module: Module) -> Level:
@@ -171,7 +68,7 @@ def effective_level(user, module: Module) -> Level:
         return Level.NONE
     row = (
         Module.objects.filter(pk=module.pk)
-        .annotate(level=level_annotation(user))
+        .annotate(level=effective_level_expression(user))
         .values_list("level", flat=True)
         .first()
     )
@@ -233,12 +130,11 @@ class Source:
         return data
 
 
-def _mark_winner(sources: list[Source]) -> list[Source]:
-    """Flag the first source with the highest level (ties: the listed order wins)."""
-    best = max((s.level for s in sources), default=Level.NONE)
+def _mark_winner(sources: list[Source], level: int) -> list[Source]:
+    """Flag the first source at the effective `level` (ties: the listed order wins)."""
     marked, done = [], False
     for source in sources:
-        wins = not done and best > Level.NONE and source.level == best
+        wins = not done and level > Level.NONE and source.level == level
         done = done or wins
         marked.append(Source(source.kind, source.level, source.label, source.name, wins))
     return marked
@@ -246,6 +142,7 @@ def _mark_winner(sources: list[Source]) -> list[Source]:
 
 def sources_from_parts(
     *,
+    level: int,
     infrastructure_name: str,
     is_admin: bool,
     default_level: int | None,
@@ -253,7 +150,8 @@ def sources_from_parts(
     grant_level: int | None = None,
     granted_by: str = "",
 ) -> list[Source]:
-    """Build the source list from facts already loaded (no queries). Non-members: []."""
+    """The source list from facts already loaded (no queries), the one at the effective
+    `level` (computed in SQL by levels_sql) flagged as the winner. Non-members: []."""
     if default_level is None:
         return []
     sources = []
@@ -267,7 +165,7 @@ def sources_from_parts(
     if grant_level:
         label = f"grant by {granted_by}" if granted_by else "grant"
         sources.append(Source("grant", Level(grant_level), label, granted_by))
-    return _mark_winner(sources)
+    return _mark_winner(sources, level)
 
 
 def explain_level(user, module: Module) -> list[Source]:
@@ -280,6 +178,11 @@ def explain_level(user, module: Module) -> list[Source]:
     membership = (
         Membership.objects.filter(user=user, infrastructure_id=module.infrastructure_id)
         .select_related("infrastructure")
+        .annotate(
+            level=effective_level_expression(
+                user, module=module.pk, infrastructure=module.infrastructure_id
+            )
+        )
         .first()
     )
     if membership is None:
@@ -291,12 +194,13 @@ def explain_level(user, module: Module) -> list[Source]:
     )
     grant = (
         ModuleUserObjectPermission.objects.filter(user=user, content_object=module)
-        .annotate(granted=_grant_level_expression())
+        .annotate(granted=grant_level_case())
         .order_by("-granted")
         .values_list("granted", flat=True)
         .first()
     )
     return sources_from_parts(
+        level=membership.level,
         infrastructure_name=membership.infrastructure.name,
         is_admin=membership.is_admin,
         default_level=membership.default_level,
@@ -308,10 +212,6 @@ def explain_level(user, module: Module) -> list[Source]:
 
 def _granted_by(user, module: Module) -> str:
     """Who made the current grant, from the audit log's last `permission.changed` entry."""
-    try:
-        from audit.models import AuditEntry
-    except ImportError:  # pragma: no cover - audit is an installed app
-        return ""
     return (
         AuditEntry.objects.filter(
             action="permission.changed",

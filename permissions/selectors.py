@@ -2,21 +2,18 @@
 
 from dataclasses import dataclass, field
 
-from django.db.models import (
-    Count,
-    IntegerField,
-    OuterRef,
-    Prefetch,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-)
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from core.levels import Level
 from permissions import door
 from permissions.door import Source
+from permissions.levels_sql import (
+    effective_level_expression,
+    grant_level_subquery,
+    team_level_subquery,
+    team_name_subquery,
+)
 from permissions.models import Team
 from registry.models import ExposedElement, Infrastructure, Membership, Module, ModuleVersion
 
@@ -62,21 +59,11 @@ def user_modules(membership: Membership, *, q: str = "", level: str = "") -> Que
     Annotates `team_level`, `team_name`, `grant_level` and `level` (effective). One query.
     """
     user = membership.user
-    base = Level.PUBLISH if membership.is_admin else Level(membership.default_level)
-    qs = (
-        Module.objects.filter(infrastructure_id=membership.infrastructure_id)
-        .annotate(
-            team_level=door.team_level_subquery(user, OuterRef("pk")),
-            team_name=door.team_name_subquery(user, OuterRef("pk")),
-            grant_level=door.grant_level_subquery(user, OuterRef("pk")),
-        )
-        .annotate(
-            level=Greatest(
-                Value(int(base), output_field=IntegerField()),
-                Coalesce("team_level", 0),
-                Coalesce("grant_level", 0),
-            )
-        )
+    qs = Module.objects.filter(infrastructure_id=membership.infrastructure_id).annotate(
+        team_level=team_level_subquery(user),
+        team_name=team_name_subquery(user),
+        grant_level=grant_level_subquery(user),
+        level=effective_level_expression(user),
     )
     if q:
         qs = qs.filter(name__icontains=q)
@@ -86,8 +73,11 @@ def user_modules(membership: Membership, *, q: str = "", level: str = "") -> Que
     return qs.order_by("name", "id")
 
 
-def row_sources(*, membership: Membership, team_level, team_name, grant_level) -> list[Source]:
+def row_sources(
+    *, membership: Membership, level, team_level, team_name, grant_level
+) -> list[Source]:
     return door.sources_from_parts(
+        level=level,
         infrastructure_name=membership.infrastructure.name,
         is_admin=membership.is_admin,
         default_level=membership.default_level,
@@ -117,16 +107,20 @@ class PermissionRow:
 def module_permission_memberships(module: Module, *, q: str = "") -> QuerySet:
     """Members of the module's infrastructure, annotated with their team and grant on it.
 
-    One query per page; grants and teams of non-members count for nothing (see door),
-    so the members are everyone with a level.
+    Annotates `level` (effective) and the parts that explain it. One query per page;
+    grants and teams of non-members count for nothing (see levels_sql), so the members
+    are everyone with a level.
     """
     memberships = (
         Membership.objects.filter(infrastructure_id=module.infrastructure_id)
         .select_related("user", "infrastructure")
         .annotate(
-            team_level=door.team_level_subquery(OuterRef("user"), module.pk),
-            team_name=door.team_name_subquery(OuterRef("user"), module.pk),
-            grant_level=door.grant_level_subquery(OuterRef("user"), module.pk),
+            level=effective_level_expression(
+                OuterRef("user"), module=module.pk, infrastructure=module.infrastructure_id
+            ),
+            team_level=team_level_subquery(OuterRef("user"), module.pk),
+            team_name=team_name_subquery(OuterRef("user"), module.pk),
+            grant_level=grant_level_subquery(OuterRef("user"), module.pk),
         )
         .order_by("user__username")
     )
@@ -140,10 +134,13 @@ def permission_rows(memberships) -> list[PermissionRow]:
     rows = []
     for m in memberships:
         sources = row_sources(
-            membership=m, team_level=m.team_level, team_name=m.team_name, grant_level=m.grant_level
+            membership=m,
+            level=m.level,
+            team_level=m.team_level,
+            team_name=m.team_name,
+            grant_level=m.grant_level,
         )
-        level = max((s.level for s in sources), default=Level.NONE)
-        rows.append(PermissionRow(m.user, m, Level(level), Level(m.grant_level or 0), sources))
+        rows.append(PermissionRow(m.user, m, Level(m.level), Level(m.grant_level or 0), sources))
     return rows
 
 

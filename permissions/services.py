@@ -5,6 +5,9 @@ does not, unless also an administrator there: support manages IPP, not who reads
 Nobody changes their own level. A grant is one guardian object permission per (user,
 module) whose codename is the granted level; changing it replaces the row.
 Every service is keyword-only, runs in one transaction and writes its audit entry there.
+These services are the only code that writes grants (guardian rows): nothing calls
+guardian's `assign_perm`/`remove_perm`, and nothing asks `user.has_perm` about a module
+(there is no guardian backend; the door answers).
 """
 
 from collections.abc import Iterable, Mapping
@@ -102,6 +105,21 @@ def _audit_change(
     )
 
 
+def _replace_grant(*, actor, module: Module, user, level: Level, source: str) -> Level:
+    """Replace `user`'s grant on `module` by `level` and audit it (caller's transaction,
+    membership row already locked). Nothing is written when the grant is already `level`."""
+    before = _current_grants(user, [module.pk]).get(module.pk, Level.NONE)
+    if before == level:
+        return level
+    ModuleUserObjectPermission.objects.filter(user=user, content_object=module).delete()
+    if level > Level.NONE:
+        ModuleUserObjectPermission.objects.create(
+            user=user, content_object=module, permission=_permissions_by_level()[level]
+        )
+    _audit_change(actor=actor, module=module, user=user, before=before, after=level, source=source)
+    return level
+
+
 def grant_set(*, actor, module: Module, user, level) -> Level:
     """Set `user`'s grant on `module` to `level` (none removes it). Returns the new grant."""
     level = _level(level)
@@ -111,18 +129,27 @@ def grant_set(*, actor, module: Module, user, level) -> Level:
     _require_member(user, infrastructure)
     with transaction.atomic():
         _require_member(user, infrastructure, lock=True)
-        before = _current_grants(user, [module.pk]).get(module.pk, Level.NONE)
-        if before == level:
-            return level
-        ModuleUserObjectPermission.objects.filter(user=user, content_object=module).delete()
-        if level > Level.NONE:
-            ModuleUserObjectPermission.objects.create(
-                user=user, content_object=module, permission=_permissions_by_level()[level]
-            )
-        _audit_change(
-            actor=actor, module=module, user=user, before=before, after=level, source="grant"
+        return _replace_grant(actor=actor, module=module, user=user, level=level, source="grant")
+
+
+def grant_creator(*, user, module: Module) -> Level:
+    """Give the creator of a new module `publish` on it (SPEC §3: "the creator gets
+    `publish` on the new module"), with its `permission.changed` entry (source "creator").
+
+    Call it in the transaction that creates the module, so the module, the grant and the
+    entry commit together or not at all. The administrator-only and not-yourself checks
+    of `grant_set` do not apply: nobody grants here, the creator rule of SPEC §3 is the
+    authority, and whoever may create the module (publishing checks `create_modules` or
+    administrator first) receives this grant. The creator must be a member of the
+    module's infrastructure (levels only count for members); their membership row is
+    locked like every other grant write, so grant changes for one user run one at a time.
+    """
+    infrastructure = module.infrastructure
+    with transaction.atomic():
+        _require_member(user, infrastructure, lock=True)
+        return _replace_grant(
+            actor=user, module=module, user=user, level=Level.PUBLISH, source="creator"
         )
-    return level
 
 
 def grants_set(

@@ -14,11 +14,12 @@ from django.db.models import Max
 
 from audit.services import audit_record
 from core.errors import BrokenReference, NotAllowed, ValidationFailed
-from core.levels import LEVEL_CODENAMES, Level
+from core.levels import Level
 from core.streams import AdmittedSource
 from ipp.provenance import provenance_record
 from ipp.services import ipp_admit, ipp_admit_source, ipp_check_version, ipp_mark_for
 from permissions import door
+from permissions.services import grant_creator
 from registry import crypto
 from registry.models import (
     Deployment,
@@ -283,9 +284,8 @@ def _deploy(
 
 
 def _grant_creator(*, user, module: Module) -> None:
-    from guardian.shortcuts import assign_perm
-
-    assign_perm(LEVEL_CODENAMES[Level.PUBLISH], user, module)
+    # Through the grant service, so the creator's publish is audited like any grant.
+    grant_creator(user=user, module=module)
 
 
 def module_publish(

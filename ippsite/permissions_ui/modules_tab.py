@@ -45,6 +45,7 @@ def _rows(page, membership) -> list:
     for module in rows:
         module.sources = selectors.row_sources(
             membership=membership,
+            level=module.level,
             team_level=module.team_level,
             team_name=module.team_name,
             grant_level=module.grant_level,

@@ -247,7 +247,7 @@ def explain(request, pk, user_pk):
         )
         can_manage = True
     sources = door.explain_level(target, module)
-    level = max((s.level for s in sources), default=Level.NONE)
+    winner = next((s for s in sources if s.wins), None)  # at the level the door computed
     manages = can_manage and not is_self
     urls = team_urls(module.infrastructure_id, [s.name for s in sources if s.kind == "team"])
     crumbs = [(_url("module", module.pk), module.name)]
@@ -260,8 +260,8 @@ def explain(request, pk, user_pk):
             "module": module,
             "target": target,
             "sources": source_links(sources, urls if can_manage else {}, giving_only=False),
-            "level": level,
-            "winner": next((s for s in sources if s.wins), None),
+            "level": winner.level if winner else Level.NONE,
+            "winner": winner,
             "can_manage": manages,
             "modules_tab": reverse("user_modules", args=[module.infrastructure_id, target.pk])
             if manages

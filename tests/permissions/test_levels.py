@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from core.levels import Level
-from permissions import door
+from core.levels import CODENAME_LEVELS, Level
+from permissions import door, selectors
 from permissions.models import ModuleUserObjectPermission
 from registry.models import Membership, Module
 from tests import factories
@@ -144,8 +144,25 @@ def test_explain_is_a_few_queries(world, acme_modules, django_assert_max_num_que
         door.explain_level(world.contractor, acme_modules["api"])
 
 
-def test_level_filters_agree_with_computed_levels_on_a_random_mix(world):
-    """The SQL filters (no level computed) pick exactly the modules whose level matches."""
+def _level_by_the_book(user, module) -> Level:
+    """SPEC §3 read literally, in Python, from the rows: the oracle for the SQL expression."""
+    membership = Membership.objects.filter(user=user, infrastructure=module.infrastructure).first()
+    if membership is None:
+        return Level.NONE
+    sources = [Level.PUBLISH if membership.is_admin else Level(membership.default_level)]
+    sources += [Level(t.level) for t in module.teams.filter(members=user)]
+    sources += [
+        CODENAME_LEVELS[codename]
+        for codename in ModuleUserObjectPermission.objects.filter(
+            user=user, content_object=module
+        ).values_list("permission__codename", flat=True)
+    ]
+    return max(sources)
+
+
+def test_every_use_of_the_level_expression_agrees_with_the_rule_on_a_random_mix(world):
+    """Filters, annotations, single checks, the member pages and explain: all say what
+    SPEC §3 says, on random teams and grants (non-members' stray rows included)."""
     import random
 
     rng = random.Random(20261123)
@@ -155,24 +172,36 @@ def test_level_filters_agree_with_computed_levels_on_a_random_mix(world):
     for team in teams:
         team.members.set(rng.sample(users, 2))
         team.modules.set(rng.sample(modules, 5))
-    for user in users:
+    for user in users + [world.outsider]:
         for module in rng.sample(modules, 6):
             make_grant(user, module, Level(rng.randint(1, 3)))
+    expected = {
+        (user.pk, m.pk): _level_by_the_book(user, m)
+        for user in users + [world.emca_admin, world.outsider]
+        for m in modules
+    }
+    assert len(set(expected.values())) == 4  # the mix reaches every level
     for user in users + [world.emca_admin, world.outsider]:
-        expected = {m.pk: door.effective_level(user, m) for m in modules}
+        mine = {pk: lvl for (u, pk), lvl in expected.items() if u == user.pk}
+        for module in modules:
+            assert door.effective_level(user, module) == mine[module.pk], (user, module)
+            sources = door.explain_level(user, module)
+            winners = [s.level for s in sources if s.wins]
+            assert winners == ([mine[module.pk]] if mine[module.pk] else []), (user, module)
         for level in Level:
             picked = set(
                 Module.objects.filter(door.level_exactly_q(user, level)).values_list(
                     "pk", flat=True
                 )
             )
-            assert picked & set(expected) == {pk for pk, lvl in expected.items() if lvl == level}, (
-                user,
-                level,
-            )
+            assert picked == {pk for pk, lvl in mine.items() if lvl == level}, (user, level)
             at_least = {m.pk for m in door.modules_for_user(user, level)}
-            assert at_least == {
-                pk for pk, lvl in expected.items() if lvl >= max(level, Level.REFERENCE)
-            }
+            assert at_least == {pk for pk, lvl in mine.items() if lvl >= max(level, 1)}
         for module in door.modules_for_user(user, Level.REFERENCE):
-            assert module.level == expected[module.pk]
+            assert module.level == mine[module.pk]
+    for membership in Membership.objects.filter(infrastructure=world.acme):
+        for module in selectors.user_modules(membership):
+            assert module.level == expected[(membership.user_id, module.pk)]
+    for module in modules[:12]:
+        for row in selectors.module_permissions(module):
+            assert row.level == expected[(row.user.pk, module.pk)], (row.user, module)

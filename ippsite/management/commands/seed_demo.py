@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from guardian.shortcuts import assign_perm, get_perms
 
 from core.errors import DomainError
-from core.levels import LEVEL_CODENAMES, Level
+from core.levels import Level
 from ipp.toggles import infrastructure_set_flags
+from permissions import door
+from permissions.services import grant_set
 from publishing.services import (
     environment_create,
     infrastructure_create,
@@ -315,9 +316,8 @@ class Command(BaseCommand):
                 self._deploy(developer, modules[demo.name], env)
 
         api = modules[side.contractor_reference]
-        codename = LEVEL_CODENAMES[Level.REFERENCE]
-        if codename not in get_perms(contractor, api):
-            assign_perm(codename, contractor, api)
+        if door.effective_level(contractor, api) < Level.REFERENCE:
+            grant_set(actor=admin, module=api, user=contractor, level=Level.REFERENCE)
             self._did(f"{contractor.username}: reference on {api.name}")
 
     def _member(self, support, infra, user, **settings) -> None:
