@@ -188,3 +188,36 @@ def infrastructure_teams(infrastructure: Infrastructure, *, q: str = "") -> Quer
         member_count=Coalesce(_count_of(Team.members.through, team=OuterRef("pk")), 0),
         module_count=Coalesce(_count_of(Team.modules.through, team=OuterRef("pk")), 0),
     ).order_by("name")
+
+
+def team_modules(team: Team, *, q: str = "") -> QuerySet:
+    """The team's modules by name, `q` a part of the name."""
+    modules = team.modules.order_by("name", "id")
+    return modules.filter(name__icontains=q) if q else modules
+
+
+def modules_addable_to_team(team: Team, *, q: str = "") -> QuerySet:
+    """Modules of the team's infrastructure not in the team yet, by name."""
+    modules = Module.objects.filter(infrastructure_id=team.infrastructure_id).exclude(teams=team)
+    if q:
+        modules = modules.filter(name__icontains=q)
+    return modules.order_by("name", "id")
+
+
+def member_search(
+    infrastructure: Infrastructure, *, q: str = "", not_in_team=None, not_user=None, limit: int
+) -> tuple[list[tuple[str, str]], bool]:
+    """([(username, role)], more?): the first `limit` members whose username contains `q`,
+    leaving out the members of team `not_in_team` and the user `not_user`. One query.
+    """
+    memberships = Membership.objects.filter(infrastructure=infrastructure)
+    if q:
+        memberships = memberships.filter(user__username__icontains=q)
+    if not_in_team is not None:
+        memberships = memberships.exclude(user__ipp_teams=not_in_team)
+    if not_user is not None:
+        memberships = memberships.exclude(user=not_user)
+    rows = list(
+        memberships.order_by("user__username").values_list("user__username", "role")[: limit + 1]
+    )
+    return rows[:limit], len(rows) > limit

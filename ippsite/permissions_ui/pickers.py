@@ -9,8 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
-from permissions import door
-from registry.models import Membership
+from permissions import door, selectors
 
 PICKER_LIMIT = 20
 
@@ -29,22 +28,12 @@ def member_picker(request, pk):
     leaves out the reader (nobody grants themselves a level).
     """
     infrastructure = door.administered_infrastructure_for_user(request.user, pk)
-    q = request.GET.get("q", "").strip().replace("\x00", "")
-    memberships = Membership.objects.filter(infrastructure=infrastructure)
-    if q:
-        memberships = memberships.filter(user__username__icontains=q)
-    team = _int_or_none(request.GET.get("team"))
-    if team is not None:
-        memberships = memberships.exclude(user__ipp_teams=team)
-    if request.GET.get("others"):
-        memberships = memberships.exclude(user=request.user)
-    rows = list(
-        memberships.order_by("user__username").values_list("user__username", "role")[
-            : PICKER_LIMIT + 1
-        ]
+    rows, more = selectors.member_search(
+        infrastructure,
+        q=request.GET.get("q", "").strip().replace("\x00", ""),
+        not_in_team=_int_or_none(request.GET.get("team")),
+        not_user=request.user if request.GET.get("others") else None,
+        limit=PICKER_LIMIT,
     )
-    results = [
-        {"value": username, "label": f"{username} · {role}"}
-        for username, role in rows[:PICKER_LIMIT]
-    ]
-    return JsonResponse({"results": results, "more": len(rows) > PICKER_LIMIT})
+    results = [{"value": username, "label": f"{username} · {role}"} for username, role in rows]
+    return JsonResponse({"results": results, "more": more})

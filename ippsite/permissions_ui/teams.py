@@ -21,7 +21,6 @@ from ippsite.permissions_ui.forms import (
 )
 from permissions import door, selectors, services
 from permissions.models import Team
-from registry.models import Module
 
 User = get_user_model()
 
@@ -87,20 +86,15 @@ def teams(request, pk):
     )
 
 
-def _team_lists(request, infrastructure, team) -> dict:
+def _team_lists(request, team) -> dict:
     """The three lists of a team page, each its own page: members, modules, modules to add."""
     q = request.GET.get("q", "").strip()
     add_q = request.GET.get("add_q", "").strip()
-    modules = team.modules.order_by("name", "id")
-    addable = Module.objects.filter(infrastructure=infrastructure).exclude(teams=team)
-    if q:
-        modules = modules.filter(name__icontains=q)
-    if add_q:
-        addable = addable.filter(name__icontains=add_q)
+    addable = selectors.modules_addable_to_team(team, q=add_q)
     return {
         "members": paginate(request, team.members.order_by("username"), param="members"),
-        "modules": paginate(request, modules),
-        "addable": paginate(request, addable.order_by("name", "id"), param="add", per_page=20),
+        "modules": paginate(request, selectors.team_modules(team, q=q)),
+        "addable": paginate(request, addable, param="add", per_page=20),
         "q": q,
         "add_q": add_q,
     }
@@ -172,7 +166,7 @@ def team(request, pk, team_pk):
         ),
         "member_form": TeamMemberForm(infrastructure=infrastructure),
         "modules_form": None,
-        **_team_lists(request, infrastructure, team),
+        **_team_lists(request, team),
         "breadcrumbs": _crumbs(
             infrastructure, (reverse("teams", args=[infrastructure.pk]), "Teams"), (None, team.name)
         ),
