@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from core.levels import Level
 from permissions import door
@@ -148,20 +149,75 @@ def module_permissions(module: Module, *, q: str = "") -> list[PermissionRow]:
     return permission_rows(module_permission_memberships(module, q=q))
 
 
-def infrastructure_members(infrastructure: Infrastructure) -> QuerySet:
+def infrastructure_members(infrastructure: Infrastructure, *, q: str = "") -> QuerySet:
+    """The infrastructure's memberships by username, each user with `teams_here` (their
+    teams in this infrastructure): two queries a page, whatever its length.
+    """
+    memberships = Membership.objects.filter(infrastructure=infrastructure)
+    if q:
+        memberships = memberships.filter(user__username__icontains=q)
+    teams_here = Team.objects.filter(infrastructure=infrastructure).order_by("name")
     return (
-        Membership.objects.filter(infrastructure=infrastructure)
-        .select_related("user")
+        memberships.select_related("user")
+        .prefetch_related(Prefetch("user__ipp_teams", queryset=teams_here, to_attr="teams_here"))
         .order_by("user__username")
     )
 
 
-def infrastructure_teams(infrastructure: Infrastructure) -> QuerySet:
-    return (
-        Team.objects.filter(infrastructure=infrastructure)
-        .annotate(
-            member_count=Count("members", distinct=True),
-            module_count=Count("modules", distinct=True),
-        )
-        .order_by("name")
+def _count_of(through, **match) -> Subquery:
+    return Subquery(
+        through.objects.filter(**match)
+        .order_by()
+        .values("team")
+        .annotate(n=Count("pk"))
+        .values("n"),
+        output_field=IntegerField(),
     )
+
+
+def infrastructure_teams(infrastructure: Infrastructure, *, q: str = "") -> QuerySet:
+    """The infrastructure's teams by name, with `member_count` and `module_count`.
+
+    The counts are subqueries, not joins: a team of 10,000 modules and 100 members would
+    otherwise make a million-row join for two numbers.
+    """
+    teams = Team.objects.filter(infrastructure=infrastructure)
+    if q:
+        teams = teams.filter(name__icontains=q)
+    return teams.annotate(
+        member_count=Coalesce(_count_of(Team.members.through, team=OuterRef("pk")), 0),
+        module_count=Coalesce(_count_of(Team.modules.through, team=OuterRef("pk")), 0),
+    ).order_by("name")
+
+
+def team_modules(team: Team, *, q: str = "") -> QuerySet:
+    """The team's modules by name, `q` a part of the name."""
+    modules = team.modules.order_by("name", "id")
+    return modules.filter(name__icontains=q) if q else modules
+
+
+def modules_addable_to_team(team: Team, *, q: str = "") -> QuerySet:
+    """Modules of the team's infrastructure not in the team yet, by name."""
+    modules = Module.objects.filter(infrastructure_id=team.infrastructure_id).exclude(teams=team)
+    if q:
+        modules = modules.filter(name__icontains=q)
+    return modules.order_by("name", "id")
+
+
+def member_search(
+    infrastructure: Infrastructure, *, q: str = "", not_in_team=None, not_user=None, limit: int
+) -> tuple[list[tuple[str, str]], bool]:
+    """([(username, role)], more?): the first `limit` members whose username contains `q`,
+    leaving out the members of team `not_in_team` and the user `not_user`. One query.
+    """
+    memberships = Membership.objects.filter(infrastructure=infrastructure)
+    if q:
+        memberships = memberships.filter(user__username__icontains=q)
+    if not_in_team is not None:
+        memberships = memberships.exclude(user__ipp_teams=not_in_team)
+    if not_user is not None:
+        memberships = memberships.exclude(user=not_user)
+    rows = list(
+        memberships.order_by("user__username").values_list("user__username", "role")[: limit + 1]
+    )
+    return rows[:limit], len(rows) > limit

@@ -329,3 +329,28 @@ def team_set_members(*, actor, team: Team, users: Iterable) -> Team:
 
 def team_set_modules(*, actor, team: Team, modules: Iterable) -> Team:
     return team_update(actor=actor, team=team, modules=modules)
+
+
+def _ids(items: Iterable) -> set:
+    return {getattr(item, "pk", item) for item in items}
+
+
+def team_change(
+    *, actor, team: Team, add_members=(), remove_members=(), add_modules=(), remove_modules=()
+) -> Team:
+    """Add and remove some of a team's members and modules; the others stay.
+
+    The team row is locked while the new sets are worked out, so two administrators
+    adding at once both keep what they added.
+    """
+    _require_admin(actor, team.infrastructure)
+    with transaction.atomic():
+        locked = Team.objects.select_for_update().select_related("infrastructure").get(pk=team.pk)
+        members = modules = None
+        if add_members or remove_members:
+            current = set(locked.members.values_list("pk", flat=True))
+            members = (current | _ids(add_members)) - _ids(remove_members)
+        if add_modules or remove_modules:
+            current = set(locked.modules.values_list("pk", flat=True))
+            modules = (current | _ids(add_modules)) - _ids(remove_modules)
+        return team_update(actor=actor, team=locked, members=members, modules=modules)

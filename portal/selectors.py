@@ -148,14 +148,18 @@ def requests_of_user(user) -> QuerySet:
         TransferRequest.objects.filter(requester=user)
         .select_related("source", "destination", "decided_by")
         .annotate(item_count=Count("items"))
+        .order_by("-created_at", "-id")
     )
 
 
-def others_for_user(user, limit: int = 50) -> list:
+def others_for_user(user) -> QuerySet:
     """Requests `user` may see but did not make: in and out of infrastructures they
-    administer (all of them for support), newest first, at most `limit`."""
-    return list(
-        transfers_for_user(user).exclude(requester=user).annotate(item_count=Count("items"))[:limit]
+    administer (all of them for support), newest first."""
+    return (
+        transfers_for_user(user)
+        .exclude(requester=user)
+        .annotate(item_count=Count("items"))
+        .order_by("-created_at", "-id")
     )
 
 

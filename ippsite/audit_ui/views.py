@@ -59,6 +59,8 @@ def log(request):
             action = ACTIONS.get(entry.action)
             entry.label = action.label if action else entry.action
             entry.badge = action.badge if action else "light"
+            # Pairs, not details.items: a detail called "items" would shadow the method.
+            entry.detail_pairs = sorted(entry.details.items()) if entry.details else []
     query = request.GET.copy()
     query.pop("page", None)
     return render(

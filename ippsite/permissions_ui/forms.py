@@ -4,6 +4,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.html import format_html
 
 from core.levels import Level
 from registry.models import Membership, Module
@@ -29,6 +30,39 @@ def _helper(submit: str | None = None, *, inline: bool = False) -> FormHelper:
     if submit:
         helper.add_input(Submit("submit", submit))
     return helper
+
+
+class PickerInput(forms.TextInput):
+    """A text input that suggests values as you type (static/js/picker.js): the script
+    asks `url?q=...` for a page of matches and fills the input's <datalist>; a polite
+    live region says how many there are. Without the script it is a plain text input.
+    """
+
+    def __init__(self, url: str = "", attrs=None):
+        super().__init__({"autocomplete": "off", "spellcheck": "false", **(attrs or {})})
+        self.url = url
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        widget_id = context["widget"]["attrs"].get("id") or f"id_{name}"
+        context["widget"]["attrs"].update(
+            {
+                "list": f"{widget_id}-options",
+                "data-picker-url": self.url,
+                "aria-describedby": f"{widget_id}-status",
+            }
+        )
+        return context
+
+    def render(self, name, value, attrs=None, renderer=None):
+        html = super().render(name, value, attrs, renderer)
+        widget_id = (attrs or {}).get("id") or f"id_{name}"
+        return html + format_html(
+            '<datalist id="{0}-options"></datalist>'
+            '<span class="form-text d-block" id="{0}-status" aria-live="polite">'
+            "Type part of a name to see matches.</span>",
+            widget_id,
+        )
 
 
 class CatalogFilterForm(forms.Form):
@@ -58,34 +92,68 @@ class ModuleFilterForm(forms.Form):
 
 
 class BulkLevelForm(forms.Form):
-    """The Modules tab's bulk change: ticked module ids and one level for all of them."""
+    """The Modules tab's bulk change: one level for the ticked modules of the page, or for
+    every module matching the filter (`all_matching`, the "select all N" of the page).
+    """
 
-    modules = forms.TypedMultipleChoiceField(
-        coerce=int, choices=(), error_messages={"required": "Tick the modules to change first."}
-    )
+    modules = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=False)
+    all_matching = forms.BooleanField(required=False)
     level = forms.ChoiceField(choices=LEVEL_CHOICES, label="Set the grant to")
 
     def __init__(self, *args, module_ids=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["modules"].choices = [(pk, pk) for pk in module_ids]
 
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("all_matching") and not cleaned.get("modules"):
+            self.add_error("modules", "Tick the modules to change first.")
+        return cleaned
+
+
+class RowLevelForm(forms.Form):
+    """One row's grant on the Modules tab: the row's Save button names the module
+    (`row`), and that row's select (`level_<id>`) the level.
+    """
+
+    row = forms.TypedChoiceField(coerce=int, choices=())
+
+    def __init__(self, *args, module_ids=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["row"].choices = [(pk, pk) for pk in module_ids]
+
+    def clean(self):
+        cleaned = super().clean()
+        row = cleaned.get("row")
+        if row is not None:
+            try:
+                cleaned["level"] = Level.parse(self.data.get(f"level_{row}", ""))
+            except ValueError:
+                raise forms.ValidationError("Choose a level for that module.") from None
+        return cleaned
+
 
 class GrantForm(forms.Form):
-    """Grant, change or remove one member's level on a module."""
+    """Grant, change or remove one member's level on a module: the member is picked by
+    typing (a search of the infrastructure's members), never from a list of everyone.
+    """
 
     user = forms.ModelChoiceField(
-        queryset=User.objects.none(), label="Member", to_field_name="username"
+        queryset=User.objects.none(),
+        label="Member",
+        to_field_name="username",
+        widget=PickerInput(),
+        error_messages={"invalid_choice": "Pick a member of the infrastructure other than you."},
     )
     level = forms.ChoiceField(choices=LEVEL_CHOICES, label="Grant")
 
-    def __init__(self, *args, module: Module, actor, **kwargs):
+    def __init__(self, *args, module: Module, actor, picker_url: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         # Members of the module's infrastructure, but not the actor: nobody grants themselves.
-        self.fields["user"].queryset = (
-            User.objects.filter(memberships__infrastructure_id=module.infrastructure_id)
-            .exclude(pk=actor.pk)
-            .order_by("username")
-        )
+        self.fields["user"].queryset = User.objects.filter(
+            memberships__infrastructure_id=module.infrastructure_id
+        ).exclude(pk=actor.pk)
+        self.fields["user"].widget.url = picker_url
         self.helper = _helper("Save grant")
 
 
@@ -115,30 +183,48 @@ class MemberForm(forms.Form):
 
 
 class TeamForm(forms.Form):
+    """A new team's (or a team's new) name and level."""
+
     name = forms.CharField(max_length=120)
     level = forms.ChoiceField(choices=LEVEL_CHOICES, initial="reference")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, submit: str = "Create team", **kwargs):
         super().__init__(*args, **kwargs)
-        self.helper = _helper("Create team")
+        self.helper = _helper(submit)
 
 
-class TeamEditForm(forms.Form):
-    name = forms.CharField(max_length=120)
-    level = forms.ChoiceField(choices=LEVEL_CHOICES)
-    members = forms.ModelMultipleChoiceField(
-        queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+class TeamMemberForm(forms.Form):
+    """Add one member of the infrastructure to a team, picked by typing."""
+
+    user = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        label="Add a member",
+        to_field_name="username",
+        widget=PickerInput(),
+        error_messages={"invalid_choice": "Pick a member of the infrastructure."},
     )
+
+    def __init__(self, *args, infrastructure, picker_url: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = User.objects.filter(
+            memberships__infrastructure=infrastructure
+        )
+        self.fields["user"].widget.url = picker_url
+        self.helper = _helper("Add to team")
+
+
+class TeamModulesForm(forms.Form):
+    """Ticked modules of the infrastructure, to add to or remove from a team."""
+
     modules = forms.ModelMultipleChoiceField(
-        queryset=Module.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+        queryset=Module.objects.none(),
+        error_messages={"required": "Tick the modules first."},
     )
 
     def __init__(self, *args, infrastructure, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["members"].queryset = User.objects.filter(
-            memberships__infrastructure=infrastructure
-        ).order_by("username")
-        self.fields["modules"].queryset = Module.objects.filter(
-            infrastructure=infrastructure
-        ).order_by("name")
-        self.helper = _helper("Save team")
+        self.fields["modules"].queryset = Module.objects.filter(infrastructure=infrastructure)
+
+
+class TeamMemberRemoveForm(forms.Form):
+    user = forms.IntegerField()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from ippsite.permissions_ui import deployers_views, views
+from ippsite.permissions_ui import deployers_views, modules_tab, pickers, teams, views
 
 urlpatterns = [
     path("catalog/", views.catalog, name="catalog"),
@@ -13,11 +13,12 @@ urlpatterns = [
     ),
     path(
         "infrastructures/<int:pk>/users/<int:user_pk>/modules/",
-        views.user_modules,
+        modules_tab.user_modules,
         name="user_modules",
     ),
-    path("infrastructures/<int:pk>/teams/", views.teams, name="teams"),
-    path("infrastructures/<int:pk>/teams/<int:team_pk>/", views.team, name="team"),
+    path("infrastructures/<int:pk>/teams/", teams.teams, name="teams"),
+    path("infrastructures/<int:pk>/teams/<int:team_pk>/", teams.team, name="team"),
+    path("infrastructures/<int:pk>/pickers/members", pickers.member_picker, name="member_picker"),
     path(
         "environments/<int:pk>/deployers/", deployers_views.deployer_add_view, name="deployer_add"
     ),

@@ -9,30 +9,24 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_http_methods
 
 from core.errors import DomainError
 from core.levels import Level
+from ippsite.paging import paginate
 from ippsite.permissions_ui.forms import (
-    BulkLevelForm,
     CatalogFilterForm,
     GrantForm,
     MemberForm,
-    ModuleFilterForm,
-    TeamEditForm,
-    TeamForm,
 )
+from ippsite.permissions_ui.sources import link_sources, source_links, team_urls
+from ippsite.permissions_ui.teams import infrastructure_tabs
 from permissions import door, selectors, services
-from permissions.models import Team
 from publishing.services import membership_set
-from registry.models import Membership
 
 User = get_user_model()
-PAGE_SIZE = 50
 
 
 def _url(name: str, *args) -> str | None:
@@ -47,18 +41,6 @@ def _crumbs(*items) -> list:
     for href, label in items:
         crumbs.append((href, label))
     return crumbs
-
-
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _querystring(request, **overrides) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    for key, value in overrides.items():
-        params[key] = value
-    return params.urlencode()
 
 
 # --- catalog ------------------------------------------------------------------------------
@@ -76,7 +58,7 @@ def catalog(request):
         infrastructure=filters.get("infrastructure"),
         level=filters.get("level", ""),
     )
-    page = _page(request, modules)
+    page = paginate(request, modules)
     rows = list(page.object_list)
     interfaces = selectors.interfaces_for(rows)
     for module in rows:
@@ -90,7 +72,6 @@ def catalog(request):
             "page": page,
             "modules": rows,
             "filtered": any(filters.values()) if filters else False,
-            "querystring": _querystring(request),
             "breadcrumbs": _crumbs((None, "Catalog")),
         },
     )
@@ -110,23 +91,31 @@ def _visible_infrastructure_for_managers(user, pk):
     return infrastructure, is_admin
 
 
+def _edited_member(infrastructure, user_pk: str) -> dict:
+    """The member form's initial values for `?edit=<user id>` ({} for anyone else)."""
+    edited = (
+        infrastructure.memberships.select_related("user").filter(user_id=user_pk).first()
+        if user_pk.isdigit()
+        else None
+    )
+    if edited is None:
+        return {}
+    return {
+        "username": edited.user.username,
+        "role": edited.role,
+        "default_level": edited.default_level,
+        "create_modules": edited.create_modules,
+    }
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def infrastructure_users(request, pk):
     infrastructure, is_admin = _visible_infrastructure_for_managers(request.user, pk)
     can_edit = is_admin or door.is_support(request.user)  # membership_set allows both
-    members = list(selectors.infrastructure_members(infrastructure))
-    initial = {}
-    edit = request.GET.get("edit")
-    if edit:
-        for m in members:
-            if str(m.user_id) == edit:
-                initial = {
-                    "username": m.user.username,
-                    "role": m.role,
-                    "default_level": m.default_level,
-                    "create_modules": m.create_modules,
-                }
+    q = request.GET.get("q", "").strip()
+    members = paginate(request, selectors.infrastructure_members(infrastructure, q=q))
+    initial = _edited_member(infrastructure, request.GET.get("edit", ""))
     form = MemberForm(initial=initial) if can_edit else None
     status = 200
     if request.method == "POST":
@@ -161,126 +150,13 @@ def infrastructure_users(request, pk):
         {
             "infrastructure": infrastructure,
             "members": members,
+            "q": q,
             "form": form,
             "editing": bool(initial),
             "is_admin": is_admin,
-            "tabs": _infrastructure_tabs(infrastructure, "users", is_admin),
+            "tabs": infrastructure_tabs(infrastructure, "users", is_admin),
             "breadcrumbs": _crumbs(
                 (_url("infrastructure", infrastructure.pk), infrastructure.name), (None, "Users")
-            ),
-        },
-        status=status,
-    )
-
-
-def _infrastructure_tabs(infrastructure, active: str, is_admin: bool) -> list:
-    tabs = [("overview", "Overview", _url("infrastructure", infrastructure.pk))]
-    tabs.append(("users", "Users", reverse("infrastructure_users", args=[infrastructure.pk])))
-    if is_admin:
-        tabs.append(("teams", "Teams", reverse("teams", args=[infrastructure.pk])))
-    return [(key, label, href, key == active) for key, label, href in tabs if href]
-
-
-# --- a user's Modules tab ----------------------------------------------------------------
-
-
-def _target_membership(infrastructure, user_pk) -> Membership:
-    membership = (
-        Membership.objects.filter(infrastructure=infrastructure, user_id=user_pk)
-        .select_related("user", "infrastructure")
-        .first()
-    )
-    if membership is None:
-        raise Http404("No such member.")
-    return membership
-
-
-def _member_module_rows(request, membership) -> tuple:
-    """The filter form, the page of the member's modules and its rows, each with the
-    sources of its level and its URL.
-    """
-    filters = ModuleFilterForm(request.GET or None)
-    cleaned = filters.cleaned_data if filters.is_valid() else {}
-    page = _page(
-        request,
-        selectors.user_modules(membership, q=cleaned.get("q", ""), level=cleaned.get("level", "")),
-    )
-    rows = list(page.object_list)
-    for module in rows:
-        module.sources = selectors.row_sources(
-            membership=membership,
-            level=module.level,
-            team_level=module.team_level,
-            team_name=module.team_name,
-            grant_level=module.grant_level,
-        )
-        module.url = _url("module", module.pk)
-    return filters, page, rows
-
-
-def _bulk_level_change(request, *, infrastructure, target, module_ids) -> tuple:
-    """Apply a posted bulk level change: (the bound form, its status, a redirect on success
-    or None).
-    """
-    bulk = BulkLevelForm(request.POST, module_ids=module_ids)
-    if not bulk.is_valid():
-        return bulk, 400, None
-    level = Level.parse(bulk.cleaned_data["level"])
-    try:
-        changed = services.grants_set(
-            actor=request.user,
-            user=target,
-            infrastructure=infrastructure,
-            changes={module_id: level for module_id in bulk.cleaned_data["modules"]},
-        )
-    except DomainError as exc:
-        bulk.add_error(None, exc.detail)
-        return bulk, exc.status, None
-    count = len(bulk.cleaned_data["modules"])
-    messages.success(
-        request,
-        f"{target.username}'s grant is now {level.label} on {count} module{'s' if count != 1 else ''}"
-        f" ({len(changed)} changed).",
-    )
-    url = reverse("user_modules", args=[infrastructure.pk, target.pk])
-    query = request.GET.urlencode()
-    return bulk, 200, redirect(f"{url}?{query}" if query else url)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def user_modules(request, pk, user_pk):
-    """Every module of the infrastructure with the member's level and its source; bulk change."""
-    infrastructure = door.administered_infrastructure_for_user(request.user, pk)
-    membership = _target_membership(infrastructure, user_pk)
-    target = membership.user
-    filters, page, rows = _member_module_rows(request, membership)
-    is_self = target.pk == request.user.pk
-    bulk = BulkLevelForm(module_ids=[m.pk for m in rows])
-    status = 200
-    if request.method == "POST":
-        bulk, status, done = _bulk_level_change(
-            request, infrastructure=infrastructure, target=target, module_ids=[m.pk for m in rows]
-        )
-        if done is not None:
-            return done
-    return render(
-        request,
-        "permissions/user_modules.html",
-        {
-            "infrastructure": infrastructure,
-            "membership": membership,
-            "target": target,
-            "filters": filters,
-            "bulk": bulk,
-            "is_self": is_self,
-            "page": page,
-            "modules": rows,
-            "querystring": _querystring(request),
-            "breadcrumbs": _crumbs(
-                (_url("infrastructure", infrastructure.pk), infrastructure.name),
-                (reverse("infrastructure_users", args=[infrastructure.pk]), "Users"),
-                (None, f"{target.username} · Modules"),
             ),
         },
         status=status,
@@ -290,39 +166,44 @@ def user_modules(request, pk, user_pk):
 # --- a module's Permissions tab ------------------------------------------------------------
 
 
+def _grant(request, module, form: GrantForm) -> int:
+    """Save the posted grant: 302 when done, else the status to render the form with."""
+    if not form.is_valid():
+        return 400
+    user = form.cleaned_data["user"]
+    try:
+        level = services.grant_set(
+            actor=request.user, module=module, user=user, level=form.cleaned_data["level"]
+        )
+    except DomainError as exc:
+        form.add_error(None, exc.detail)
+        return exc.status
+    if level == Level.NONE:
+        messages.success(request, f"{user.username}'s grant on {module.name} is removed.")
+    else:
+        messages.success(request, f"{user.username} is granted {level.label} on {module.name}.")
+    return 302
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def module_permissions(request, pk):
     module = door.administered_module_for_user(request.user, pk)
-    form = GrantForm(module=module, actor=request.user, initial={"level": "reference"})
+    picker = reverse("member_picker", args=[module.infrastructure_id]) + "?others=1"
+    form = GrantForm(
+        module=module, actor=request.user, picker_url=picker, initial={"level": "reference"}
+    )
     status = 200
     if request.method == "POST":
-        form = GrantForm(request.POST, module=module, actor=request.user)
-        if form.is_valid():
-            user = form.cleaned_data["user"]
-            try:
-                level = services.grant_set(
-                    actor=request.user, module=module, user=user, level=form.cleaned_data["level"]
-                )
-            except DomainError as exc:
-                form.add_error(None, exc.detail)
-                status = exc.status
-            else:
-                if level == Level.NONE:
-                    messages.success(
-                        request, f"{user.username}'s grant on {module.name} is removed."
-                    )
-                else:
-                    messages.success(
-                        request, f"{user.username} is granted {level.label} on {module.name}."
-                    )
-                return redirect("module_permissions", pk=module.pk)
-        else:
-            status = 400
-    page = _page(
+        form = GrantForm(request.POST, module=module, actor=request.user, picker_url=picker)
+        status = _grant(request, module, form)
+        if status == 302:
+            return redirect("module_permissions", pk=module.pk)
+    page = paginate(
         request, selectors.module_permission_memberships(module, q=request.GET.get("q", "").strip())
     )
     rows = selectors.permission_rows(page.object_list)
+    link_sources(rows, module.infrastructure_id)
     return render(
         request,
         "permissions/module_permissions.html",
@@ -330,7 +211,6 @@ def module_permissions(request, pk):
             "module": module,
             "rows": rows,
             "page": page,
-            "querystring": _querystring(request),
             "form": form,
             "q": request.GET.get("q", ""),
             "tabs": [
@@ -368,121 +248,24 @@ def explain(request, pk, user_pk):
         can_manage = True
     sources = door.explain_level(target, module)
     winner = next((s for s in sources if s.wins), None)  # at the level the door computed
+    manages = can_manage and not is_self
+    urls = team_urls(module.infrastructure_id, [s.name for s in sources if s.kind == "team"])
+    crumbs = [(_url("module", module.pk), module.name)]
+    if can_manage:
+        crumbs.append((reverse("module_permissions", args=[module.pk]), "Permissions"))
     return render(
         request,
         "permissions/explain.html",
         {
             "module": module,
             "target": target,
-            "sources": sources,
+            "sources": source_links(sources, urls if can_manage else {}, giving_only=False),
             "level": winner.level if winner else Level.NONE,
             "winner": winner,
-            "can_manage": can_manage and not is_self,
+            "can_manage": manages,
             "modules_tab": reverse("user_modules", args=[module.infrastructure_id, target.pk])
-            if can_manage and not is_self
+            if manages
             else None,
-            "breadcrumbs": _crumbs(
-                (_url("module", module.pk), module.name),
-                (
-                    reverse("module_permissions", args=[module.pk]) if can_manage else None,
-                    "Permissions",
-                ),
-                (None, f"Why {target.username}"),
-            ),
+            "breadcrumbs": _crumbs(*crumbs, (None, f"Why {target.username}")),
         },
-    )
-
-
-# --- teams ---------------------------------------------------------------------------------
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def teams(request, pk):
-    infrastructure = door.administered_infrastructure_for_user(request.user, pk)
-    form = TeamForm()
-    status = 200
-    if request.method == "POST":
-        form = TeamForm(request.POST)
-        if form.is_valid():
-            try:
-                team = services.team_create(
-                    actor=request.user,
-                    infrastructure=infrastructure,
-                    name=form.cleaned_data["name"].strip(),
-                    level=form.cleaned_data["level"],
-                )
-            except DomainError as exc:
-                form.add_error(None, exc.detail)
-                status = exc.status
-            else:
-                messages.success(
-                    request, f"Team {team.name} created: now add its members and modules."
-                )
-                return redirect("team", pk=infrastructure.pk, team_pk=team.pk)
-        else:
-            status = 400
-    return render(
-        request,
-        "permissions/teams.html",
-        {
-            "infrastructure": infrastructure,
-            "teams": selectors.infrastructure_teams(infrastructure),
-            "form": form,
-            "tabs": _infrastructure_tabs(infrastructure, "teams", True),
-            "breadcrumbs": _crumbs(
-                (_url("infrastructure", infrastructure.pk), infrastructure.name), (None, "Teams")
-            ),
-        },
-        status=status,
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def team(request, pk, team_pk):
-    infrastructure = door.administered_infrastructure_for_user(request.user, pk)
-    team = get_object_or_404(Team, pk=team_pk, infrastructure=infrastructure)
-    initial = {
-        "name": team.name,
-        "level": Level(team.level).label,
-        "members": list(team.members.values_list("pk", flat=True)),
-        "modules": list(team.modules.values_list("pk", flat=True)),
-    }
-    form = TeamEditForm(initial=initial, infrastructure=infrastructure)
-    status = 200
-    if request.method == "POST":
-        form = TeamEditForm(request.POST, infrastructure=infrastructure)
-        if form.is_valid():
-            try:
-                services.team_update(
-                    actor=request.user,
-                    team=team,
-                    name=form.cleaned_data["name"].strip(),
-                    level=form.cleaned_data["level"],
-                    members=form.cleaned_data["members"],
-                    modules=form.cleaned_data["modules"],
-                )
-            except DomainError as exc:
-                form.add_error(None, exc.detail)
-                status = exc.status
-            else:
-                messages.success(request, f"Team {team.name} saved.")
-                return redirect("team", pk=infrastructure.pk, team_pk=team.pk)
-        else:
-            status = 400
-    return render(
-        request,
-        "permissions/team.html",
-        {
-            "infrastructure": infrastructure,
-            "team": team,
-            "form": form,
-            "breadcrumbs": _crumbs(
-                (_url("infrastructure", infrastructure.pk), infrastructure.name),
-                (reverse("teams", args=[infrastructure.pk]), "Teams"),
-                (None, team.name),
-            ),
-        },
-        status=status,
     )

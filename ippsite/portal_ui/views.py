@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError, NotAllowed
+from ippsite.paging import paginate
 from ippsite.portal_ui.forms import PublishForm, RejectForm, TransferRequestForm
 from portal import selectors, services
 from portal.services import PORTAL_BLOCKED
@@ -33,13 +34,12 @@ def _breadcrumbs(*trail) -> list:
 @login_required
 @require_GET
 def my_requests(request):
-    transfers = list(selectors.requests_of_user(request.user))
     return render(
         request,
         "portal/requests.html",
         {
-            "transfers": transfers,
-            "others": selectors.others_for_user(request.user),
+            "transfers": paginate(request, selectors.requests_of_user(request.user)),
+            "others": paginate(request, selectors.others_for_user(request.user), param="others"),
             "pending_approvals": selectors.approvals_for_user(request.user).count(),
             "breadcrumbs": [(None, "IPP portal")],
         },
@@ -53,7 +53,7 @@ def inbox(request):
         request,
         "portal/inbox.html",
         {
-            "transfers": list(selectors.approvals_for_user(request.user)),
+            "transfers": paginate(request, selectors.approvals_for_user(request.user)),
             "breadcrumbs": _breadcrumbs((None, "Approvals")),
         },
     )

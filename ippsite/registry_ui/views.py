@@ -18,17 +18,22 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import DomainError, NotAllowed
 from core.levels import Level
+from ippsite.paging import paginate
 from ippsite.registry_ui.forms import DeployForm, EnvironmentForm, ProtectionForm, PublishForm
 from permissions import door
 from permissions.deployers import deployers_of
 from publishing import source as source_service
 from publishing.deploying import module_deploy
 from publishing.services import environment_change, environment_create, module_publish
-from registry.models import Deployment, Environment, ModuleVersion
+from registry.models import Deployment, Environment, ExposedElement, ModuleVersion
 
 # Files up to this size are shown inline when they are text; bigger ones are downloaded.
 INLINE_SOURCE_LIMIT = 512 * 1024
 TOGGLES_TEMPLATE = "ipp/_infrastructure_toggles.html"
+# Environment lists are short in practice; a page of them still keeps the cost bounded.
+ENVIRONMENTS_PER_PAGE = 20
+FILES_PER_PAGE = 100
+VERSION_MENU = 20
 
 
 def _is_xhr(request) -> bool:
@@ -82,17 +87,19 @@ def _render_infrastructure(request, infra, form, can_manage: bool, status: int):
     latest_number = Subquery(
         ModuleVersion.objects.filter(module=OuterRef("pk")).order_by("-number").values("number")[:1]
     )
-    modules = (
-        door.modules_for_user(request.user)
-        .filter(infrastructure=infra)
-        .annotate(latest_number=latest_number)
-        .order_by("name", "id")
-    )
+    q = request.GET.get("q", "").strip()
+    modules = door.modules_for_user(request.user).filter(infrastructure=infra)
+    if q:
+        modules = modules.filter(name__icontains=q)
+    modules = modules.annotate(latest_number=latest_number).order_by("name", "id")
     membership = door.membership_for(request.user, infra)
     context = {
         "infrastructure": infra,
-        "environments": environments,
-        "modules": modules,
+        "environments": paginate(
+            request, environments, param="envs", per_page=ENVIRONMENTS_PER_PAGE
+        ),
+        "modules": paginate(request, modules),
+        "q": q,
         "module_total": infra.modules.count(),
         "members_count": infra.memberships.count(),
         "membership": membership,
@@ -156,26 +163,56 @@ def _publish(request, env: Environment):
     return redirect(url)
 
 
-def _render_environment(request, env: Environment, form, status: int = 200):
-    visible = door.modules_for_user(request.user).filter(
-        deployments__environment=env, deployments__is_current=True
+def _deployments_page(request, env: Environment):
+    """A page of the environment's current deployments of modules the reader can see,
+    each with the reader's level and its version's exposed count: three queries a page.
+    """
+    q = request.GET.get("q", "").strip()
+    deployments = Deployment.objects.filter(
+        environment=env,
+        is_current=True,
+        module__in=door.modules_for_user(request.user).values("pk"),
     )
-    levels = dict(visible.values_list("pk", "level"))
-    deployments = list(
-        Deployment.objects.filter(environment=env, is_current=True, module_id__in=list(levels))
-        .select_related("module", "version", "deployed_by")
-        .annotate(exposed_count=Count("version__exposes"))
-        .order_by("module__name", "module_id")
+    if q:
+        deployments = deployments.filter(module__name__icontains=q)
+    exposed = (
+        ExposedElement.objects.filter(version=OuterRef("version"))
+        .order_by()
+        .values("version")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
-    for deployment in deployments:
+    page = paginate(
+        request,
+        deployments.select_related("module", "version", "deployed_by")
+        .annotate(exposed_count=Subquery(exposed))
+        .order_by("module__name", "module_id"),
+    )
+    rows = list(page.object_list)
+    levels = dict(
+        door.modules_for_user(request.user)
+        .filter(pk__in=[d.module_id for d in rows])
+        .values_list("pk", "level")
+    )
+    for deployment in rows:
         deployment.level = levels.get(deployment.module_id, 0)
+        deployment.exposed_count = deployment.exposed_count or 0
+    return page, rows, q
+
+
+def _render_environment(request, env: Environment, form, status: int = 200):
+    page, rows, q = _deployments_page(request, env)
     infra = env.infrastructure
+    siblings = list(infra.environments.order_by("id")[: ENVIRONMENTS_PER_PAGE + 1])
     context = {
         "environment": env,
         "infrastructure": infra,
-        "deployments": deployments,
+        "deployments": rows,
+        "page": page,
+        "q": q,
         "form": form,
-        "siblings": infra.environments.order_by("id"),
+        "siblings": siblings[:ENVIRONMENTS_PER_PAGE],
+        "more_siblings": len(siblings) > ENVIRONMENTS_PER_PAGE,
         **_environment_rights(request.user, env),
         "breadcrumbs": [
             (reverse("dashboard"), "Dashboard"),
@@ -259,17 +296,18 @@ def module_deploy_view(request, pk):
     return redirect("module", result.module.pk)
 
 
-def _module_versions(module) -> list:
-    """The module's versions, newest first, each with its current deployments."""
+def _versions_page(request, module):
+    """A page of the module's versions, newest first, each with its current deployments."""
     current = (
         Deployment.objects.filter(is_current=True)
         .select_related("environment")
         .order_by("environment_id")
     )
-    return list(
+    return paginate(
+        request,
         module.versions.order_by("-number")
         .select_related("published_by")
-        .prefetch_related(Prefetch("deployments", queryset=current, to_attr="current_deployments"))
+        .prefetch_related(Prefetch("deployments", queryset=current, to_attr="current_deployments")),
     )
 
 
@@ -289,19 +327,26 @@ def _references_of(user, module, latest) -> list:
     return references
 
 
-def _environments_with_current(module) -> list:
-    """The infrastructure's environments, each with the module's current deployment there."""
+def _environments_page(request, module):
+    """A page of the infrastructure's environments, each with the module's current
+    deployment there (`env.current`, None when not deployed).
+    """
+    page = paginate(
+        request,
+        module.infrastructure.environments.order_by("id"),
+        param="envs",
+        per_page=ENVIRONMENTS_PER_PAGE,
+    )
+    environments = list(page.object_list)
     deployed = {
         d.environment_id: d
-        for d in Deployment.objects.filter(module=module, is_current=True).select_related(
-            "version", "deployed_by"
-        )
+        for d in Deployment.objects.filter(
+            module=module, is_current=True, environment__in=environments
+        ).select_related("version", "deployed_by")
     }
-    environments = []
-    for env in module.infrastructure.environments.order_by("id"):
+    for env in environments:
         env.current = deployed.get(env.pk)
-        environments.append(env)
-    return environments
+    return page, environments
 
 
 def _module_tabs(user, module, level) -> list:
@@ -315,14 +360,16 @@ def _module_tabs(user, module, level) -> list:
 
 def _render_module(request, module, deploy_form=None, status: int = 200):
     user = request.user
-    versions = _module_versions(module)
-    latest = versions[0] if versions else None
+    versions = _versions_page(request, module)
+    latest = module.versions.order_by("-number").first()
     exposes = list(latest.exposes.all()) if latest else []
     references = _references_of(user, module, latest)
-    environments = _environments_with_current(module)
+    environments_page, environments = _environments_page(request, module)
     level = module.level
-    if deploy_form is None and level >= Level.PUBLISH and versions:
-        deploy_form = DeployForm(user=user, module=module, versions=versions)
+    if deploy_form is None and level >= Level.PUBLISH and latest:
+        deploy_form = DeployForm(
+            user=user, module=module, versions=module.versions.order_by("-number")
+        )
     infra = module.infrastructure
     context = {
         "module": module,
@@ -332,6 +379,7 @@ def _render_module(request, module, deploy_form=None, status: int = 200):
         "exposes": exposes,
         "references": references,
         "environments": environments,
+        "environments_page": environments_page,
         "deploy_form": deploy_form,
         "can_open": level >= Level.OPEN,
         "can_publish": level >= Level.PUBLISH,
@@ -369,11 +417,15 @@ def module_source(request, pk, number, path=None):
     context = {
         "module": module,
         "version": version,
-        "versions": module.versions.order_by("-number").only("number", "mark", "module_id"),
+        # The version menu offers the latest few; the module page pages through them all.
+        "versions": module.versions.order_by("-number").only("number", "mark", "module_id")[
+            :VERSION_MENU
+        ],
         "files": files,
         "total_size": sum(size for _path, size in files),
     }
     if path is None:
+        context["files_page"] = paginate(request, files, per_page=FILES_PER_PAGE)
         context["breadcrumbs"] = [*base, (None, f"v{version.number} source")]
         return render(request, "modules/source_list.html", context)
     sizes = dict(files)

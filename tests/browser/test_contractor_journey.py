@@ -122,7 +122,9 @@ def test_administrator_sees_why_the_contractor_has_a_level(browser_page, world, 
 
     page.goto(reverse("teams", args=[world.acme.pk]))
     page.get_by_role("link", name=re.compile("Contractors")).click()
-    assert page.locator('input[name="members"]:checked').count() == 1
+    members = page.get_by_test_id("team-member")
+    assert members.count() == 1 and members.first.get_attribute("data-username") == "contractor"
+    assert page.get_by_test_id("team-module").count() == 1
     screenshot(page, "contractor_journey-7-team")
     assert team.pk
 

@@ -100,3 +100,16 @@ def test_export_downloads_the_package_and_is_audited(world, as_user, core_module
         manifest = json.loads(zf.read("manifest.json"))
     assert manifest["key"] == str(core_module.key)
     assert AuditEntry.objects.filter(action="module.exported").count() == 1
+
+
+def test_the_file_list_is_a_page_at_a_time(world, as_user, publish):
+    from ippsite.registry_ui.views import FILES_PER_PAGE
+
+    files = {f"Logic/File{i:03d}.oml": f"// file {i}\n".encode() * 8 for i in range(105)}
+    module = publish(world.developer, world.acme_dev_env, files=files).module
+    client = as_user(world.developer)
+    url = reverse("module_source", args=[module.pk, 1])
+    first = client.get(url).content.decode()
+    assert first.count(">Logic/File") == FILES_PER_PAGE
+    assert "Page 1 of 2 · 105 in all" in first
+    assert client.get(url, {"page": 2}).content.decode().count(">Logic/File") == 5

@@ -1,0 +1,113 @@
+"""The Modules tab: names link, a grant changed on one row, and "all N matching"."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from audit.models import AuditEntry
+from core.levels import Level
+from permissions import door
+from tests.permissions.conftest import make_grant, make_module, make_team
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(world, user=None) -> str:
+    return reverse("user_modules", args=[world.acme.pk, (user or world.contractor).pk])
+
+
+def test_module_names_link_to_the_module_page(client, world, acme_modules):
+    client.force_login(world.acme_admin)
+    page = client.get(_url(world)).content.decode()
+    for name in ("api", "billing"):
+        assert f'href="{reverse("module", args=[acme_modules[name].pk])}"' in page
+
+
+def test_each_row_shows_the_grant_in_its_own_select(client, world, acme_modules):
+    make_grant(world.contractor, acme_modules["billing"], Level.OPEN)
+    client.force_login(world.acme_admin)
+    page = client.get(_url(world)).content.decode()
+    select = page.split(f'name="level_{acme_modules["billing"].pk}"')[1].split("</select>")[0]
+    assert re.search(r'<option value="open" selected>', select)
+
+
+def test_one_rows_save_changes_only_that_module(client, world, acme_modules):
+    api, billing = acme_modules["api"], acme_modules["billing"]
+    client.force_login(world.acme_admin)
+    response = client.post(
+        _url(world),
+        {
+            "row": api.pk,
+            f"level_{api.pk}": "open",
+            f"level_{billing.pk}": "publish",
+            "level": "reference",
+            "modules": [billing.pk],
+        },
+        follow=True,
+    )
+    assert (
+        "contractor&#x27;s grant is now open on 1 module (1 changed)" in response.content.decode()
+    )
+    assert door.effective_level(world.contractor, api) == Level.OPEN
+    assert door.effective_level(world.contractor, billing) == Level.NONE
+
+
+def test_a_row_of_another_page_or_infrastructure_is_refused(client, world, acme_modules):
+    ledger = acme_modules["ledger"]
+    client.force_login(world.acme_admin)
+    response = client.post(_url(world), {"row": ledger.pk, f"level_{ledger.pk}": "open"})
+    assert response.status_code == 400
+    assert door.effective_level(world.contractor, ledger) == Level.NONE
+
+
+def test_all_matching_changes_every_module_the_filter_selects_on_every_page(client, world):
+    for i in range(60):
+        make_module(world.acme, f"Shop{i:02d}")
+    make_module(world.acme, "Other")
+    client.force_login(world.acme_admin)
+    url = _url(world) + "?q=shop"
+    page = client.get(url).content.decode()
+    assert "Apply to all 60 modules matching the filter" in page
+    response = client.post(url, {"all_matching": "on", "level": "reference"})
+    assert response.status_code == 302 and response["Location"] == url
+    levels = door.modules_for_user(world.contractor).values_list("name", flat=True)
+    assert sorted(levels) == [f"Shop{i:02d}" for i in range(60)]
+    assert AuditEntry.objects.filter(action="permission.changed").count() == 60
+
+
+def test_without_ticks_or_all_matching_nothing_changes(client, world, acme_modules):
+    client.force_login(world.acme_admin)
+    response = client.post(_url(world), {"level": "open"})
+    assert response.status_code == 400
+    assert "Tick the modules to change first." in response.content.decode()
+
+
+def test_the_users_list_has_a_teams_column_linking_each_team(client, world, acme_modules):
+    team = make_team(world.acme, "Contractors", Level.REFERENCE, members=[world.contractor])
+    client.force_login(world.acme_admin)
+    page = client.get(reverse("infrastructure_users", args=[world.acme.pk])).content.decode()
+    assert '<th scope="col">Teams</th>' in page
+    row = page.split('data-username="contractor"')[1].split("</tr>")[0]
+    assert f'<a href="{reverse("team", args=[world.acme.pk, team.pk])}">Contractors</a>' in row
+
+
+def test_support_sees_the_teams_column_without_links_it_could_not_open(client, world):
+    make_team(world.acme, "Contractors", Level.REFERENCE, members=[world.contractor])
+    client.force_login(world.support)
+    page = client.get(reverse("infrastructure_users", args=[world.acme.pk])).content.decode()
+    row = page.split('data-username="contractor"')[1].split("</tr>")[0]
+    assert "Contractors" in row and "/teams/" not in page
+
+
+def test_the_explanation_links_its_team_for_administrators_only(client, world, acme_modules):
+    api = acme_modules["api"]
+    team = make_team(world.acme, "Devs", Level.PUBLISH, members=[world.developer], modules=[api])
+    team_url = reverse("team", args=[world.acme.pk, team.pk])
+    client.force_login(world.acme_admin)
+    page = client.get(reverse("explain", args=[api.pk, world.developer.pk])).content.decode()
+    assert f'<a href="{team_url}" data-testid="team-link">team Devs</a>' in page
+    client.force_login(world.developer)
+    page = client.get(reverse("explain", args=[api.pk, world.developer.pk])).content.decode()
+    assert "team Devs" in page and team_url not in page
+    assert reverse("module_permissions", args=[api.pk]) not in page
