@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, checkpoint_message
 from audit.mirror import mirror_on_commit
-from audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from audit.models import AuditCheckpoint, AuditHead, ChainEntry
 from core import keys
 from core.keys import AuthorityRing
 
@@ -33,7 +33,7 @@ def _sign(*, seq: int, hash: str, keyring: AuthorityRing | None = None) -> Audit
     return checkpoint
 
 
-def maybe_checkpoint(entry: AuditEntry) -> AuditCheckpoint | None:
+def maybe_checkpoint(entry: ChainEntry) -> AuditCheckpoint | None:
     """Sign a checkpoint when `entry` is a multiple of IPP_AUDIT_CHECKPOINT_EVERY.
 
     Called by audit_record with the head row locked, in the caller's transaction: a rolled
@@ -67,7 +67,7 @@ def checkpoint_now() -> AuditCheckpoint | None:
         existing = AuditCheckpoint.objects.filter(seq=head.seq).first()
         if existing is not None:
             return existing
-        tip = AuditEntry.objects.filter(seq=head.seq).values_list("hash", flat=True).first()
+        tip = ChainEntry.objects.filter(seq=head.seq).values_list("hash", flat=True).first()
         if tip != head.hash or head.hash == GENESIS_HASH:
             raise ValueError(
                 f"the chain head (#{head.seq}) does not match its entry; run verify_audit"

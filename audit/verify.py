@@ -16,7 +16,7 @@ from django.utils import timezone
 from audit.chain import GENESIS_HASH, canonical_bytes
 from audit.checkpoints import checkpoint_message
 from audit.mirror import MirroredCheckpoint, mirror_path, read_mirror
-from audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditVerification
+from audit.models import AuditCheckpoint, AuditHead, AuditVerification, ChainEntry
 from core import keys
 
 CHUNK_SIZE = 2000
@@ -97,7 +97,7 @@ def _check_mirror(
 
     def flush() -> None:
         seqs = [cp.seq for cp in batch]
-        hashes = dict(AuditEntry.objects.filter(seq__in=seqs).values_list("seq", "hash"))
+        hashes = dict(ChainEntry.objects.filter(seq__in=seqs).values_list("seq", "hash"))
         late = [seq for seq in seqs if seq not in db_checkpoints]
         late_rows = {}
         if late:  # committed after `db_checkpoints` was read, or deleted
@@ -252,9 +252,9 @@ def verify_chain(
         return None
 
     if after_seq:
-        still = AuditEntry.objects.filter(seq=after_seq).values_list("hash", flat=True).first()
+        still = ChainEntry.objects.filter(seq=after_seq).values_list("hash", flat=True).first()
         if still is None:
-            end = AuditEntry.objects.aggregate(m=Max("seq"))["m"] or 0
+            end = ChainEntry.objects.aggregate(m=Max("seq"))["m"] or 0
             if end < after_seq and max_checkpoint > end:
                 return result(
                     f"truncated: checkpoint at {max_checkpoint} but chain ends at {end}", end + 1
@@ -264,7 +264,7 @@ def verify_chain(
             return result(f"tampered: entry {after_seq}: changed since it was verified", after_seq)
 
     rows = (
-        AuditEntry.objects.filter(seq__gt=after_seq, seq__lte=upper)
+        ChainEntry.objects.filter(seq__gt=after_seq, seq__lte=upper)
         .order_by("seq")
         .values_list(*_FIELDS)
         .iterator(chunk_size=chunk_size)
@@ -380,7 +380,7 @@ def _record(result: VerifyResult, *, full: bool) -> None:
 def _status(state: AuditVerification, head_seq: int) -> ChainStatus:
     checkpoint = AuditCheckpoint.objects.order_by("-seq").values_list("seq", "created_at").first()
     verified_time = (
-        AuditEntry.objects.filter(seq=state.last_seq).values_list("created_at", flat=True).first()
+        ChainEntry.objects.filter(seq=state.last_seq).values_list("created_at", flat=True).first()
         if state.last_seq
         else None
     )

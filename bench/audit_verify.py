@@ -48,7 +48,7 @@ def main() -> int:
         django.setup()
         from django.core.management import call_command
 
-        from audit.synthetic import bulk_append
+        from audit.legacy_synthetic import bulk_append_chain as bulk_append
         from audit.verify import verify_chain
 
         call_command("migrate", "audit", verbosity=0, skip_checks=True)

@@ -10,6 +10,7 @@ from ippsite.audit_ui.selectors import AuditFilters, BadBound, audit_entries_for
 
 class AuditQueryIn(serializers.Serializer):
     infrastructure = serializers.IntegerField(required=False, min_value=1)
+    log = serializers.CharField(required=False, max_length=20)
     action = serializers.CharField(required=False, max_length=64)
     actor = serializers.CharField(required=False, max_length=150)
     since = serializers.CharField(required=False)
@@ -35,24 +36,34 @@ class AuditQueryIn(serializers.Serializer):
 
 
 class SubjectOut(serializers.Serializer):
-    type = serializers.CharField(allow_null=True)
-    id = serializers.CharField(allow_null=True)
+    type = serializers.CharField()
+    id = serializers.CharField()
+    label = serializers.CharField()
 
 
 class AuditEntryOut(serializers.Serializer):
-    seq = serializers.IntegerField()
+    seq = serializers.IntegerField(help_text="order written across all logs (not signed)")
+    log = serializers.CharField(source="log_id")
+    index = serializers.IntegerField(help_text="0-based position in its log")
     time = serializers.DateTimeField(source="created_at")
     actor = serializers.CharField(source="actor_name")
     action = serializers.CharField()
     infrastructure = serializers.IntegerField(source="infrastructure_id", allow_null=True)
+    also = serializers.IntegerField(
+        source="also_id", allow_null=True, help_text="the other infrastructure of a transfer"
+    )
     subject = serializers.SerializerMethodField()
     details = serializers.JSONField()
-    hash = serializers.CharField()
-    prev_hash = serializers.CharField()
+    leaf_hash = serializers.SerializerMethodField()
 
-    @extend_schema_field(SubjectOut)
-    def get_subject(self, entry) -> dict:
-        return {"type": entry.subject_type or None, "id": entry.subject_id or None}
+    @extend_schema_field(SubjectOut(allow_null=True))
+    def get_subject(self, entry) -> dict | None:
+        if not entry.subject_type:
+            return None
+        return {"type": entry.subject_type, "id": entry.subject_id, "label": entry.subject_label}
+
+    def get_leaf_hash(self, entry) -> str:
+        return bytes(entry.leaf_hash).hex()
 
 
 class AuditPageOut(serializers.Serializer):
@@ -63,7 +74,8 @@ class AuditPageOut(serializers.Serializer):
 
 
 _FILTERS = [
-    OpenApiParameter("infrastructure", int, description="an infrastructure id"),
+    OpenApiParameter("infrastructure", int, description="an infrastructure id: its log"),
+    OpenApiParameter("log", str, description="a log id: an infrastructure's id, or site"),
     OpenApiParameter("action", str, description="an action name, e.g. module.published"),
     OpenApiParameter("actor", str, description="the acting user's username"),
     OpenApiParameter("since", str, description="ISO date or datetime (inclusive)"),

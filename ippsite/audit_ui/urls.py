@@ -9,5 +9,4 @@ app_name = "audit"
 urlpatterns = [
     path("audit/", views.log, name="log"),
     path("audit/export.csv", views.export, name="export"),
-    path("audit/verify", views.verify, name="verify"),
 ]
