@@ -18,6 +18,7 @@ __all__ = [
     "AuditVerification",
     "ChainEntry",
     "Cosignature",
+    "LogVerification",
     "TreeHead",
     "Witness",
 ]
@@ -194,3 +195,28 @@ class Cosignature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.witness} on {self.head}"
+
+
+class LogVerification(models.Model):
+    """The outcome of the last full verification of one log, for pages to show.
+
+    Written by `manage.py verify_audit` and by the audit page's "verify now"; pages read it
+    and never verify a whole log themselves.
+    """
+
+    log = models.OneToOneField(
+        AuditLog, primary_key=True, on_delete=models.CASCADE, related_name="verification"
+    )
+    verified_at = models.DateTimeField()
+    size = models.BigIntegerField(help_text="entries checked")
+    ok = models.BooleanField()
+    problem = models.TextField(blank=True)
+    bad_index = models.BigIntegerField(null=True, blank=True)
+    columns_checked = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["log"]
+        verbose_name = "log verification"
+
+    def __str__(self) -> str:
+        return f"log {self.log_id}: {'ok' if self.ok else 'FAILED'} at {self.verified_at}"
