@@ -8,15 +8,9 @@ Every append stores a tree head signed by the authority key in the same transact
 from django.conf import settings
 from django.db import models
 
-from audit.legacy_models import AuditCheckpoint, AuditHead, AuditVerification, ChainEntry
-
 __all__ = [
-    "AuditCheckpoint",
     "AuditEntry",
-    "AuditHead",
     "AuditLog",
-    "AuditVerification",
-    "ChainEntry",
     "Cosignature",
     "LogVerification",
     "TreeHead",

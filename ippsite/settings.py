@@ -17,9 +17,6 @@ IPP_DATA_DIR = Path(envstr("IPP_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 IPP_KEYS_DIR = IPP_DATA_DIR / "keys"
 IPP_BLOB_DIR = IPP_DATA_DIR / "blobs"
 IPP_MAX_PACKAGE_MB = envint("IPP_MAX_PACKAGE_MB", 100, minimum=1)
-# Checkpoint the audit chain after this many entries (signed by the site key).
-IPP_AUDIT_CHECKPOINT_EVERY = envint("IPP_AUDIT_CHECKPOINT_EVERY", 100, minimum=1)
-IPP_AUDIT_CHECKPOINT_FILE = envstr("IPP_AUDIT_CHECKPOINT_FILE", "")
 
 DEBUG = envbool("IPP_DEBUG", False)
 
