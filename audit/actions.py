@@ -44,6 +44,7 @@ _ACTIONS = [
     Action("invitation.created", "Invitation sent", "info"),
     Action("invitation.accepted", "Invitation accepted", "success"),
     Action("invitation.revoked", "Invitation revoked", "secondary"),
+    Action("witness.registered", "Witness registered", "primary"),
 ]
 
 ACTIONS: dict[str, Action] = {action.code: action for action in _ACTIONS}
@@ -72,6 +73,7 @@ TRANSFER_CANCELLED = "transfer.cancelled"
 TRANSFER_REFUSED = "transfer.refused"
 TRANSFER_PACKAGE_DOWNLOADED = "transfer.package_downloaded"
 TRANSFER_PUBLISHED = "transfer.published"
+WITNESS_REGISTERED = "witness.registered"
 
 # Events about a source and a destination: recorded in both logs (audit_record(also=...)).
 TWO_SIDED = frozenset(

@@ -15,11 +15,11 @@ from django.db import connection
 _first = itemgetter(0)
 
 
-def _sql(placeholder: str) -> str:
+def _sql(placeholder: str, column: str) -> str:
     q = connection.ops.quote_name
-    leaf = f"CAST({q('leaf')} AS BLOB)" if connection.vendor == "sqlite" else q("leaf")
+    value = f"CAST({q(column)} AS BLOB)" if connection.vendor == "sqlite" else q(column)
     return (
-        f"SELECT {leaf} FROM {q('audit_entry')} WHERE {q('log_id')} = {placeholder} "
+        f"SELECT {value} FROM {q('audit_entry')} WHERE {q('log_id')} = {placeholder} "
         f"AND {q('index')} >= {placeholder} AND {q('index')} < {placeholder} "
         f"ORDER BY {q('index')}"
     )
@@ -30,15 +30,24 @@ def leaves(log_id: str, start: int, end: int) -> list[bytes]:
 
     Missing entries are simply absent: the caller compares the count with end - start.
     """
+    return _column(log_id, start, end, "leaf")
+
+
+def leaf_hashes(log_id: str, start: int, end: int) -> list[bytes]:
+    """The stored leaf hashes of those entries (what proofs are built from)."""
+    return _column(log_id, start, end, "leaf_hash")
+
+
+def _column(log_id: str, start: int, end: int, column: str) -> list[bytes]:
     connection.ensure_connection()
     raw = connection.connection
     params = (log_id, start, end)
     if connection.vendor == "postgresql":
         with psycopg.Cursor(raw) as cursor:
-            cursor.execute(_sql("%s"), params, binary=True)
+            cursor.execute(_sql("%s", column), params, binary=True)
             return list(map(_first, cursor.fetchall()))
     if connection.vendor == "sqlite":
-        return list(map(_first, raw.execute(_sql("?"), params).fetchall()))
+        return list(map(_first, raw.execute(_sql("?", column), params).fetchall()))
     with connection.cursor() as cursor:
-        cursor.execute(_sql("%s"), params)
+        cursor.execute(_sql("%s", column), params)
         return [bytes(row[0]) for row in cursor.fetchall()]

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from ippsite.api import Pagination
+from ippsite.audit_ui.api_logs import error
 from ippsite.audit_ui.selectors import AuditFilters, BadBound, audit_entries_for_user, parse_bound
 
 
@@ -86,7 +87,16 @@ _FILTERS = [
 class AuditListView(APIView):
     """Audit entries newest first: support sees all, administrators their infrastructures'."""
 
-    @extend_schema(parameters=_FILTERS, responses=AuditPageOut, operation_id="audit_list")
+    @extend_schema(
+        parameters=_FILTERS,
+        responses={
+            200: AuditPageOut,
+            400: error("invalid_request: a filter value"),
+            401: error("not_authenticated"),
+            403: error("permission_denied: no log to read, or not that one"),
+        },
+        operation_id="audit_list",
+    )
     def get(self, request):
         query = AuditQueryIn(data=request.query_params)
         query.is_valid(raise_exception=True)
