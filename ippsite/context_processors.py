@@ -2,6 +2,8 @@
 
 from django.urls import NoReverseMatch, reverse
 
+from ippsite.audit_ui.selectors import can_read_audit
+
 
 def navigation(request):
     user = getattr(request, "user", None)
@@ -12,9 +14,11 @@ def navigation(request):
         ("dashboard", "Dashboard"),
         ("catalog", "Catalog"),
         ("portal:requests", "IPP portal"),
-        ("audit:log", "Audit log"),
+        ("audit:logs", "Audit log"),
         ("ipp:troubleshoot", "IPP help"),
     ]:
+        if name == "audit:logs" and not can_read_audit(user):
+            continue  # support and administrators only: a link to a 403 is a defect
         try:
             links.append((reverse(name), label, name))
         except NoReverseMatch:
