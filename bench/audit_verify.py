@@ -12,6 +12,8 @@ appended to, left there). Then, in the same run, best of --repeat:
                 head needs, the log row, the latest signature (what the 50% target is about)
   column pass   verify_audit's separate column pass: decode each entry, compare columns
   verify_audit  the command as shipped: both passes
+  verifier      tools/ipp_verify_log.py's checks over an export of the same log, in memory
+                (what an owner runs offline after fetching the log over the API)
 
     .venv/bin/python bench/audit_verify.py                    # 100,000 entries, SQLite
     .venv/bin/python bench/audit_verify.py --entries 1000000
@@ -105,12 +107,19 @@ def run(args) -> int:
     columns, findings = _best(1, lambda: checks.column_pass(log, n))
     out = StringIO()
     whole, _ = _best(1, lambda: call_command("verify_audit", "--log", log, stdout=out))
+    export = _export(log, blobs)
+    tool = _tool()
+    pinned = {kid: raw for kid, raw in _public_keys()}
+    offline, verdict = _best(
+        1, lambda: tool.verify(export, pinned=pinned, witnesses={}, required=[])
+    )
     size = sum(map(len, blobs))
     raw_rate = _line("raw sha256", raw, n, f"{size / n:.0f} bytes per entry on average")
     _line("read", read, n, "the tree pass's queries alone")
     tree_rate = _line("tree pass", tree, n, f"{tree_rate_note(tree, raw, read)}")
     _line("column pass", columns, n, "a separate pass: JSON decoding and comparing columns")
     _line("verify_audit", whole, n, out.getvalue().strip())
+    _line("verifier", offline, n, verdict.split(", root")[0])
     print(
         f"peak RSS of the whole run: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB"
     )
@@ -124,6 +133,44 @@ def run(args) -> int:
 
 def tree_rate_note(tree: float, raw: float, read: float) -> str:
     return f"hashing ~{max(tree - read, 0) / raw:.1f}x raw; reading {read / tree:.0%} of it"
+
+
+def _export(log: str, blobs: list[bytes]) -> dict:
+    """The log as tools/ipp_verify_log.py --save writes it (built here, not over HTTP)."""
+    import base64
+    import json
+
+    from audit.models import AuditLog, TreeHead
+    from ippsite.audit_ui.api_logs import head_body
+
+    size = AuditLog.objects.get(id=log).size
+    head = head_body(TreeHead.objects.get(log_id=log, size=size))
+    return {
+        "log": log,
+        "keys": [],
+        "tree_head": head,
+        "entries": [
+            {"index": i, "leaf": base64.b64encode(b).decode(), "entry": json.loads(b)}
+            for i, b in enumerate(blobs)
+        ],
+    }
+
+
+def _tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "ipp_verify_log", ROOT / "tools" / "ipp_verify_log.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _public_keys():
+    from core import keys
+
+    return keys.public_keys()
 
 
 def _log_exists(log: str) -> bool:
