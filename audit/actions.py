@@ -39,7 +39,13 @@ _ACTIONS = [
     Action("transfer.cancelled", "Transfer cancelled", "secondary"),
     Action("transfer.refused", "Transfer refused", "danger"),
     Action("transfer.package_downloaded", "Transferred package downloaded", "secondary"),
-    Action("transfer.published", "Transfer published at the destination", "success"),
+    Action("transfer.published", "Transferred module published", "success"),
+    Action("membership.removed", "Member removed", "warning"),
+    Action("environment.changed", "Environment changed", "info"),
+    Action("invitation.created", "Invitation sent", "info"),
+    Action("invitation.accepted", "Invitation accepted", "success"),
+    Action("invitation.revoked", "Invitation revoked", "secondary"),
+    Action("witness.registered", "Witness registered", "primary"),
 ]
 
 ACTIONS: dict[str, Action] = {action.code: action for action in _ACTIONS}
@@ -69,6 +75,20 @@ TRANSFER_CANCELLED = "transfer.cancelled"
 TRANSFER_REFUSED = "transfer.refused"
 TRANSFER_PACKAGE_DOWNLOADED = "transfer.package_downloaded"
 TRANSFER_PUBLISHED = "transfer.published"
+WITNESS_REGISTERED = "witness.registered"
+
+# Events about a source and a destination: recorded in both logs (audit_record(also=...)).
+TWO_SIDED = frozenset(
+    {
+        TRANSFER_REQUESTED,
+        TRANSFER_APPROVED,
+        TRANSFER_REJECTED,
+        TRANSFER_CANCELLED,
+        TRANSFER_REFUSED,
+        TRANSFER_PUBLISHED,
+        TRANSFER_PACKAGE_DOWNLOADED,
+    }
+)
 
 
 def action_choices() -> list[tuple[str, str]]:

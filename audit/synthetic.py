@@ -1,22 +1,35 @@
 """Fast bulk appends of synthetic entries, for benchmarks and large-volume tests only.
 
-Entries are hashed and linked exactly as audit_record does, and checkpoints are signed
-every IPP_AUDIT_CHECKPOINT_EVERY entries, so the result verifies like a real chain.
-Never used by the site itself: real operations go through audit_record.
+Entries are encoded, hashed into the tree and signed exactly as audit_record does, except
+that each batch is one append (one signed head per batch, as a transaction that records
+several events would have). Never used by the site itself.
 """
 
-import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, canonical_bytes, checkpoint_message
-from audit.mirror import mirror_on_commit
-from audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from core import keys
+from audit.appending import append_leaves, lock_logs
+from audit.entries import Event, log_id_for
+
+
+def _event(number: int, *, time, infrastructure_id, actor_name: str, action: str) -> Event:
+    module = f"Module{number % 97}"
+    version = number % 13 + 1
+    return Event(
+        time=time,
+        action=action,
+        actor_id=None,
+        actor_name=actor_name,
+        infrastructure_id=infrastructure_id,
+        also_id=None,
+        subject_type="moduleversion",
+        subject_id=str(number),
+        subject_label=f"{module} v{version}",
+        details={"module": module, "version": version, "environment": "Development"},
+    )
 
 
 def bulk_append(
@@ -28,70 +41,30 @@ def bulk_append(
     batch: int = 5000,
     on_batch: Callable[[list[bytes]], None] | None = None,
 ) -> int:
-    """Append `n` entries after the current head; returns the new head seq.
+    """Append `n` entries to the log of `infrastructure_id` (or `site`); returns its size.
 
-    `on_batch` receives each batch's canonical bytes (the bench hashes them again to
-    compare with raw SHA-256).
+    `on_batch` receives each batch's entry bytes (the bench hashes them again to compare
+    with raw SHA-256).
     """
-    keyring = keys.authority()
-    every = int(settings.IPP_AUDIT_CHECKPOINT_EVERY)
-    with transaction.atomic():
-        head, _ = AuditHead.objects.select_for_update().get_or_create(
-            id=1, defaults={"seq": 0, "hash": GENESIS_HASH}
-        )
-        seq, prev = head.seq, head.hash
-        start = timezone.now() - timedelta(seconds=n)
-        remaining = n
-        while remaining:
-            size = min(batch, remaining)
-            entries, checkpoints, blobs = [], [], []
-            for _ in range(size):
-                seq += 1
-                created_at = start + timedelta(seconds=seq)
-                details = {"module": f"Module{seq % 97}", "version": seq % 13 + 1}
-                data = canonical_bytes(
-                    seq=seq,
-                    created_at=created_at,
-                    actor_id=None,
+    log_id = log_id_for(infrastructure_id)
+    start = timezone.now() - timedelta(seconds=n)
+    remaining = n
+    while remaining:
+        size = min(batch, remaining)
+        with transaction.atomic():
+            (log,) = lock_logs({log_id: infrastructure_id})
+            leaves = []
+            for index in range(log.size, log.size + size):
+                event = _event(
+                    index,
+                    time=start + timedelta(seconds=index),
+                    infrastructure_id=infrastructure_id,
                     actor_name=actor_name,
                     action=action,
-                    infrastructure_id=infrastructure_id,
-                    subject_type="",
-                    subject_id="",
-                    details=details,
-                    prev_hash=prev,
                 )
-                digest = hashlib.sha256(data).hexdigest()
-                blobs.append(data)
-                entries.append(
-                    AuditEntry(
-                        seq=seq,
-                        created_at=created_at,
-                        actor_name=actor_name,
-                        action=action,
-                        infrastructure_id=infrastructure_id,
-                        details=details,
-                        prev_hash=prev,
-                        hash=digest,
-                    )
-                )
-                if seq % every == 0:
-                    now = timezone.now()
-                    kid, signature = keyring.sign(
-                        checkpoint_message(seq=seq, hash=digest, created_at=now)
-                    )
-                    checkpoints.append(
-                        AuditCheckpoint(
-                            seq=seq, hash=digest, created_at=now, key_id=kid, signature=signature
-                        )
-                    )
-                prev = digest
-            AuditEntry.objects.bulk_create(entries)
-            AuditCheckpoint.objects.bulk_create(checkpoints)
-            mirror_on_commit(checkpoints)
-            if on_batch is not None:
-                on_batch(blobs)
-            remaining -= size
-        head.seq, head.hash = seq, prev
-        head.save(update_fields=["seq", "hash"])
-    return seq
+                leaves.append((event.leaf(log_id, index), event.columns()))
+            append_leaves(log, leaves)
+        if on_batch is not None:
+            on_batch([leaf for leaf, _ in leaves])
+        remaining -= size
+    return log.size

@@ -27,7 +27,7 @@ NAVIGATION = [
     NavLink("dashboard", "Dashboard"),
     NavLink("catalog", "Catalog"),
     NavLink("portal:requests", "IPP portal"),
-    NavLink("audit:log", "Audit log", can_read_audit),
+    NavLink("audit:logs", "Audit log", can_read_audit),
     NavLink("ipp:troubleshoot", "IPP help"),
 ]
 

@@ -34,9 +34,6 @@ IPP_BLOB_STORE = envchoice("IPP_BLOB_STORE", "filesystem", ("filesystem", "datab
 IPP_MAX_PACKAGE_MB = envint("IPP_MAX_PACKAGE_MB", 100, minimum=1)
 # API tokens from POST /api/v1/auth/token sign in for this many days (SPEC §7).
 IPP_TOKEN_DAYS = envint("IPP_TOKEN_DAYS", 30, minimum=1)
-# Checkpoint the audit chain after this many entries (signed by the site key).
-IPP_AUDIT_CHECKPOINT_EVERY = envint("IPP_AUDIT_CHECKPOINT_EVERY", 100, minimum=1)
-IPP_AUDIT_CHECKPOINT_FILE = envstr("IPP_AUDIT_CHECKPOINT_FILE", "")
 
 DEBUG = envbool("IPP_DEBUG", False)
 

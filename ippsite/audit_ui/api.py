@@ -5,11 +5,13 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from ippsite.api import Pagination
+from ippsite.audit_ui.api_logs import error
 from ippsite.audit_ui.selectors import AuditFilters, BadBound, audit_entries_for_user, parse_bound
 
 
 class AuditQueryIn(serializers.Serializer):
     infrastructure = serializers.IntegerField(required=False, min_value=1)
+    log = serializers.CharField(required=False, max_length=20)
     action = serializers.CharField(required=False, max_length=64)
     actor = serializers.CharField(required=False, max_length=150)
     since = serializers.CharField(required=False)
@@ -35,24 +37,34 @@ class AuditQueryIn(serializers.Serializer):
 
 
 class SubjectOut(serializers.Serializer):
-    type = serializers.CharField(allow_null=True)
-    id = serializers.CharField(allow_null=True)
+    type = serializers.CharField()
+    id = serializers.CharField()
+    label = serializers.CharField()
 
 
 class AuditEntryOut(serializers.Serializer):
-    seq = serializers.IntegerField()
+    seq = serializers.IntegerField(help_text="order written across all logs (not signed)")
+    log = serializers.CharField(source="log_id")
+    index = serializers.IntegerField(help_text="0-based position in its log")
     time = serializers.DateTimeField(source="created_at")
     actor = serializers.CharField(source="actor_name")
     action = serializers.CharField()
     infrastructure = serializers.IntegerField(source="infrastructure_id", allow_null=True)
+    also = serializers.IntegerField(
+        source="also_id", allow_null=True, help_text="the other infrastructure of a transfer"
+    )
     subject = serializers.SerializerMethodField()
     details = serializers.JSONField()
-    hash = serializers.CharField()
-    prev_hash = serializers.CharField()
+    leaf_hash = serializers.SerializerMethodField()
 
-    @extend_schema_field(SubjectOut)
-    def get_subject(self, entry) -> dict:
-        return {"type": entry.subject_type or None, "id": entry.subject_id or None}
+    @extend_schema_field(SubjectOut(allow_null=True))
+    def get_subject(self, entry) -> dict | None:
+        if not entry.subject_type:
+            return None
+        return {"type": entry.subject_type, "id": entry.subject_id, "label": entry.subject_label}
+
+    def get_leaf_hash(self, entry) -> str:
+        return bytes(entry.leaf_hash).hex()
 
 
 class AuditPageOut(serializers.Serializer):
@@ -63,7 +75,8 @@ class AuditPageOut(serializers.Serializer):
 
 
 _FILTERS = [
-    OpenApiParameter("infrastructure", int, description="an infrastructure id"),
+    OpenApiParameter("infrastructure", int, description="an infrastructure id: its log"),
+    OpenApiParameter("log", str, description="a log id: an infrastructure's id, or site"),
     OpenApiParameter("action", str, description="an action name, e.g. module.published"),
     OpenApiParameter("actor", str, description="the acting user's username"),
     OpenApiParameter("since", str, description="ISO date or datetime (inclusive)"),
@@ -74,7 +87,16 @@ _FILTERS = [
 class AuditListView(APIView):
     """Audit entries newest first: support sees all, administrators their infrastructures'."""
 
-    @extend_schema(parameters=_FILTERS, responses=AuditPageOut, operation_id="audit_list")
+    @extend_schema(
+        parameters=_FILTERS,
+        responses={
+            200: AuditPageOut,
+            400: error("invalid_request: a filter value"),
+            401: error("not_authenticated"),
+            403: error("permission_denied: no log to read, or not that one"),
+        },
+        operation_id="audit_list",
+    )
     def get(self, request):
         query = AuditQueryIn(data=request.query_params)
         query.is_valid(raise_exception=True)

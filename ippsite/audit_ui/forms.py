@@ -1,22 +1,14 @@
-"""The audit log's filter form (GET). Infrastructure choices are those the viewer may read."""
+"""The filter form of one log's page (GET): action, actor, a time range."""
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Layout, Row
 from django import forms
 
 from audit.actions import action_choices
-from ippsite.audit_ui.selectors import (
-    AuditFilters,
-    BadBound,
-    auditable_infrastructures,
-    parse_bound,
-)
+from ippsite.audit_ui.selectors import AuditFilters, BadBound, parse_bound
 
 
 class AuditFilterForm(forms.Form):
-    infrastructure = forms.ModelChoiceField(
-        queryset=None, required=False, empty_label="All I may read"
-    )
     action = forms.ChoiceField(required=False)
     actor = forms.CharField(
         required=False, max_length=150, widget=forms.TextInput(attrs={"placeholder": "username"})
@@ -28,9 +20,8 @@ class AuditFilterForm(forms.Form):
         required=False, widget=forms.TextInput(attrs={"type": "date"}), help_text="Through this day"
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["infrastructure"].queryset = auditable_infrastructures(user).order_by("name")
         self.fields["action"].choices = [("", "Any action"), *action_choices()]
         self.helper = FormHelper()
         self.helper.form_method = "get"
@@ -38,11 +29,10 @@ class AuditFilterForm(forms.Form):
         self.helper.form_id = "audit-filters"
         self.helper.layout = Layout(
             Row(
-                Column("infrastructure", css_class="col-md-3"),
-                Column("action", css_class="col-md-3"),
+                Column("action", css_class="col-md-4"),
                 Column("actor", css_class="col-md-2"),
-                Column("since", css_class="col-md-2"),
-                Column("until", css_class="col-md-2"),
+                Column("since", css_class="col-md-3"),
+                Column("until", css_class="col-md-3"),
             ),
             # A plain button: a named submit input would add itself to the query string.
             HTML(
@@ -73,11 +63,10 @@ class AuditFilterForm(forms.Form):
             raise forms.ValidationError("'Since' must not be after 'until'.")
         return data
 
-    def filters(self) -> AuditFilters:
-        data = self.cleaned_data
-        infra = data.get("infrastructure")
+    def filters(self, log: str) -> AuditFilters:
+        data = self.cleaned_data if self.is_bound else {}
         return AuditFilters(
-            infrastructure=infra.pk if infra else None,
+            log=log,
             action=data.get("action") or "",
             actor=(data.get("actor") or "").strip(),
             since=data.get("since"),

@@ -1,7 +1,8 @@
-"""Who may read which audit entries, and the filtered lists the API, page and CSV share.
+"""Who reads which audit logs, and the filtered lists the API, pages and CSV share.
 
-Support reads every entry; an infrastructure's administrators read that infrastructure's
-entries; nobody else reads the log. Scoping is one SQL filter, never per row.
+Support reads every log; an infrastructure's administrators read that infrastructure's log
+(which holds the transfers it received, too); nobody else reads any. Scoping is one SQL
+filter on the log id, never per row. A log someone may not read is answered as absent.
 """
 
 from dataclasses import dataclass
@@ -9,11 +10,15 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils.dateparse import parse_date, parse_datetime
 
-from audit.models import AuditEntry
+from audit.entries import SITE_LOG
+from audit.models import AuditEntry, AuditLog
 from permissions import door
 from registry.models import Infrastructure, Membership
+
+NO_LOG = "Only support and infrastructure administrators read the audit logs."
 
 
 class BadBound(ValueError):
@@ -48,6 +53,7 @@ def parse_bound(text: str, *, end: bool) -> datetime:
 @dataclass
 class AuditFilters:
     infrastructure: int | None = None
+    log: str = ""
     action: str = ""
     actor: str = ""
     since: datetime | None = None
@@ -55,7 +61,7 @@ class AuditFilters:
 
 
 def auditable_infrastructures(user) -> QuerySet:
-    """Infrastructures whose audit entries `user` may read (through the permission door)."""
+    """Infrastructures whose log `user` may read (through the permission door)."""
     visible = door.infrastructures_for_user(user)
     if door.is_support(user):
         return visible
@@ -70,29 +76,49 @@ def can_read_audit(user) -> bool:
     return door.is_support(user) or auditable_infrastructures(user).exists()
 
 
+def readable_logs(user) -> QuerySet:
+    """The logs `user` reads, as a queryset of AuditLog (empty for most users)."""
+    if door.is_support(user):
+        return AuditLog.objects.all()
+    ids = [str(pk) for pk in auditable_infrastructures(user).values_list("pk", flat=True)]
+    return AuditLog.objects.filter(id__in=ids)
+
+
+def log_for_user(user, log_id) -> AuditLog:
+    """One log `user` reads, else 404 (whether or not it exists)."""
+    log = readable_logs(user).filter(id=str(log_id)).select_related("infrastructure").first()
+    if log is None:
+        raise Http404("No such audit log.")
+    return log
+
+
+def log_name(log: AuditLog) -> str:
+    if log.id == SITE_LOG:
+        return "Site (users and other events of no infrastructure)"
+    return log.infrastructure.name if log.infrastructure else f"Infrastructure #{log.id}"
+
+
 def audit_entries_for_user(user, filters: AuditFilters | None = None) -> QuerySet:
     """The entries `user` may read, filtered, newest first.
 
-    PermissionDenied when the user reads no audit log at all, or asks for an
-    infrastructure whose log they may not read.
+    PermissionDenied when the user reads no log at all, or asks for a log (or an
+    infrastructure's log) they may not read.
     """
     filters = filters or AuditFilters()
+    wanted = filters.log or (
+        str(filters.infrastructure) if filters.infrastructure is not None else ""
+    )
     if door.is_support(user):
         qs = AuditEntry.objects.all()
     else:
-        allowed = auditable_infrastructures(user)
-        allowed_ids = set(allowed.values_list("pk", flat=True))
-        if not allowed_ids:
-            raise PermissionDenied(
-                "Only support and infrastructure administrators read the audit log."
-            )
-        if filters.infrastructure is not None and filters.infrastructure not in allowed_ids:
-            raise PermissionDenied(
-                "You may read only the audit log of infrastructures you administer."
-            )
-        qs = AuditEntry.objects.filter(infrastructure_id__in=allowed_ids)
-    if filters.infrastructure is not None:
-        qs = qs.filter(infrastructure_id=filters.infrastructure)
+        allowed = {str(pk) for pk in auditable_infrastructures(user).values_list("pk", flat=True)}
+        if not allowed:
+            raise PermissionDenied(NO_LOG)
+        if wanted and wanted not in allowed:
+            raise PermissionDenied("You may read only the logs of infrastructures you administer.")
+        qs = AuditEntry.objects.filter(log_id__in=allowed)
+    if wanted:
+        qs = qs.filter(log_id=wanted)
     if filters.action:
         qs = qs.filter(action=filters.action)
     if filters.actor:

@@ -7,7 +7,8 @@ from ippsite.audit_ui import views
 app_name = "audit"
 
 urlpatterns = [
-    path("audit/", views.log, name="log"),
-    path("audit/export.csv", views.export, name="export"),
-    path("audit/verify", views.verify, name="verify"),
+    path("audit/", views.logs, name="logs"),
+    path("audit/logs/<str:log>/", views.log, name="log"),
+    path("audit/logs/<str:log>/export.csv", views.export, name="export"),
+    path("audit/logs/<str:log>/verify", views.verify, name="verify"),
 ]

@@ -62,6 +62,7 @@ def approve(transfer: TransferRequest, *, actor, at_once: bool = False) -> None:
         actor=actor,
         action="transfer.approved",
         infrastructure=transfer.source,
+        also=destination,
         subject=transfer,
         details={
             "destination": destination.name,
@@ -120,6 +121,7 @@ def _close(locked: TransferRequest, *, user, action: str, reason: str) -> None:
         actor=user,
         action=audit_action,
         infrastructure=locked.source,
+        also=locked.destination,
         subject=locked,
         details={"destination": locked.destination.name, "reason": reason},
     )
@@ -152,6 +154,7 @@ def _decide(*, user, transfer, action: str, reason: str = "") -> TransferRequest
         record_refusal(
             user=user,
             source=refused_source,
+            destination=locked.destination,
             transfer=locked,
             details={"transfer": locked.pk, "attempted": action},
         )

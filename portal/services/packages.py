@@ -97,6 +97,7 @@ def _record_download(*, user, transfer: TransferRequest, item: TransferItem) -> 
             actor=user,
             action="transfer.package_downloaded",
             infrastructure=transfer.source,
+            also=transfer.destination,
             subject=transfer,
             details={
                 "module": item.module.name,

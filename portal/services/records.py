@@ -45,14 +45,23 @@ def item_details(items) -> list[dict]:
 
 
 def record_refusal(
-    *, user, source: Infrastructure, transfer: TransferRequest | None, details: dict
+    *,
+    user,
+    source: Infrastructure,
+    transfer: TransferRequest | None,
+    details: dict,
+    destination: Infrastructure | None = None,
 ) -> None:
-    """Audit (and put on the timeline) a refusal, committed on its own before raising."""
+    """Audit (and put on the timeline) a refusal, committed on its own before raising.
+
+    Recorded in the source's log and, when it is known, in the destination's.
+    """
     with transaction.atomic():
         audit_record(
             actor=user,
             action="transfer.refused",
             infrastructure=source,
+            also=destination,
             subject=transfer,
             details={"reason": PORTAL_BLOCKED, **details},
         )

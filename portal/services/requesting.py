@@ -135,6 +135,13 @@ def _resolve_destination(code: str, source: Infrastructure) -> Infrastructure:
     return destination
 
 
+def _known_destination(code: str, source: Infrastructure) -> Infrastructure | None:
+    """The infrastructure `code` names, if any and not `source` (for recording a refusal)."""
+    if not code:
+        return None
+    return Infrastructure.objects.filter(activation_code=code).exclude(pk=source.pk).first()
+
+
 def _requested_items(*, user, modules, versions, package) -> list[_ItemSpec]:
     """The items named by exactly one of `modules`, `versions` or `package`, each module once."""
     given = [x for x in (modules, versions, package) if x]
@@ -224,6 +231,7 @@ def _create_request(
         actor=user,
         action="transfer.requested",
         infrastructure=source,
+        also=destination,
         subject=transfer,
         details={
             "destination": destination.name,
@@ -259,7 +267,13 @@ def transfer_request(
         "target_activation_code": (target_activation_code or "").strip().upper(),
     }
     if source.portal_blocked:
-        record_refusal(user=user, source=source, transfer=None, details=refusal)
+        record_refusal(
+            user=user,
+            source=source,
+            destination=_known_destination(refusal["target_activation_code"], source),
+            transfer=None,
+            details=refusal,
+        )
         raise blocked_error(source)
     destination = _resolve_destination(target_activation_code, source)
     note = (note or "").strip()
@@ -282,6 +296,8 @@ def transfer_request(
             else:
                 transaction.on_commit(lambda: notifications.notify_pending(transfer.pk))
     except Refused:
-        record_refusal(user=user, source=source, transfer=None, details=refusal)
+        record_refusal(
+            user=user, source=source, destination=destination, transfer=None, details=refusal
+        )
         raise blocked_error(source) from None
     return transfer

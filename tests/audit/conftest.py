@@ -1,18 +1,8 @@
-"""Helpers for the audit suite: append real entries, run the real commands."""
-
-from io import StringIO
+"""Helpers for the audit suite: append real entries."""
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from audit.services import audit_record
-
-
-@pytest.fixture(autouse=True)
-def _default_checkpoint_mirror(settings):
-    """The mirror goes to its default place under each test's own IPP_DATA_DIR."""
-    settings.IPP_AUDIT_CHECKPOINT_FILE = ""
 
 
 @pytest.fixture
@@ -32,18 +22,3 @@ def append():
         ]
 
     return _append
-
-
-@pytest.fixture
-def verify_command():
-    """Run `manage.py verify_audit`: (exit code, output or error text)."""
-
-    def _run() -> tuple[int, str]:
-        out = StringIO()
-        try:
-            call_command("verify_audit", stdout=out)
-        except CommandError as exc:
-            return 1, str(exc)
-        return 0, out.getvalue().strip()
-
-    return _run

@@ -1,12 +1,15 @@
-"""The audit log page: who sees what, filters, chain status, full verification."""
+"""The audit pages: which logs one reads, a log's entries with readable subjects and details,
+its signed head and the outcome of its last verification (never verified per view)."""
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
-from audit.models import AuditEntry, AuditVerification
+from audit.models import AuditEntry, LogVerification
 from audit.services import audit_record
 from ipp.toggles import infrastructure_set_flags
-from tests.factories import PASSWORD
+from ippsite.audit_ui.display import details_lines
+from tests.audit import tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -16,179 +19,212 @@ def logged(world):
     infrastructure_set_flags(actor=world.support, infrastructure=world.acme, portal_blocked=True)
     infrastructure_set_flags(actor=world.support, infrastructure=world.emca, ipp_protected=True)
     audit_record(actor=world.support, action="user.created", subject=world.outsider, details={})
+    world.acme_log, world.emca_log = str(world.acme.pk), str(world.emca.pk)
     return world
 
 
-def page_for(client, user, query: str = ""):
+def get(client, user, url: str):
     client.force_login(user)
-    return client.get(reverse("audit:log") + query)
+    return client.get(url)
 
 
-def shown_seqs(response) -> list[int]:
-    return [entry.seq for entry in response.context["page"]]
+def log_url(log: str, query: str = "") -> str:
+    return reverse("audit:log", args=[log]) + query
+
+
+def shown(response) -> list[int]:
+    return [row.entry.index for row in response.context["page"].rows]
+
+
+# --- who reads what -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "persona, status, expected",
+    "persona, readable",
     [
-        ("support", 200, [3, 2, 1]),
-        ("acme_admin", 200, [1]),
-        ("emca_admin", 200, [2]),
-        ("developer", 403, None),
-        ("contractor", 403, None),
-        ("outsider", 403, None),
+        ("support", {"acme", "emca", "site"}),
+        ("acme_admin", {"acme"}),
+        ("emca_admin", {"emca"}),
+        ("developer", set()),
+        ("contractor", set()),
+        ("outsider", set()),
     ],
 )
-def test_audit_page_permission_matrix(client, logged, persona, status, expected):
-    response = page_for(client, logged.personas()[persona])
-    assert response.status_code == status
-    if expected is not None:
-        assert shown_seqs(response) == expected
+def test_log_page_permission_matrix(client, logged, persona, readable):
+    user = logged.personas()[persona]
+    for name, log in (("acme", logged.acme_log), ("emca", logged.emca_log), ("site", "site")):
+        assert get(client, user, log_url(log)).status_code == (200 if name in readable else 404)
+        export = client.get(reverse("audit:export", args=[log]))
+        assert export.status_code == (200 if name in readable else 404)
+    assert client.get(log_url("4242")).status_code == 404
+
+
+def test_the_list_of_logs_is_for_support_and_administrators(client, logged):
+    listed = get(client, logged.support, reverse("audit:logs"))
+    assert [row[0].id for row in listed.context["logs"]] == sorted(
+        [logged.acme_log, logged.emca_log, "site"]
+    )
+    only_one = get(client, logged.acme_admin, reverse("audit:logs"))
+    assert only_one.status_code == 302 and only_one.url == log_url(logged.acme_log)
+    assert get(client, logged.developer, reverse("audit:logs")).status_code == 403
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client, logged):
-    response = client.get(reverse("audit:log"))
-    assert response.status_code == 302
-    assert response.url.startswith(reverse("login"))
+    response = client.get(log_url("site"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
 
 
-def test_the_nav_bar_links_the_audit_log(client, logged):
-    response = page_for(client, logged.support)
-    assert f'href="{reverse("audit:log")}"' in response.content.decode()
+@pytest.mark.parametrize(
+    "persona, offered",
+    [("support", True), ("acme_admin", True), ("developer", False), ("outsider", False)],
+)
+def test_the_nav_bar_offers_the_audit_log_only_to_those_who_read_one(
+    client, logged, persona, offered
+):
+    html = get(client, logged.personas()[persona], reverse("dashboard")).content.decode()
+    assert (f'href="{reverse("audit:logs")}"' in html) is offered
 
 
-def test_entries_show_actor_action_badge_and_infrastructure(client, logged):
-    html = page_for(client, logged.acme_admin).content.decode()
-    assert "IPP portal blocked" in html and "text-bg-danger" in html
-    assert "ACME" in html and "support" in html
-    assert "EMCA" not in html.split('data-testid="audit-entries"')[1]
+# --- entries ----------------------------------------------------------------------------
 
 
-def test_infrastructure_choices_are_only_those_the_viewer_may_read(client, logged):
-    form = page_for(client, logged.acme_admin).context["form"]
-    assert list(form.fields["infrastructure"].queryset) == [logged.acme]
-    form = page_for(client, logged.support).context["form"]
-    assert set(form.fields["infrastructure"].queryset) == {logged.acme, logged.emca}
+def test_entries_show_actor_action_badge_subject_and_infrastructure(client, logged):
+    html = get(client, logged.acme_admin, log_url(logged.acme_log)).content.decode()
+    table = html.split('data-testid="audit-entries"')[1]
+    assert "IPP portal blocked" in table and "text-bg-danger" in table
+    assert "infrastructure: ACME" in table and "support" in table
+    assert "EMCA" not in table
 
 
-def test_an_administrator_asking_for_another_infrastructure_gets_403(client, logged):
-    response = page_for(client, logged.acme_admin, f"?infrastructure={logged.emca.pk}")
-    assert response.status_code == 403
+def test_details_are_labelled_lines_whatever_their_keys():
+    details = {
+        "items": [{"module": "CustomerCore", "key": "k", "version": 3, "digest": "d"}],
+        "keys": ["a", "b"],
+        "at_once": False,
+        "to": {"role": "member", "default_level": "open"},
+        "note": "x" * 400,
+    }
+    lines = dict(details_lines(details))
+    assert lines["Items"] == "CustomerCore v3"
+    assert lines["Keys"] == "a; b"
+    assert lines["At once"] == "no"
+    assert lines["To"] == "role: member, default level: open"
+    assert len(lines["Note"]) == 300 and lines["Note"].endswith("…")
 
 
-def test_filters_narrow_the_list(client, logged):
-    assert shown_seqs(page_for(client, logged.support, f"?infrastructure={logged.emca.pk}")) == [2]
-    assert shown_seqs(page_for(client, logged.support, "?action=user.created")) == [3]
-    assert shown_seqs(page_for(client, logged.support, "?actor=nobody")) == []
-
-
-def test_action_choices_come_from_the_registry(client, logged):
-    form = page_for(client, logged.support).context["form"]
+def test_filters_narrow_the_list(client, logged, append):
+    append(3, actor=logged.acme_admin, infrastructure=logged.acme, action="module.deployed")
+    url = log_url(logged.acme_log)
+    assert shown(get(client, logged.support, url + "?action=module.deployed")) == [3, 2, 1]
+    assert shown(get(client, logged.support, url + "?actor=support")) == [0]
+    assert shown(get(client, logged.support, url + "?actor=nobody")) == []
+    form = get(client, logged.support, url).context["form"]
     codes = [code for code, _label in form.fields["action"].choices]
-    assert "transfer.approved" in codes and "membership.changed" in codes
+    assert "transfer.approved" in codes and "witness.registered" in codes
 
 
 def test_a_bad_date_shows_the_form_error_instead_of_entries(client, logged):
-    response = page_for(client, logged.support, "?since=last+week")
-    assert response.status_code == 200
-    assert response.context["page"] is None
+    response = get(client, logged.support, log_url("site", "?since=last+week"))
+    assert response.status_code == 200 and response.context["page"] is None
     assert "is not an ISO date" in response.content.decode()
 
 
-def test_no_matching_entries_shows_an_empty_state(client, logged):
-    html = page_for(client, logged.support, "?action=transfer.approved").content.decode()
-    assert 'data-testid="audit-empty"' in html
-
-
-def test_the_list_is_paginated(client, logged, append):
+def test_the_list_is_paginated_newest_first(client, logged, append):
     append(60, actor=logged.support, infrastructure=logged.acme)
-    first = page_for(client, logged.support)
-    assert shown_seqs(first)[:2] == [63, 62] and len(shown_seqs(first)) == 50
-    assert shown_seqs(page_for(client, logged.support, "?page=2")) == list(range(13, 0, -1))
+    first = get(client, logged.support, log_url(logged.acme_log))
+    assert shown(first) == list(range(60, 10, -1))
+    assert shown(get(client, logged.support, log_url(logged.acme_log, "?page=2"))) == list(
+        range(10, -1, -1)
+    )
 
 
 def test_the_page_costs_the_same_number_of_queries_at_any_length(
     client, logged, append, django_assert_max_num_queries
 ):
     client.force_login(logged.acme_admin)
-    client.get(reverse("audit:log"))  # the first view verifies what is new
     append(5, actor=logged.support, infrastructure=logged.acme)
     with django_assert_max_num_queries(20) as few:
-        client.get(reverse("audit:log"))
+        client.get(log_url(logged.acme_log))
     append(120, actor=logged.support, infrastructure=logged.acme)
     with django_assert_max_num_queries(len(few.captured_queries)):
-        client.get(reverse("audit:log"))
+        client.get(log_url(logged.acme_log))
 
 
-# -- chain status ---------------------------------------------------------------------
+# --- the signed head and the last verification ---------------------------------------
 
 
-def status_box(response) -> str:
-    html = response.content.decode()
-    start = html.rindex("<div", 0, html.index('data-testid="chain-status"'))
-    return html[start : html.index('<div class="card', start)]
+def test_the_head_and_its_signature_are_shown(client, logged):
+    html = get(client, logged.support, log_url(logged.acme_log)).content.decode()
+    head = html.split('data-testid="tree-head"')[1].split("</section>")[0]
+    assert "1 entry" in head and "signature valid" in head
+    assert "No witness has cosigned this head yet" in head
 
 
-def test_the_status_box_says_how_far_the_chain_is_verified(client, logged, settings, append):
-    settings.IPP_AUDIT_CHECKPOINT_EVERY = 4
-    append(2, actor=logged.support)
-    box = status_box(page_for(client, logged.support))
-    assert "Chain verified: 5 entries" in box
-    assert "up to #5" in box
-    assert "last signed checkpoint #4" in box
+def test_the_status_comes_from_the_last_verification_not_from_the_page(client, logged):
+    url = log_url(logged.acme_log)
+    box = get(client, logged.support, url).content.decode().split('data-testid="verification"')[1]
+    assert "has not been verified in full yet" in box
+    call_command("verify_audit")
+    box = get(client, logged.support, url).content.decode().split('data-testid="verification"')[1]
+    assert "verified" in box and "1 entries" in box
+    tamper.rows(logged.acme_log).filter(index=0).update(actor_name="mallory")
+    kept = LogVerification.objects.get(log_id=logged.acme_log).verified_at
+    box = get(client, logged.support, url).content.decode().split('data-testid="verification"')[1]
+    assert "failed" not in box  # a page view verifies nothing...
+    assert LogVerification.objects.get(log_id=logged.acme_log).verified_at == kept
+    call_command("verify_audit", "--log", "site")
+    with pytest.raises(Exception, match="first bad index 0"):
+        call_command("verify_audit", "--log", logged.acme_log)  # ...a run does
+    box = get(client, logged.support, url).content.decode().split('data-testid="verification"')[1]
+    assert "failed" in box and "first bad index 0" in box and "actor_name" in box
 
 
-def test_tampering_with_new_entries_turns_the_status_box_red(client, logged, append):
-    page_for(client, logged.support)  # verified up to #3
-    append(3, actor=logged.support)
-    AuditEntry.objects.filter(seq=5).update(details={"n": "forged"})
-    response = page_for(client, logged.emca_admin)
-    box = status_box(response)
-    assert "alert-danger" in box
-    assert "Chain broken at entry #5" in box and "hash mismatch" in box
-    assert "Verify everything now" not in box  # support only
+def test_entries_appended_since_the_last_run_are_counted(client, logged, append):
+    call_command("verify_audit")
+    append(2, actor=logged.support, infrastructure=logged.acme)
+    html = get(client, logged.acme_admin, log_url(logged.acme_log)).content.decode()
+    assert "2 entries were appended since that run" in html
 
 
-def test_the_break_stays_visible_on_later_views(client, logged):
-    page_for(client, logged.support)
-    AuditEntry.objects.filter(seq=3).delete()
-    assert "Chain broken at entry #3" in status_box(page_for(client, logged.support))
-    assert "Chain broken at entry #3" in status_box(page_for(client, logged.support))
-
-
-def test_support_can_verify_everything_now_and_find_an_old_break(client, logged, append):
-    append(10, actor=logged.support)
-    assert "Chain verified: 13 entries" in status_box(page_for(client, logged.support))
-    # An edit below what was verified: pages do not re-read old entries, a full run does.
-    AuditEntry.objects.filter(seq=2).update(actor_name="mallory")
-    assert "Chain verified" in status_box(page_for(client, logged.support))
-    response = client.post(reverse("audit:verify"), follow=True)
-    assert (
-        "Chain verification failed: tampered: entry 2: hash mismatch" in response.content.decode()
-    )
-    assert "Chain broken at entry #2" in status_box(response)
-
-
-def test_a_full_verification_clears_a_break_once_the_chain_is_restored(client, logged):
-    entry = AuditEntry.objects.get(seq=2)
-    page_for(client, logged.support)
-    AuditEntry.objects.filter(seq=3).update(actor_name="mallory")
-    client.post(reverse("audit:verify"))
-    assert AuditVerification.objects.get().failure_seq == 3
-    AuditEntry.objects.filter(seq=3).update(actor_name="support")  # restored from backup
-    response = client.post(reverse("audit:verify"), follow=True)
-    assert "Chain verified in full: 3 entries are intact." in response.content.decode()
-    assert "Chain verified: 3 entries" in status_box(response)
-    assert entry.hash == AuditEntry.objects.get(seq=2).hash
-
-
-@pytest.mark.parametrize("persona", ["acme_admin", "emca_admin", "developer", "outsider"])
-def test_only_support_may_run_a_full_verification(client, logged, persona):
+@pytest.mark.parametrize(
+    "persona, log, status",
+    [
+        ("support", "acme", 302),
+        ("acme_admin", "acme", 302),
+        ("acme_admin", "emca", 404),
+        ("developer", "acme", 404),
+    ],
+)
+def test_verify_now_is_for_the_logs_readers(client, logged, persona, log, status):
+    target = logged.acme_log if log == "acme" else logged.emca_log
     client.force_login(logged.personas()[persona])
-    assert client.post(reverse("audit:verify")).status_code == 403
-    assert AuditVerification.objects.filter(full_verified_at__isnull=False).count() == 0
+    response = client.post(reverse("audit:verify", args=[target]))
+    assert response.status_code == status
+    assert LogVerification.objects.filter(log_id=target).exists() is (status == 302)
 
 
-def test_signing_in_with_a_password_reaches_the_log(client, logged):
-    assert client.login(username="acme_admin", password=PASSWORD)
-    assert client.get(reverse("audit:log")).status_code == 200
+def test_verify_now_reports_a_break_and_keeps_it(client, logged):
+    tamper.rows(logged.acme_log).filter(index=0).update(action="ipp.portal_unblocked")
+    client.force_login(logged.acme_admin)
+    response = client.post(reverse("audit:verify", args=[logged.acme_log]), follow=True)
+    html = response.content.decode()
+    assert "Verification failed: log" in html and "first bad index 0" in html
+    assert LogVerification.objects.get(log_id=logged.acme_log).bad_index == 0
+    assert client.get(reverse("audit:verify", args=[logged.acme_log])).status_code == 405
+
+
+def test_the_destination_page_shows_a_transfer_and_only_its_own_entries(client, logged):
+    audit_record(
+        actor=logged.acme_admin,
+        action="transfer.requested",
+        infrastructure=logged.acme,
+        also=logged.emca,
+        details={"destination": "EMCA", "items": [{"module": "CustomerCore", "version": 1}]},
+    )
+    page = get(client, logged.emca_admin, log_url(logged.emca_log))
+    actions = [row.entry.action for row in page.context["page"].rows]
+    assert actions == ["transfer.requested", "ipp.protection_changed"]
+    table = page.content.decode().split('data-testid="audit-entries"')[1]
+    assert "ACME → EMCA" in table and "CustomerCore v1" in table
+    assert "IPP portal blocked" not in table
+    assert AuditEntry.objects.filter(log_id=logged.acme_log, action="transfer.requested").exists()

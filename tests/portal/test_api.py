@@ -186,7 +186,8 @@ def test_a_blocked_portal_answers_403_ipp_portal_blocked_and_the_refusal_stays_r
         },
     )
     assert (reply.status, reply.error) == (403, "ipp_portal_blocked")
-    assert AuditEntry.objects.filter(action="transfer.refused", actor=world.developer).count() == 1
+    refusals = AuditEntry.objects.filter(action="transfer.refused", actor=world.developer)
+    assert refusals.filter(log=str(world.acme.pk)).count() == 1
     assert not TransferRequest.objects.exists()
 
 

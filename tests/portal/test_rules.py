@@ -194,10 +194,16 @@ def test_a_blocked_portal_refuses_new_requests_and_audits_the_refusal(world, cus
 
     assert (refused.value.code, refused.value.status) == ("ipp_portal_blocked", 403)
     assert not TransferRequest.objects.exists()
-    entry = AuditEntry.objects.filter(action="transfer.refused").get()
-    assert entry.infrastructure == world.acme
-    assert entry.actor == world.developer
-    assert entry.details["reason"] == "ipp_portal_blocked"
+    entries = AuditEntry.objects.filter(action="transfer.refused")
+    # In ACME's log and in EMCA's, the destination the request named.
+    assert sorted(entries.values_list("log_id", flat=True)) == sorted(
+        [str(world.acme.pk), str(world.emca.pk)]
+    )
+    for entry in entries:
+        assert entry.infrastructure == world.acme
+        assert entry.also == world.emca
+        assert entry.actor == world.developer
+        assert entry.details["reason"] == "ipp_portal_blocked"
 
 
 def test_a_blocked_portal_refuses_even_an_administrators_request(world, customer_core):
@@ -244,14 +250,20 @@ def test_a_second_decision_on_a_decided_request_is_a_conflict(world, pending):
     ]:
         with pytest.raises(Conflict, match="already approved"):
             decide(user=user, transfer=pending)
-    assert AuditEntry.objects.filter(action__startswith="transfer.").count() == 2
+    # requested and approved, each in ACME's log and EMCA's
+    assert AuditEntry.objects.filter(action__startswith="transfer.").count() == 4
 
 
 def test_the_requester_may_cancel_a_pending_request(world, pending):
     cancelled = transfer_cancel(user=world.developer, transfer=pending)
     assert cancelled.status == "cancelled"
     assert cancelled.decided_by == world.developer
-    assert AuditEntry.objects.filter(action="transfer.cancelled").count() == 1
+    assert (
+        AuditEntry.objects.filter(action="transfer.cancelled", log=str(world.acme.pk)).count() == 1
+    )
+    assert (
+        AuditEntry.objects.filter(action="transfer.cancelled", log=str(world.emca.pk)).count() == 1
+    )
     with pytest.raises(Conflict):
         transfer_approve(user=world.acme_admin, transfer=pending)
 
@@ -265,7 +277,9 @@ def test_a_rejection_keeps_its_reason_on_the_timeline(world, pending):
     rejected = transfer_reject(user=world.acme_admin, transfer=pending, reason="not for EMCA")
     assert rejected.status == "rejected"
     assert "not for EMCA" in rejected.events.get(kind="rejected").message
-    assert AuditEntry.objects.get(action="transfer.rejected").details["reason"] == "not for EMCA"
+    for entry in AuditEntry.objects.filter(action="transfer.rejected"):
+        assert entry.details["reason"] == "not for EMCA"
+    assert AuditEntry.objects.filter(action="transfer.rejected").count() == 2
 
 
 # --- packages ----------------------------------------------------------------------
@@ -287,7 +301,9 @@ def test_only_the_requester_and_destination_admins_may_download(world, pending, 
     for user in (world.contractor, world.outsider):
         with pytest.raises(Http404):
             transfer_package(user=user, transfer=pending, module=module)
-    assert AuditEntry.objects.filter(action="transfer.package_downloaded").count() == 2
+    downloads = AuditEntry.objects.filter(action="transfer.package_downloaded")
+    assert downloads.filter(log=str(world.acme.pk)).count() == 2
+    assert downloads.filter(log=str(world.emca.pk)).count() == 2
 
 
 def test_a_module_not_in_the_request_has_no_package(world, pending, billing):

@@ -1,6 +1,7 @@
 """The seeds' partner → client story: ACME's module moves to EMCA with ACME's consent."""
 
 import io
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,9 +25,18 @@ def test_developer_request_waits_for_acme_consent(world, pending):
     assert pending.destination == world.emca
     assert pending.items.get().new_mark is None
     assert list(pending.events.values_list("kind", flat=True)) == ["requested"]
-    entry = AuditEntry.objects.filter(action="transfer.requested").get()
-    assert entry.infrastructure == world.acme
-    assert entry.details["destination"] == "EMCA"
+    source, destination = (
+        AuditEntry.objects.filter(action="transfer.requested", log=str(infrastructure.pk)).get()
+        for infrastructure in (world.acme, world.emca)
+    )
+    for entry in (source, destination):
+        assert (entry.infrastructure, entry.also) == (world.acme, world.emca)
+        assert entry.details["destination"] == "EMCA"
+    # One event, two logs: the same signed content but for where it sits.
+    same = [json.loads(bytes(e.leaf)) for e in (source, destination)]
+    for document in same:
+        del document["log"], document["index"]
+    assert same[0] == same[1]
 
 
 def test_acme_admin_approval_issues_a_mark_for_emca_with_the_next_epoch(
@@ -45,9 +55,9 @@ def test_acme_admin_approval_issues_a_mark_for_emca_with_the_next_epoch(
         "approved",
         "packages_issued",
     ]
-    assert (
-        AuditEntry.objects.filter(action="transfer.approved", infrastructure=world.acme).count()
-        == 1
+    approvals = AuditEntry.objects.filter(action="transfer.approved", infrastructure=world.acme)
+    assert sorted(approvals.values_list("log_id", flat=True)) == sorted(
+        [str(world.acme.pk), str(world.emca.pk)]
     )
 
 
@@ -115,7 +125,8 @@ def test_an_acme_administrators_own_request_is_approved_at_once(world, customer_
     assert transfer.status == "approved"
     assert transfer.decided_by == world.acme_admin
     assert transfer.items.get().new_mark["activation_code"] == world.emca.activation_code
-    assert [e.action for e in AuditEntry.objects.order_by("seq")][-2:] == [
+    in_acme = AuditEntry.objects.filter(log=str(world.acme.pk)).order_by("index")
+    assert [e.action for e in in_acme][-2:] == [
         "transfer.requested",
         "transfer.approved",
     ]

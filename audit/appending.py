@@ -1,0 +1,120 @@
+"""Appending to logs: lock the log's row, extend its tree by the border, sign the new head.
+
+Call inside a transaction (audit_record opens one): the entry, the log's new state and its
+signed head commit or roll back together, so no entry is ever outside a signed head.
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from audit import merkle
+from audit.entries import Event, rfc3339
+from audit.models import AuditEntry, AuditLog, Cosignature, TreeHead
+from core import keys
+
+# Heads kept besides the latest and the cosigned ones: a witness that fetched a head may
+# still cosign it while this many entries are appended after it.
+RECENT_HEADS = 1000
+
+
+def lock_logs(owners: dict[str, int | None]) -> list[AuditLog]:
+    """Lock the rows of these logs ({log id: infrastructure id}), creating missing ones.
+
+    Rows are locked in log-id order, so two transactions appending to the same two logs
+    queue instead of deadlocking. Only these rows are locked.
+    """
+    ids = sorted(owners)
+    if len(ids) == 1:
+        log = AuditLog.objects.select_for_update().filter(id=ids[0]).first()
+        if log is not None:
+            return [log]
+    existing = set(AuditLog.objects.filter(id__in=ids).values_list("id", flat=True))
+    missing = [log_id for log_id in ids if log_id not in existing]
+    if missing:
+        AuditLog.objects.bulk_create(
+            [
+                AuditLog(
+                    id=log_id,
+                    infrastructure_id=owners[log_id],
+                    size=0,
+                    root=merkle.EMPTY_ROOT,
+                    border=b"",
+                )
+                for log_id in missing
+            ],
+            ignore_conflicts=True,  # another transaction created it first: lock theirs
+        )
+    return list(AuditLog.objects.select_for_update().filter(id__in=ids).order_by("id"))
+
+
+def sign_head(log_id: str, size: int, root: bytes) -> TreeHead:
+    """A new head for (log, size, root), signed now by the current authority key (unsaved)."""
+    timestamp = rfc3339(timezone.now())
+    key_id, signature = keys.authority().sign(
+        merkle.tree_head_message(log_id, size, root, timestamp)
+    )
+    return TreeHead(
+        log_id=log_id,
+        size=size,
+        root=root,
+        timestamp=timestamp,
+        key_id=key_id,
+        signature=signature,
+    )
+
+
+def append_leaves(log: AuditLog, leaves: Iterable[tuple[bytes, dict]]) -> list[AuditEntry]:
+    """Append entries to a locked log and store one signed head over the result.
+
+    `leaves` are (exact bytes, column values) pairs whose bytes already carry their index;
+    the caller built them for indexes log.size, log.size + 1, ... in order.
+    """
+    size = log.size
+    border = merkle.border_from_bytes(bytes(log.border), size)
+    entries = []
+    for leaf, columns in leaves:
+        leaf_hash = merkle.leaf_hash(leaf)
+        border = merkle.border_append(border, size, leaf_hash)
+        entries.append(AuditEntry(log=log, index=size, leaf=leaf, leaf_hash=leaf_hash, **columns))
+        size += 1
+    if not entries:
+        return []
+    root = merkle.border_root(border, size)
+    if len(entries) == 1:
+        entries[0].save(force_insert=True)
+    else:
+        AuditEntry.objects.bulk_create(entries)
+    sign_head(log.id, size, root).save(force_insert=True)
+    log.size, log.root, log.border = size, root, merkle.border_to_bytes(border)
+    log.save(update_fields=["size", "root", "border"])
+    _prune_heads(log.id, before=entries[0].index, after=size)
+    return entries
+
+
+def _prune_heads(log_id: str, *, before: int, after: int) -> None:
+    """Drop the heads that fell RECENT_HEADS behind with this append, unless cosigned.
+
+    Only the sizes in (before, after] shifted by RECENT_HEADS are looked at: constant work
+    per append, whatever the number of heads kept.
+    """
+    if after <= RECENT_HEADS:
+        return
+    TreeHead.objects.filter(
+        log_id=log_id,
+        size__gt=before - RECENT_HEADS,
+        size__lte=after - RECENT_HEADS,
+    ).exclude(Exists(Cosignature.objects.filter(head_id=OuterRef("pk")))).delete()
+
+
+def append_event(event: Event, owners: dict[str, int | None]) -> dict[str, AuditEntry]:
+    """Append one event to each of these logs; {log id: its entry}."""
+    appended = {}
+    with transaction.atomic():
+        for log in lock_logs(owners):
+            leaf = event.leaf(log.id, log.size)
+            (entry,) = append_leaves(log, [(leaf, event.columns())])
+            appended[log.id] = entry
+    return appended

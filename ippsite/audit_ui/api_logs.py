@@ -1,0 +1,293 @@
+"""API (SPEC §7): the logs, their signed heads, entries and proofs, and the authority's keys.
+
+Readers of a log are support and that infrastructure's administrators; anyone else gets 404
+for it, whether or not it exists. Every body here is what tools/ipp_verify_log.py and
+`manage.py audit_witness` read.
+"""
+
+import base64
+import json
+
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit import proofs
+from audit.models import AuditEntry, TreeHead
+from core import keys
+from ippsite.api import ApiError, Pagination
+from ippsite.audit_ui.selectors import NO_LOG, can_read_audit, log_for_user, readable_logs
+
+MAX_ENTRIES = 1000
+
+_ERROR = inline_serializer(
+    name="AuditError", fields={"error": serializers.CharField(), "detail": serializers.CharField()}
+)
+
+
+def error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(_ERROR, description=description)
+
+
+_READ_ERRORS = {
+    401: error("not_authenticated"),
+    404: error("not_found: no such log, or not one you read"),
+}
+_BAD_QUERY = error("invalid_request (not a number) or bad_range (outside the log)")
+
+
+class KeyOut(serializers.Serializer):
+    key_id = serializers.CharField()
+    algorithm = serializers.CharField()
+    public_key = serializers.CharField(help_text="base64 of the raw 32-byte Ed25519 key")
+
+
+class KeysOut(serializers.Serializer):
+    keys = KeyOut(many=True)
+
+
+class LogOut(serializers.Serializer):
+    log = serializers.CharField(source="id")
+    infrastructure = serializers.IntegerField(source="infrastructure_id", allow_null=True)
+    size = serializers.IntegerField()
+
+
+class LogPageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = LogOut(many=True)
+
+
+class HeadCosignatureOut(serializers.Serializer):
+    witness = serializers.CharField()
+    signature = serializers.CharField(help_text="base64")
+
+
+class TreeHeadOut(serializers.Serializer):
+    log = serializers.CharField()
+    size = serializers.IntegerField()
+    root_hash = serializers.CharField(help_text="lowercase hex")
+    timestamp = serializers.CharField(help_text="RFC 3339 UTC, exactly as signed")
+    key_id = serializers.CharField()
+    signature = serializers.CharField(help_text="base64 Ed25519 over the tree head message")
+    cosignatures = HeadCosignatureOut(many=True)
+
+
+class EntryOut(serializers.Serializer):
+    index = serializers.IntegerField()
+    leaf = serializers.CharField(help_text="base64 of the exact entry bytes")
+    entry = serializers.JSONField(help_text="those bytes parsed")
+
+
+class EntriesOut(serializers.Serializer):
+    entries = EntryOut(many=True)
+
+
+class InclusionOut(serializers.Serializer):
+    index = serializers.IntegerField()
+    size = serializers.IntegerField()
+    path = serializers.ListField(child=serializers.CharField(), help_text="hex, lowest first")
+
+
+class ConsistencyOut(serializers.Serializer):
+    first = serializers.IntegerField()
+    second = serializers.IntegerField()
+    path = serializers.ListField(child=serializers.CharField(), help_text="hex, lowest first")
+
+
+class RangeIn(serializers.Serializer):
+    start = serializers.IntegerField(required=False, min_value=0, default=0)
+    end = serializers.IntegerField(required=False, min_value=0)
+
+
+class InclusionIn(serializers.Serializer):
+    index = serializers.IntegerField(min_value=0)
+    size = serializers.IntegerField(required=False, min_value=1)
+
+
+class ConsistencyIn(serializers.Serializer):
+    first = serializers.IntegerField(min_value=1)
+    second = serializers.IntegerField(required=False, min_value=1)
+
+
+def _query(serializer_class, request) -> dict:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+def head_body(head: TreeHead) -> dict:
+    return {
+        "log": head.log_id,
+        "size": head.size,
+        "root_hash": bytes(head.root).hex(),
+        "timestamp": head.timestamp,
+        "key_id": head.key_id,
+        "signature": head.signature,
+        "cosignatures": [
+            {"witness": c.witness.name, "signature": c.signature}
+            for c in head.cosignatures.select_related("witness").order_by("witness__name")
+        ],
+    }
+
+
+class KeysView(APIView):
+    """The authority's live public keys: what tree heads (and marks) are signed with."""
+
+    @extend_schema(responses={200: KeysOut, 401: _READ_ERRORS[401]}, operation_id="audit_keys")
+    def get(self, request):
+        return Response(
+            {
+                "keys": [
+                    {
+                        "key_id": kid,
+                        "algorithm": "ed25519",
+                        "public_key": base64.b64encode(raw).decode(),
+                    }
+                    for kid, raw in keys.public_keys()
+                ]
+            }
+        )
+
+
+class LogListView(APIView):
+    """The logs the caller reads: support every one, administrators their infrastructures'."""
+
+    @extend_schema(
+        responses={
+            200: LogPageOut,
+            401: _READ_ERRORS[401],
+            403: error("permission_denied: the caller reads no log"),
+        },
+        operation_id="audit_logs",
+    )
+    def get(self, request):
+        if not can_read_audit(request.user):
+            raise ApiError("permission_denied", NO_LOG, 403)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(readable_logs(request.user), request, view=self)
+        return paginator.get_paginated_response(LogOut(page, many=True).data)
+
+
+class TreeHeadView(APIView):
+    """The log's latest signed tree head (the one at its size) with its cosignatures."""
+
+    @extend_schema(
+        responses={
+            200: TreeHeadOut,
+            **_READ_ERRORS,
+            409: error("no_signed_head: the log lacks its head (verify_audit fails too)"),
+        },
+        operation_id="audit_tree_head",
+    )
+    def get(self, request, log):
+        found = log_for_user(request.user, log)
+        head = TreeHead.objects.filter(log_id=found.id, size=found.size).first()
+        if head is None:
+            raise ApiError(
+                "no_signed_head",
+                f"log {found.id} has no signed head at its size {found.size}: tell support "
+                "(verify_audit names the problem)",
+                409,
+            )
+        return Response(head_body(head))
+
+
+class EntriesView(APIView):
+    """Entries start <= index < end (at most 1,000), as their exact bytes and parsed."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", int, description="first index (default 0)"),
+            OpenApiParameter("end", int, description="index after the last (exclusive)"),
+        ],
+        responses={
+            200: EntriesOut,
+            400: _BAD_QUERY,
+            **_READ_ERRORS,
+        },
+        operation_id="audit_entries",
+    )
+    def get(self, request, log):
+        found = log_for_user(request.user, log)
+        query = _query(RangeIn, request)
+        start = query["start"]
+        end = query.get("end", start + MAX_ENTRIES)
+        if end < start:
+            raise ApiError("bad_range", f"end {end} is before start {start}")
+        if end - start > MAX_ENTRIES:
+            raise ApiError("bad_range", f"at most {MAX_ENTRIES} entries per call")
+        end = min(end, found.size)
+        rows = (
+            AuditEntry.objects.filter(log_id=found.id, index__gte=start, index__lt=end)
+            .order_by("index")
+            .values_list("index", "leaf")
+        )
+        entries = [
+            {
+                "index": index,
+                "leaf": base64.b64encode(bytes(leaf)).decode(),
+                "entry": json.loads(bytes(leaf)),
+            }
+            for index, leaf in rows
+        ]
+        return Response({"entries": entries})
+
+
+class InclusionProofView(APIView):
+    """The audit path of the entry at `index` in the tree of `size` (default: the log's)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("index", int, required=True),
+            OpenApiParameter("size", int, description="tree size (default: the log's size)"),
+        ],
+        responses={
+            200: InclusionOut,
+            400: _BAD_QUERY,
+            **_READ_ERRORS,
+        },
+        operation_id="audit_inclusion_proof",
+    )
+    def get(self, request, log):
+        found = log_for_user(request.user, log)
+        query = _query(InclusionIn, request)
+        index, size = query["index"], query.get("size", found.size)
+        try:
+            path = proofs.inclusion(found.id, index, size, found.size)
+        except proofs.BadIndex as exc:
+            raise ApiError("bad_range", str(exc)) from None
+        return Response({"index": index, "size": size, "path": [node.hex() for node in path]})
+
+
+class ConsistencyProofView(APIView):
+    """The proof that the tree of `first` entries is the start of the tree of `second`."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("first", int, required=True),
+            OpenApiParameter("second", int, description="default: the log's size"),
+        ],
+        responses={
+            200: ConsistencyOut,
+            400: _BAD_QUERY,
+            **_READ_ERRORS,
+        },
+        operation_id="audit_consistency_proof",
+    )
+    def get(self, request, log):
+        found = log_for_user(request.user, log)
+        query = _query(ConsistencyIn, request)
+        first, second = query["first"], query.get("second", found.size)
+        try:
+            path = proofs.consistency(found.id, first, second, found.size)
+        except proofs.BadIndex as exc:
+            raise ApiError("bad_range", str(exc)) from None
+        return Response({"first": first, "second": second, "path": [node.hex() for node in path]})
