@@ -16,6 +16,7 @@ class Action:
 
 _ACTIONS = [
     Action("user.created", "User created", "secondary"),
+    Action("user.signin_unlocked", "Sign-in lock lifted", "warning"),
     Action("infrastructure.created", "Infrastructure created", "primary"),
     Action("environment.created", "Environment created", "primary"),
     Action("environment.changed", "Environment changed", "info"),

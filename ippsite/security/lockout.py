@@ -17,11 +17,13 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Max, Sum
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from audit.services import audit_record
 from permissions import door
 
 logger = logging.getLogger(__name__)
@@ -127,7 +129,12 @@ def lockout_lift(*, actor, username: str) -> int:
     """Support lets `username` sign in again at once; returns how many records were cleared."""
     if not door.is_support(actor):
         raise PermissionDenied("Only support may lift a sign-in lock.")
-    # Logged, not audited, until audit/actions.py labels a "user.signin_unlocked" action.
-    cleared = AxesProxyHandler.reset_attempts(username=username)
+    with transaction.atomic():
+        cleared = AxesProxyHandler.reset_attempts(username=username)
+        audit_record(
+            actor=actor,
+            action="user.signin_unlocked",
+            details={"username": username, "cleared": cleared},
+        )
     logger.warning("%s lifted the sign-in lock of %r (%d records)", actor, username, cleared)
     return cleared

@@ -17,6 +17,6 @@ def test_details_called_items_are_shown_not_a_server_error(client, world):
         details={"items": [{"module": "OrdersAPI", "version": 1}], "note": "n"},
     )
     client.force_login(world.acme_admin)
-    response = client.get(reverse("audit:log"))
+    response = client.get(reverse("audit:log", args=[str(world.acme.pk)]))
     assert response.status_code == 200
-    assert "items=[{&#x27;module&#x27;: &#x27;OrdersAPI&#x27;" in response.content.decode()
+    assert "OrdersAPI" in response.content.decode()

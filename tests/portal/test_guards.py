@@ -54,7 +54,8 @@ def test_a_block_landing_after_the_first_check_still_refuses_an_administrators_r
 
     _assert_refused_as_blocked(refused.value)
     assert not TransferRequest.objects.exists()
-    refusal = AuditEntry.objects.get(action="transfer.refused")
+    # A transfer event is recorded in the source's log and the destination's.
+    refusal = AuditEntry.objects.get(action="transfer.refused", log__id=str(world.acme.pk))
     assert refusal.actor == world.acme_admin
     assert refusal.details["reason"] == "ipp_portal_blocked"
     assert not AuditEntry.objects.filter(action="transfer.approved").exists()
@@ -165,5 +166,8 @@ def test_an_administrators_request_waits_for_a_block_being_committed_and_is_refu
     _assert_refused_as_blocked(outcome)
     assert waited, "the request did not wait for the source's row lock"
     assert not TransferRequest.objects.exists()
-    assert AuditEntry.objects.filter(action="transfer.refused").count() == 1
+    assert (
+        AuditEntry.objects.filter(action="transfer.refused", log__id=str(world.acme.pk)).count()
+        == 1
+    )
     assert not AuditEntry.objects.filter(action="transfer.approved").exists()
