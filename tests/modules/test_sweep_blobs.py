@@ -102,6 +102,18 @@ def test_a_dead_writes_leftover_is_swept_after_the_grace_period(settings, db):
     assert names(store) == set()
 
 
+def test_a_killed_publish_of_an_earlier_release_leaves_a_directory_that_is_swept(settings, db):
+    """Releases before packs wrote a version into a .tmp-<id>-* directory (issue 12)."""
+    settings.IPP_BLOB_STORE = "filesystem"
+    store = services.packs.blobs.get_store()
+    leftover = store.root / ".tmp-00000000-0000-4000-8000-000000000004-k1ll"
+    leftover.mkdir(parents=True)
+    (leftover / "00000000").write_bytes(b"half a file")
+    age(store, leftover.name, 2 * 3600)
+    assert sweep_blobs(grace=HOUR).leftovers == [leftover.name]
+    assert not leftover.exists()
+
+
 def test_the_command_reports_and_a_dry_run_removes_nothing(blob_store, db):
     orphan = pack_name("00000000-0000-4000-8000-000000000003")
     blob_store.write(orphan, [b"x"])
