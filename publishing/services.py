@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from audit.services import audit_record
@@ -182,25 +182,35 @@ class PublishResult:
 
 
 def target_module(*, user, manifest: Manifest, infrastructure: Infrastructure, for_update: bool):
-    """The module the key names in `infrastructure`, checking publish / create_modules."""
+    """The module the key names in `infrastructure`, checking publish / create_modules.
+
+    A module the user cannot see is answered like a key new to them (the create_modules
+    refusal, or a refusal that names no module), so publishing discloses no existence.
+    """
     qs = Module.objects.filter(infrastructure=infrastructure, key=manifest.key)
     if for_update:
         qs = qs.select_for_update()
     module = qs.first()
-    if module is not None:
-        if door.effective_level(user, module) < Level.PUBLISH:
-            raise NotAllowed(
-                f"You may not publish module {manifest.name} ({manifest.key}) in {infrastructure.name}: "
-                "ask an administrator for publish on it."
-            )
-        return module
     membership = door.membership_for(user, infrastructure)
-    if membership is None or not (membership.is_admin or membership.create_modules):
+    may_create = membership is not None and (membership.is_admin or membership.create_modules)
+    if module is None or door.effective_level(user, module) == Level.NONE:
+        if not may_create:
+            raise NotAllowed(
+                f"You may not create modules in {infrastructure.name}: "
+                "ask an administrator to allow you to create modules."
+            )
+        if module is None:
+            return None
         raise NotAllowed(
-            f"You may not create modules in {infrastructure.name}: "
-            "ask an administrator to allow you to create modules."
+            f"You may not publish a module with key {manifest.key} in {infrastructure.name}: "
+            "ask an administrator of it."
         )
-    return None
+    if door.effective_level(user, module) < Level.PUBLISH:
+        raise NotAllowed(
+            f"You may not publish module {manifest.name} ({manifest.key}) in {infrastructure.name}: "
+            "ask an administrator for publish on it."
+        )
+    return module
 
 
 def _store_version(
@@ -327,7 +337,18 @@ def _module_for_manifest(
             created_by=user,
         )
         module.full_clean(validate_unique=False, validate_constraints=False)
-        module.save()
+        try:
+            with transaction.atomic():
+                module.save()
+        except IntegrityError:
+            # Another publish created this key first (they raced past the row lock, which
+            # cannot lock a row that does not exist yet): publish into theirs, if allowed.
+            found = target_module(
+                user=user, manifest=manifest, infrastructure=infrastructure, for_update=True
+            )
+            return _module_for_manifest(
+                user=user, module=found, manifest=manifest, infrastructure=infrastructure
+            )
         _grant_creator(user=user, module=module)
     elif module.name != manifest.name or module.description != manifest.description:
         module.name, module.description = manifest.name, manifest.description

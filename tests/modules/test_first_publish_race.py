@@ -1,0 +1,70 @@
+"""Publishing a key for the first time, and keys a publisher cannot see.
+
+Four concurrent first publishes of one new key used to fail with IntegrityError (500)
+for the losers of the race on the (infrastructure, key) unique constraint.
+"""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from core.errors import NotAllowed
+from publishing.services import module_publish
+from registry.models import Module, ModuleVersion
+from tests import factories
+
+
+def test_publishing_a_key_the_user_cannot_see_answers_like_a_new_key(world, publish):
+    """The contractor may not create modules: an existing, invisible key gets the same
+    create_modules refusal as a new key, never 'You may not publish module …'."""
+    hidden = factories.manifest(name="HiddenCore")
+    publish(world.acme_admin, world.acme_dev_env, hidden)
+    with pytest.raises(NotAllowed) as invisible:
+        publish(world.contractor, world.acme_dev_env, hidden)
+    with pytest.raises(NotAllowed) as new:
+        publish(world.contractor, world.acme_dev_env, factories.manifest(name="Other"))
+    assert invisible.value.detail == new.value.detail
+    assert "HiddenCore" not in invisible.value.detail
+
+
+def test_a_creator_sees_no_name_of_an_invisible_module_with_the_same_key(world, publish):
+    factories.make_member(world.emca, world.developer, create_modules=True)
+    hidden = factories.manifest(name="SecretName")
+    publish(world.emca_admin, world.emca_dev_env, hidden)
+    with pytest.raises(NotAllowed) as refused:
+        publish(world.developer, world.emca_dev_env, hidden)
+    assert "SecretName" not in refused.value.detail
+    assert world.developer.pk not in Module.objects.values_list("created_by", flat=True)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_four_concurrent_first_publishes_of_one_key_all_succeed(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serializes writers, so nothing races")
+    manifest = factories.manifest(name="Racy")
+    barrier = threading.Barrier(4)
+    outcomes: list = [None] * 4
+
+    def run(index):
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = module_publish(
+                user=world.developer,
+                environment=world.acme_dev_env,
+                upload=factories.package_file(manifest, {"a.txt": f"content {index}".encode()}),
+            )
+        except Exception as exc:  # reported to the main thread
+            outcomes[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
+    module = Module.objects.get(key=manifest["key"])
+    assert ModuleVersion.objects.filter(module=module).count() == 4
