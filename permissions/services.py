@@ -14,12 +14,15 @@ from collections.abc import Iterable, Mapping
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.functions import Coalesce
 
 from audit.services import audit_record
 from core.errors import NotAllowed, ValidationFailed
 from core.levels import CODENAME_LEVELS, LEVEL_CODENAMES, Level
-from permissions import door
+from permissions import door, selectors
+from permissions.levels_sql import grant_level_subquery
 from permissions.models import ModuleUserObjectPermission, Team
 from registry.models import Infrastructure, Membership, Module
 
@@ -208,6 +211,94 @@ def grants_set(
                 bulk=True,
             )
     return changed
+
+
+def grants_set_matching(
+    *, actor, user, infrastructure: Infrastructure, level, q: str = "", current: str = ""
+) -> int:
+    """Set `user`'s grant to `level` on every module of `infrastructure` matching the
+    Modules tab's filter (`q` a part of the name, `current` the level they have now):
+    the "select all N matching" of the page, across all its pages. Returns how many
+    grants changed.
+
+    Set-based whatever the number of modules: the changed modules are read once (for the
+    audit entry), then one DELETE (level none) or one UPDATE of the existing grants and
+    one INSERT ... SELECT of the missing ones. One `permission.changed` entry records the
+    change: the filter, the count, and the changed modules' names by their former grant.
+    """
+    level = _level(level)
+    _require_admin(actor, infrastructure)
+    _require_not_self(actor, user)
+    _require_member(user, infrastructure)
+    with transaction.atomic():
+        _require_member(user, infrastructure, lock=True)
+        membership = Membership.objects.select_related("user").get(
+            user=user, infrastructure=infrastructure
+        )
+        matching = selectors.user_modules(membership, q=q, level=current).order_by()
+        changed = list(
+            matching.annotate(granted=Coalesce(grant_level_subquery(user.pk), 0))
+            .exclude(granted=int(level))
+            .order_by("name", "id")
+            .values_list("name", "granted")
+        )
+        if not changed:
+            return 0
+        # The level filter reads the very grants being changed, so each statement takes
+        # the matching set as it was: the UPDATE in one statement, then the INSERT only of
+        # modules with no grant, whose match the UPDATE could not change.
+        grants = ModuleUserObjectPermission.objects.filter(
+            user=user, content_object_id__in=matching.values("pk")
+        )
+        if level == Level.NONE:
+            grants.delete()
+        else:
+            permission = _permissions_by_level()[level]
+            grants.update(permission=permission)
+            _insert_missing_grants(user, permission, matching)
+        by_former: dict[str, list[str]] = {}
+        for name, granted in changed:
+            by_former.setdefault(Level(granted).label, []).append(name)
+        audit_record(
+            actor=actor,
+            action="permission.changed",
+            infrastructure=infrastructure,
+            subject=user,
+            details={
+                "user": user.username,
+                "to": level.label,
+                "source": "grant",
+                "all_matching": {"name": q, "level": current},
+                "count": len(changed),
+                "from": by_former,
+            },
+        )
+    return len(changed)
+
+
+def _insert_missing_grants(user, permission: Permission, modules: QuerySet) -> None:
+    """INSERT ... SELECT: a grant of `permission` to `user` on each of `modules` that has
+    none. Written in SQL because the ORM has no INSERT ... SELECT, and loading every id to
+    bulk_create them would cost a round of parameters per module."""
+    missing = (
+        modules.order_by()
+        .filter(
+            ~Exists(
+                ModuleUserObjectPermission.objects.filter(user=user, content_object=OuterRef("pk"))
+            )
+        )
+        .values("pk")
+    )
+    sql, params = missing.query.sql_with_params()
+    quote = connection.ops.quote_name
+    grants = quote(ModuleUserObjectPermission._meta.db_table)
+    modules_table = quote(Module._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {grants} (user_id, permission_id, content_object_id) "  # noqa: S608
+            f"SELECT %s, %s, id FROM {modules_table} WHERE id IN ({sql})",
+            [user.pk, permission.pk, *params],
+        )
 
 
 # Teams -----------------------------------------------------------------------------------

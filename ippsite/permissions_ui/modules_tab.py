@@ -54,39 +54,46 @@ def _rows(page, membership) -> list:
     return rows
 
 
-def _changes(request, matching, page_ids) -> tuple:
-    """The posted change as ({module id: level}, the bound form): one row's select, the
-    ticked rows, or every module matching the filter. ({}, form) when it is not valid.
-    """
+def _posted(request, page_ids):
+    """The bound form of the posted change: one row's Save, or the bulk form."""
     if "row" in request.POST:
-        form = RowLevelForm(request.POST, module_ids=page_ids)
-        if not form.is_valid():
-            return {}, form
-        return {form.cleaned_data["row"]: form.cleaned_data["level"]}, form
-    form = BulkLevelForm(request.POST, module_ids=page_ids)
-    if not form.is_valid():
-        return {}, form
-    level = Level.parse(form.cleaned_data["level"])
-    if form.cleaned_data["all_matching"]:
-        ids = matching.order_by().values_list("pk", flat=True)
+        return RowLevelForm(request.POST, module_ids=page_ids)
+    return BulkLevelForm(request.POST, module_ids=page_ids)
+
+
+def _apply(request, form, *, infrastructure, target, filters) -> str:
+    """Make the valid form's change; the success message. One row and the ticked rows are
+    set module by module; "all N matching" in a few statements, whatever N is."""
+    data = form.cleaned_data
+    if isinstance(form, RowLevelForm):
+        level, modules = data["level"], [data["row"]]
     else:
-        ids = form.cleaned_data["modules"]
-    return {pk: level for pk in ids}, form
-
-
-def _apply(request, *, infrastructure, target, changes) -> str:
-    """Set the grants; the success message."""
+        level, modules = Level.parse(data["level"]), data["modules"]
+    if isinstance(form, BulkLevelForm) and data["all_matching"]:
+        cleaned = filters.cleaned_data if filters.is_valid() else {}
+        count = services.grants_set_matching(
+            actor=request.user,
+            user=target,
+            infrastructure=infrastructure,
+            level=level,
+            q=cleaned.get("q", ""),
+            current=cleaned.get("level", ""),
+        )
+        return (
+            f"{target.username}'s grant is now {level.label} on every module matching the "
+            f"filter ({count} changed)."
+        )
     changed = services.grants_set(
-        actor=request.user, user=target, infrastructure=infrastructure, changes=changes
+        actor=request.user,
+        user=target,
+        infrastructure=infrastructure,
+        changes={pk: level for pk in modules},
     )
-    levels = set(changes.values())
-    count = len(changes)
-    if len(levels) == 1:
-        (level,) = levels
-        what = f"{target.username}'s grant is now {Level(level).label}"
-    else:
-        what = f"{target.username}'s grants are set"
-    return f"{what} on {count} module{'s' if count != 1 else ''} ({len(changed)} changed)."
+    count = len(modules)
+    return (
+        f"{target.username}'s grant is now {level.label} on {count} "
+        f"module{'s' if count != 1 else ''} ({len(changed)} changed)."
+    )
 
 
 @login_required
@@ -101,13 +108,15 @@ def user_modules(request, pk, user_pk):
     rows = _rows(page, membership)
     bulk, status = BulkLevelForm(module_ids=[m.pk for m in rows]), 200
     if request.method == "POST":
-        changes, form = _changes(request, matching, [m.pk for m in rows])
+        form = _posted(request, [m.pk for m in rows])
         status = 400
-        if changes:
+        if form.is_valid():
             try:
                 messages.success(
                     request,
-                    _apply(request, infrastructure=infrastructure, target=target, changes=changes),
+                    _apply(
+                        request, form, infrastructure=infrastructure, target=target, filters=filters
+                    ),
                 )
             except DomainError as exc:
                 form.add_error(None, exc.detail)

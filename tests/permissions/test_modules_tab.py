@@ -1,13 +1,17 @@
 """The Modules tab: names link, a grant changed on one row, and "all N matching"."""
 
 import re
+import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import AuditEntry
 from core.levels import Level
 from permissions import door
+from registry.models import Module
 from tests.permissions.conftest import make_grant, make_module, make_team
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +77,67 @@ def test_all_matching_changes_every_module_the_filter_selects_on_every_page(clie
     assert response.status_code == 302 and response["Location"] == url
     levels = door.modules_for_user(world.contractor).values_list("name", flat=True)
     assert sorted(levels) == [f"Shop{i:02d}" for i in range(60)]
-    assert AuditEntry.objects.filter(action="permission.changed").count() == 60
+    (entry,) = AuditEntry.objects.filter(action="permission.changed")
+    assert entry.subject_label == "contractor" and entry.details["count"] == 60
+    assert entry.details["all_matching"] == {"name": "shop", "level": ""}
+    assert entry.details["from"] == {"none": [f"Shop{i:02d}" for i in range(60)]}
+
+
+def test_all_matching_with_a_level_filter_changes_only_the_modules_at_that_level(client, world):
+    opened = [make_module(world.acme, f"Open{i}") for i in range(3)]
+    referenced = make_module(world.acme, "Referenced")
+    by_team = make_module(world.acme, "ByTeam")
+    for module in opened:
+        make_grant(world.contractor, module, Level.OPEN)
+    make_grant(world.contractor, referenced, Level.REFERENCE)
+    make_team(world.acme, "Readers", Level.OPEN, members=[world.contractor], modules=[by_team])
+    client.force_login(world.acme_admin)
+    url = _url(world) + "?level=open"
+    response = client.post(url, {"all_matching": "on", "level": "publish"}, follow=True)
+    assert "grant is now publish on every module matching the filter (4 changed)" in (
+        response.content.decode()
+    )
+    level = door.effective_level
+    assert [level(world.contractor, m) for m in opened] == [Level.PUBLISH] * 3
+    assert level(world.contractor, by_team) == Level.PUBLISH  # a new grant over the team's
+    assert level(world.contractor, referenced) == Level.REFERENCE  # did not match: untouched
+    entry = AuditEntry.objects.get(action="permission.changed")
+    assert entry.details["from"] == {"open": ["Open0", "Open1", "Open2"], "none": ["ByTeam"]}
+
+
+def test_all_matching_none_removes_only_the_matching_grants(client, world):
+    shops = [make_module(world.acme, f"Shop{i}") for i in range(3)]
+    other = make_module(world.acme, "Other")
+    for module in [*shops, other]:
+        make_grant(world.contractor, module, Level.OPEN)
+    client.force_login(world.acme_admin)
+    client.post(_url(world) + "?q=shop", {"all_matching": "on", "level": "none"})
+    visible = door.modules_for_user(world.contractor).values_list("name", flat=True)
+    assert list(visible) == ["Other"]
+
+
+def test_all_matching_costs_the_same_for_5_and_500_modules(client, world):
+    def grow(start, count):
+        Module.objects.bulk_create(
+            Module(infrastructure=world.acme, key=uuid.uuid4(), name=f"Bulk{i:04d}")
+            for i in range(start, start + count)
+        )
+        for module in Module.objects.filter(name__startswith="Bulk")[start : start + 2]:
+            make_grant(world.contractor, module, Level.OPEN)  # some have a grant to update
+
+    def post(level):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.post(_url(world) + "?q=bulk", {"all_matching": "on", "level": level})
+        assert response.status_code == 302
+        return len(ctx.captured_queries)
+
+    client.force_login(world.acme_admin)
+    grow(0, 5)
+    post("publish")  # the first entry of ACME's audit log creates the log: not counted
+    small = post("reference"), post("none")
+    grow(5, 495)
+    assert (post("reference"), post("none")) == small
+    assert door.modules_for_user(world.contractor).count() == 0
 
 
 def test_without_ticks_or_all_matching_nothing_changes(client, world, acme_modules):
