@@ -10,6 +10,9 @@ from core.levels import Level
 from permissions import door
 from registry.models import Infrastructure, ModuleVersion
 
+# The request form offers this many modules at a time; a search finds the others.
+MODULES_OFFERED = 50
+
 
 class ModuleChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj) -> str:
@@ -46,15 +49,17 @@ class TransferRequestForm(forms.Form):
         help_text="Why the transfer is needed (the source's administrators read it).",
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, q: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["modules"].queryset = (
+        publishable = (
             door.modules_for_user(user, Level.PUBLISH)
             .filter(infrastructure__platform=Infrastructure.Platform.O11)
             .filter(Exists(ModuleVersion.objects.filter(module=OuterRef("pk"))))
             .select_related("infrastructure")
             .order_by("infrastructure__name", "name", "id")
         )
+        self.fields["modules"].queryset = publishable
+        self._offer(publishable, q)
         self.fields["package"].help_text = (
             "A sealed export whose mark names an infrastructure you are a member of. "
             f"At most {settings.IPP_MAX_PACKAGE_MB} MB."
@@ -75,6 +80,24 @@ class TransferRequestForm(forms.Form):
             ),
             Submit("submit", "Request transfer", css_class="btn-primary"),
         )
+
+    def _offer(self, publishable, q: str) -> None:
+        """Tick boxes for the first MODULES_OFFERED modules matching `q`, and for those
+        already ticked; any module the user may publish is still accepted when posted."""
+        matching = publishable.filter(name__icontains=q) if q else publishable
+        offered = list(matching[: MODULES_OFFERED + 1])
+        self.more_offered = len(offered) > MODULES_OFFERED
+        offered = offered[:MODULES_OFFERED]
+        ticked = set()
+        if self.is_bound and hasattr(self.data, "getlist"):
+            ticked = {v for v in self.data.getlist("modules") if v.isdigit()} - {
+                str(m.pk) for m in offered
+            }
+        if ticked:
+            offered += list(publishable.filter(pk__in=ticked)[:MODULES_OFFERED])
+        self.offered = offered
+        label = self.fields["modules"].label_from_instance
+        self.fields["modules"].widget.choices = [(m.pk, label(m)) for m in offered]
 
     def clean_target_activation_code(self) -> str:
         return self.cleaned_data["target_activation_code"].strip().upper()

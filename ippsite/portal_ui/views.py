@@ -62,7 +62,8 @@ def inbox(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def new_request(request):
-    form = TransferRequestForm(request.POST or None, request.FILES or None, user=request.user)
+    q = request.GET.get("q", "").strip()
+    form = TransferRequestForm(request.POST or None, request.FILES or None, user=request.user, q=q)
     status = 200
     error = None
     if request.method == "POST" and form.is_valid():
@@ -99,6 +100,7 @@ def new_request(request):
         "portal/new.html",
         {
             "form": form,
+            "q": q,
             "error": error,
             "error_help_url": _help_url(error),
             "breadcrumbs": _breadcrumbs((None, "New request")),

@@ -36,6 +36,13 @@ FILES_PER_PAGE = 100
 VERSION_MENU = 20
 
 
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _is_xhr(request) -> bool:
     return request.headers.get("x-requested-with") == "XMLHttpRequest"
 
@@ -277,7 +284,8 @@ def module_detail(request, pk):
 @require_POST
 def module_deploy_view(request, pk):
     module = door.module_for_user(request.user, pk, Level.PUBLISH)
-    versions = list(module.versions.order_by("-number"))
+    # Any version of the module may be posted (the page offers those of its versions page).
+    versions = list(module.versions.filter(pk=_int(request.POST.get("version"))))
     form = DeployForm(request.POST, user=request.user, module=module, versions=versions)
     if not form.is_valid():
         messages.error(request, "Choose a version and an environment to deploy to.")
@@ -367,9 +375,8 @@ def _render_module(request, module, deploy_form=None, status: int = 200):
     environments_page, environments = _environments_page(request, module)
     level = module.level
     if deploy_form is None and level >= Level.PUBLISH and latest:
-        deploy_form = DeployForm(
-            user=user, module=module, versions=module.versions.order_by("-number")
-        )
+        # The versions the page lists (a page of them), not every version the module has.
+        deploy_form = DeployForm(user=user, module=module, versions=versions.object_list)
     infra = module.infrastructure
     context = {
         "module": module,

@@ -41,3 +41,31 @@ def test_the_404_page_says_where_to_go(signed_in):
     response = signed_in.get("/no-such-page/")
     assert response.status_code == 404
     assert b"your dashboard" in response.content
+
+
+def _main(html: str) -> str:
+    return html.split('id="main"', 1)[1].split("</main>", 1)[0]
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 500])
+def test_every_error_page_keeps_the_navigation_and_links_a_next_step(signed_in, status):
+    request = signed_in.get("/").wsgi_request
+    handler = {
+        400: views.bad_request,
+        403: views.forbidden,
+        404: views.not_found,
+        500: views.server_error,
+    }[status]
+    response = handler(request) if status == 500 else handler(request, Exception())
+    html = response.content.decode()
+    assert response.status_code == status
+    assert 'aria-label="Site"' in html  # the site's navigation
+    assert 'href="/"' in _main(html)  # and, in the page itself, where to go next
+
+
+def test_a_refused_page_says_why_and_where_to_go(signed_in, world):
+    infra_users = f"/infrastructures/{world.acme.pk}/teams/"
+    response = signed_in.get(infra_users)
+    assert response.status_code == 403
+    main = _main(response.content.decode())
+    assert 'data-testid="forbidden-detail"' in main and 'href="/"' in main

@@ -1,11 +1,13 @@
 """The module page: interface, references, versions, deployments and deploy form."""
 
+import uuid
+
 import pytest
 from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
 from core.levels import Level
-from registry.models import Deployment, Membership
+from registry.models import Deployment, Membership, ModuleVersion
 from tests import factories
 
 
@@ -180,3 +182,51 @@ def test_module_page_queries_do_not_grow_with_versions(
     with django_assert_max_num_queries(len(one.captured_queries)):
         html = client.get(url).content.decode()
     assert html.count('data-testid="version-row"') == 5
+
+
+def _many_versions(module, count: int) -> None:
+    ModuleVersion.objects.bulk_create(
+        ModuleVersion(
+            module=module,
+            number=n,
+            digest=uuid.uuid4().hex * 2,
+            wrapped_key=b"x",
+            master_key_id="k",
+        )
+        for n in range(2, count + 1)
+    )
+
+
+def test_the_deploy_form_offers_the_versions_of_the_page_not_every_version(
+    world, as_user, core_module
+):
+    _many_versions(core_module, 60)
+    client = as_user(world.developer)
+    url = reverse("module", args=[core_module.pk])
+    first = dict(client.get(url).context["deploy_form"].fields["version"].choices)
+    assert len(first) == 50 and "v60" in first.values() and "v10" not in first.values()
+    second = dict(client.get(url, {"page": 2}).context["deploy_form"].fields["version"].choices)
+    assert sorted(label.split()[0] for label in second.values()) == sorted(
+        f"v{n}" for n in range(1, 11)
+    )
+
+
+def test_a_version_beyond_the_first_page_deploys(world, as_user, core_module):
+    _many_versions(core_module, 60)
+    oldest = core_module.versions.get(number=1)
+    response = as_user(world.developer).post(
+        reverse("module_deploy", args=[core_module.pk]),
+        {"version": oldest.pk, "environment": world.acme_prod_env.pk},
+        follow=True,
+    )
+    assert "Deployed CustomerCore v1 to ACME / Production." in response.content.decode()
+
+
+def test_a_version_of_another_module_is_not_deployed(world, as_user, core_module, publish):
+    other = publish(world.developer, world.acme_dev_env, factories.manifest(name="Other")).version
+    response = as_user(world.developer).post(
+        reverse("module_deploy", args=[core_module.pk]),
+        {"version": other.pk, "environment": world.acme_prod_env.pk},
+    )
+    assert response.status_code == 400
+    assert not Deployment.objects.filter(environment=world.acme_prod_env).exists()

@@ -11,6 +11,7 @@ from ipp.toggles import infrastructure_set_flags
 from portal.models import TransferRequest
 from portal.services import transfer_approve, transfer_publish, transfer_request
 from tests import factories
+from tests.permissions.conftest import make_module
 
 PERSONAS = ["support", "acme_admin", "developer", "contractor", "emca_admin", "outsider"]
 
@@ -361,3 +362,27 @@ def test_anonymous_visitors_are_sent_to_sign_in(world, customer_core):
     ]:
         reply = Client().get(url)
         assert reply.status_code == 302 and reply["Location"].startswith(reverse("login")), url
+
+
+def test_the_form_lists_fifty_modules_and_a_search_finds_the_others(world, browse):
+    for i in range(60):
+        make_module(world.acme, f"Mod{i:02d}")
+    page = browse("acme_admin").get(reverse("portal:new")).content.decode()
+    assert page.count('name="modules"') == 50
+    assert 'data-testid="more-modules"' in page and 'data-testid="module-search"' in page
+    assert "Mod59" not in page
+    found = browse("acme_admin").get(reverse("portal:new"), {"q": "mod59"}).content.decode()
+    assert found.count('name="modules"') == 1 and "ACME / Mod59" in found
+
+
+def test_a_module_ticked_beyond_the_list_is_accepted_and_stays_ticked(world, browse):
+    modules = [make_module(world.acme, f"Mod{i:02d}") for i in range(60)]
+    last = modules[-1]
+    response = browse("acme_admin").post(
+        reverse("portal:new"), {"modules": [last.pk], "target_activation_code": "nope"}
+    )
+    html = response.content.decode()
+    assert response.status_code in (400, 404, 409)
+    assert f'value="{last.pk}" checked' in html.replace("\n", " ") or re.search(
+        rf'value="{last.pk}"[^>]*checked', html
+    )
