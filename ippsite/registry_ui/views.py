@@ -319,9 +319,20 @@ def _versions_page(request, module):
     )
 
 
-def _references_of(user, module, latest) -> list:
-    """The latest version's references, each with the module it names if the user sees it."""
-    references = list(latest.references.all()) if latest else []
+def _interface_pages(request, latest):
+    """A page of the latest version's exposed elements and one of its references (None
+    without a version)."""
+    if latest is None:
+        return None, None
+    return (
+        paginate(request, latest.exposes.order_by("name", "id"), param="elements"),
+        paginate(request, latest.references.order_by("module_key", "id"), param="refs"),
+    )
+
+
+def _references_of(user, module, references_page) -> list:
+    """A page of references, each with the module it names if the user sees it."""
+    references = list(references_page.object_list) if references_page else []
     if references:
         referenced = {
             m.key: m
@@ -370,8 +381,8 @@ def _render_module(request, module, deploy_form=None, status: int = 200):
     user = request.user
     versions = _versions_page(request, module)
     latest = module.versions.order_by("-number").first()
-    exposes = list(latest.exposes.all()) if latest else []
-    references = _references_of(user, module, latest)
+    exposes_page, references_page = _interface_pages(request, latest)
+    references = _references_of(user, module, references_page)
     environments_page, environments = _environments_page(request, module)
     level = module.level
     if deploy_form is None and level >= Level.PUBLISH and latest:
@@ -383,8 +394,10 @@ def _render_module(request, module, deploy_form=None, status: int = 200):
         "level": level,
         "versions": versions,
         "latest": latest,
-        "exposes": exposes,
+        "exposes": list(exposes_page.object_list) if exposes_page else [],
+        "exposes_page": exposes_page,
         "references": references,
+        "references_page": references_page,
         "environments": environments,
         "environments_page": environments_page,
         "deploy_form": deploy_form,

@@ -22,10 +22,12 @@ from portal.models import TransferRequest
 from registry.models import (
     Deployment,
     Environment,
+    ExposedElement,
     Infrastructure,
     Membership,
     Module,
     ModuleVersion,
+    Reference,
 )
 
 pytestmark = pytest.mark.django_db
@@ -167,6 +169,30 @@ def grow_members_of_a_module(world, start, count):
     team.members.add(*_members(world, start, count))
 
 
+def _latest_of(world, name):
+    module = Module.objects.get_or_create(
+        infrastructure=world.acme, name=name, defaults={"key": uuid.uuid4()}
+    )[0]
+    return module.versions.first() or _versions(module, 0, 1)[0]
+
+
+def grow_interface(world, start, count):
+    ExposedElement.objects.bulk_create(
+        ExposedElement(version=_latest_of(world, "Wide"), name=f"Action{i:04d}", kind="entity")
+        for i in range(start, start + count)
+    )
+
+
+def grow_references(world, start, count):
+    """References to modules the reader sees, half of them, and to unknown keys."""
+    version = _latest_of(world, "Referrer")
+    seen = _modules(world.acme, start, count // 2 + 1, prefix="Target")
+    keys = [m.key for m in seen] + [uuid.uuid4() for _ in range(count - len(seen))]
+    Reference.objects.bulk_create(
+        Reference(version=version, module_key=key, elements=["GetThing"]) for key in keys[:count]
+    )
+
+
 def grow_publishable(world, start, count):
     """Modules the administrator may publish, each with a version: the transfer form's list."""
     for module in _modules(world.acme, start, count):
@@ -221,6 +247,8 @@ CASES = [
     Case("permissions tab", "acme_admin", grow_members_of_a_module,
          _module_url("Granted", "module_permissions"), {"page": 10}),
     Case("dashboard", "support", grow_dashboard, lambda w: reverse("dashboard"), {"page": 25}),
+    Case("interface", "developer", grow_interface, _module_url("Wide"), {"elements": 10}),
+    Case("references", "developer", grow_references, _module_url("Referrer"), {"refs": 10}),
     Case("transfer form", "acme_admin", grow_publishable,
          lambda w: reverse("portal:new"), {"q": "Mod04"}, paged=False),
 ]  # fmt: skip
