@@ -6,6 +6,7 @@ search of the infrastructure's members), modules by ticking them in a searchable
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -86,13 +87,22 @@ def teams(request, pk):
     )
 
 
+def _members_with_teams(team):
+    """The team's members by name, each with `other_teams`: their other teams in the same
+    infrastructure (one prefetch query a page)."""
+    others = Team.objects.filter(infrastructure_id=team.infrastructure_id).exclude(pk=team.pk)
+    return team.members.order_by("username").prefetch_related(
+        Prefetch("ipp_teams", queryset=others.order_by("name"), to_attr="other_teams")
+    )
+
+
 def _team_lists(request, team) -> dict:
     """The three lists of a team page, each its own page: members, modules, modules to add."""
     q = request.GET.get("q", "").strip()
     add_q = request.GET.get("add_q", "").strip()
     addable = selectors.modules_addable_to_team(team, q=add_q)
     return {
-        "members": paginate(request, team.members.order_by("username"), param="members"),
+        "members": paginate(request, _members_with_teams(team), param="members"),
         "modules": paginate(request, selectors.team_modules(team, q=q)),
         "addable": paginate(request, addable, param="add", per_page=20),
         "q": q,

@@ -95,3 +95,18 @@ def test_teams_list_filters_by_name(client, world, team):
     names = lambda r: re.findall(r'data-testid="team">\s*<span class="fw-semibold">([^<]+)', r)  # noqa: E731
     assert names(client.get(url).content.decode()) == ["Auditors", "Contractors"]
     assert names(client.get(url, {"q": "contr"}).content.decode()) == ["Contractors"]
+
+
+def test_each_member_links_their_modules_tab_and_names_their_other_teams(client, world, team):
+    team.members.add(world.contractor, world.developer)
+    devs = make_team(world.acme, "Devs", Level.OPEN, members=[world.contractor])
+    make_team(world.emca, "Elsewhere", Level.OPEN, members=[world.contractor])
+    client.force_login(world.acme_admin)
+    page = client.get(_url(world, team)).content.decode()
+    row = page.split('data-username="contractor"')[1].split("</li>")[0]
+    tab = reverse("user_modules", args=[world.acme.pk, world.contractor.pk])
+    assert f'href="{tab}"' in row
+    assert f'also in <a href="{reverse("team", args=[world.acme.pk, devs.pk])}">Devs</a>' in row
+    assert "Elsewhere" not in row and "Contractors</a>" not in row
+    developer_row = page.split('data-username="developer"')[1].split("</li>")[0]
+    assert "also in" not in developer_row
