@@ -164,7 +164,8 @@ def others_for_user(user) -> QuerySet:
 
 
 def dashboard_widget(user) -> dict | None:
-    """The dashboard card: approvals waiting for me, approved transfers into infrastructures
+    """The dashboard card: approvals waiting for me (and how many of them a blocked portal
+    holds), approved transfers into infrastructures
     I administer that nobody has published there yet and I have not downloaded, and my
     requests' latest outcomes.
 
@@ -185,6 +186,14 @@ def dashboard_widget(user) -> dict | None:
         Q(source__in=admin_of) | Q(destination__in=admin_of)
     ).aggregate(
         pending=Count("pk", filter=Q(status=TransferRequest.Status.PENDING, source__in=admin_of)),
+        blocked=Count(
+            "pk",
+            filter=Q(
+                status=TransferRequest.Status.PENDING,
+                source__in=admin_of,
+                source__portal_blocked=True,
+            ),
+        ),
         incoming=Count(
             "pk",
             filter=Q(status=TransferRequest.Status.APPROVED, destination__in=admin_of)
@@ -202,6 +211,7 @@ def dashboard_widget(user) -> dict | None:
     return {
         "template": "portal/_dashboard_widget.html",
         "pending": counts["pending"],
+        "blocked": counts["blocked"],  # of the pending: their source's portal is blocked
         "incoming": counts["incoming"],
         "latest": latest,
     }

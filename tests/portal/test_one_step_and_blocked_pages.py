@@ -159,3 +159,20 @@ def test_the_troubleshooting_page_explains_portal_blocking(world, browse):
     section = re.search(r'id="portal-blocked".*?</div></div>', html, re.S).group(0)
     assert "The IPP portal is blocked" in section
     assert "cannot be approved" in section and "ask support to unblock" in section.lower()
+
+
+def test_the_administrators_dashboard_says_blocked_not_waiting_for_approval(world, browse, blocked):
+    html = browse("acme_admin").get(reverse("dashboard")).content.decode()
+    widget = html.split('data-testid="portal-widget"')[1]
+    assert 'data-testid="blocked-approvals"' in widget and "1 transfer request blocked" in (
+        " ".join(re.sub(r"<[^>]+>", " ", widget).split())
+    )
+    assert "for your approval" not in widget
+    assert widget.count(reverse("ipp:troubleshoot") + "#portal-blocked") == 1
+
+
+def test_the_administrators_dashboard_still_asks_for_approval_when_not_blocked(
+    world, browse, pending
+):
+    html = browse("acme_admin").get(reverse("dashboard")).content.decode()
+    assert 'data-testid="pending-approvals"' in html and "blocked-approvals" not in html
