@@ -228,3 +228,11 @@ def test_the_destination_page_shows_a_transfer_and_only_its_own_entries(client, 
     assert "ACME → EMCA" in table and "CustomerCore v1" in table
     assert "IPP portal blocked" not in table
     assert AuditEntry.objects.filter(log_id=logged.acme_log, action="transfer.requested").exists()
+
+
+def test_subjects_read_as_names_not_model_names_and_ids(client, world, publish):
+    version = publish(world.developer, world.acme_dev_env).version
+    html = get(client, world.acme_admin, log_url(str(world.acme.pk))).content.decode()
+    table = html.split('data-testid="audit-entries"')[1]
+    assert f"module version: {version.module.name} v{version.number}" in table
+    assert "moduleversion" not in table and f"moduleversion {version.pk}" not in table
