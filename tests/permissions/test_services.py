@@ -255,3 +255,58 @@ def test_module_creator_grant_is_one_publish_row(world, acme_modules):
     )
     assert grant_rows(world.developer, module) == ["publish_module"]
     assert door.effective_level(world.developer, module) == Level.PUBLISH
+
+
+# "All N matching" of the Modules tab ------------------------------------------------------
+
+
+def test_all_matching_leaves_other_infrastructures_and_other_users_alone(world, acme_modules):
+    ledger = acme_modules["ledger"]  # EMCA's
+    make_grant(world.developer, acme_modules["api"], Level.OPEN)
+    count = services.grants_set_matching(
+        actor=world.acme_admin, user=world.contractor, infrastructure=world.acme, level="open"
+    )
+    assert count == 2  # ACME's api and billing
+    assert grant_rows(world.contractor, ledger) == []
+    assert grant_rows(world.developer, acme_modules["api"]) == ["open_module"]
+    assert grant_rows(world.contractor, acme_modules["api"]) == ["open_module"]
+
+
+def test_all_matching_leaves_exactly_one_grant_per_module(world, acme_modules):
+    api = acme_modules["api"]
+    make_grant(world.contractor, api, Level.PUBLISH)
+    for level in ("reference", "open", "open", "none", "publish"):
+        services.grants_set_matching(
+            actor=world.acme_admin, user=world.contractor, infrastructure=world.acme, level=level
+        )
+        expected = [] if level == "none" else [f"{level}_module"]
+        assert grant_rows(world.contractor, api) == expected, level
+
+
+def test_all_matching_that_changes_nothing_records_nothing(world, acme_modules):
+    args = {"actor": world.acme_admin, "user": world.contractor, "infrastructure": world.acme}
+    assert services.grants_set_matching(**args, level="none") == 0
+    assert not AuditEntry.objects.filter(action="permission.changed").exists()
+
+
+@pytest.mark.parametrize(
+    ("actor", "user", "error"),
+    [
+        ("developer", "contractor", NotAllowed),  # not an administrator
+        ("emca_admin", "contractor", NotAllowed),  # administrator elsewhere
+        ("acme_admin", "acme_admin", NotAllowed),  # oneself
+        ("acme_admin", "outsider", ValidationFailed),  # not a member
+    ],
+)
+def test_all_matching_is_for_administrators_on_other_members(
+    world, acme_modules, actor, user, error
+):
+    personas = world.personas()
+    with pytest.raises(error):
+        services.grants_set_matching(
+            actor=personas[actor],
+            user=personas[user],
+            infrastructure=world.acme,
+            level="publish",
+        )
+    assert not ModuleUserObjectPermission.objects.exists()
