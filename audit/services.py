@@ -2,11 +2,11 @@
 
 from django.utils import timezone
 
-from audit.appending import append_event
+from audit.appending import append_event, append_events
 from audit.entries import LABEL_MAX, Event, clean, log_id_for
 from audit.models import AuditEntry
 
-__all__ = ["audit_record"]
+__all__ = ["audit_record", "audit_record_many"]
 
 
 def _subject(subject) -> tuple[str, str, str]:
@@ -54,3 +54,34 @@ def audit_record(
     if also_id is not None:
         owners[log_id_for(also_id)] = also_id
     return append_event(event, owners)[log_id_for(infrastructure_id)]
+
+
+def audit_record_many(*, actor, action: str, infrastructure, records) -> int:
+    """Append one entry per (subject, details) of `records` to `infrastructure`'s log, in
+    the caller's transaction and in one append: the entries are those audit_record would
+    write one by one, under a single signed tree head. Returns how many were written.
+    """
+    infrastructure_id = getattr(infrastructure, "pk", None)
+    now = timezone.now()
+    actor_id = actor.pk if getattr(actor, "pk", None) else None
+    actor_name = clean(getattr(actor, "username", "") or "")
+    events = []
+    for subject, details in records:
+        subject_type, subject_id, subject_label = _subject(subject)
+        events.append(
+            Event(
+                time=now,
+                action=action,
+                actor_id=actor_id,
+                actor_name=actor_name,
+                infrastructure_id=infrastructure_id,
+                also_id=None,
+                subject_type=subject_type,
+                subject_id=subject_id,
+                subject_label=subject_label,
+                details=clean(details or {}),
+            )
+        )
+    if events:
+        append_events(events, {log_id_for(infrastructure_id): infrastructure_id})
+    return len(events)

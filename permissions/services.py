@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Coalesce
 
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from core.errors import NotAllowed, ValidationFailed
 from core.levels import CODENAME_LEVELS, LEVEL_CODENAMES, Level
 from permissions import door, selectors
@@ -222,9 +222,10 @@ def grants_set_matching(
     grants changed.
 
     Set-based whatever the number of modules: the changed modules are read once (for the
-    audit entry), then one DELETE (level none) or one UPDATE of the existing grants and
-    one INSERT ... SELECT of the missing ones. One `permission.changed` entry records the
-    change: the filter, the count, and the changed modules' names by their former grant.
+    audit), then one DELETE (level none) or one UPDATE of the existing grants and one
+    INSERT ... SELECT of the missing ones. Each changed module gets its
+    `permission.changed` entry, as with `grants_set` (so "granted by" still finds it),
+    all appended at once under one signed tree head.
     """
     level = _level(level)
     _require_admin(actor, infrastructure)
@@ -240,7 +241,7 @@ def grants_set_matching(
             matching.annotate(granted=Coalesce(grant_level_subquery(user.pk), 0))
             .exclude(granted=int(level))
             .order_by("name", "id")
-            .values_list("name", "granted")
+            .values_list("pk", "name", "granted")
         )
         if not changed:
             return 0
@@ -256,22 +257,25 @@ def grants_set_matching(
             permission = _permissions_by_level()[level]
             grants.update(permission=permission)
             _insert_missing_grants(user, permission, matching)
-        by_former: dict[str, list[str]] = {}
-        for name, granted in changed:
-            by_former.setdefault(Level(granted).label, []).append(name)
-        audit_record(
+        audit_record_many(
             actor=actor,
             action="permission.changed",
             infrastructure=infrastructure,
-            subject=user,
-            details={
-                "user": user.username,
-                "to": level.label,
-                "source": "grant",
-                "all_matching": {"name": q, "level": current},
-                "count": len(changed),
-                "from": by_former,
-            },
+            records=(
+                (
+                    Module(pk=pk, name=name, infrastructure=infrastructure),
+                    {
+                        "user": user.username,
+                        "module": name,
+                        "from": Level(granted).label,
+                        "to": level.label,
+                        "source": "grant",
+                        "bulk": True,
+                        "all_matching": {"name": q, "level": current},
+                    },
+                )
+                for pk, name, granted in changed
+            ),
         )
     return len(changed)
 

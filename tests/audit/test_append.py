@@ -9,7 +9,8 @@ from django.db import transaction
 from audit import appending, merkle
 from audit.entries import canonical
 from audit.models import AuditEntry, AuditLog, Cosignature, TreeHead, Witness
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
+from audit.verify import verify_log
 from core import keys
 from tests import factories
 
@@ -193,3 +194,20 @@ def test_a_new_infrastructures_first_entry_creates_its_log(world):
     assert not AuditLog.objects.filter(id=str(infra.pk)).exists()
     audit_record(actor=world.support, action="infrastructure.created", infrastructure=infra)
     assert AuditLog.objects.get(id=str(infra.pk)).size == 1
+
+
+def test_many_entries_appended_at_once_are_signed_once_and_verify(world):
+    audit_record(actor=None, action="module.published", infrastructure=world.acme, details={})
+    written = audit_record_many(
+        actor=world.acme_admin,
+        action="permission.changed",
+        infrastructure=world.acme,
+        records=[(world.acme, {"n": n}) for n in range(4)],
+    )
+    log_id = str(world.acme.pk)
+    entries = list(AuditEntry.objects.filter(log_id=log_id).order_by("index"))
+    assert written == 4 and [e.index for e in entries] == [0, 1, 2, 3, 4]
+    assert [e.details for e in entries[1:]] == [{"n": n} for n in range(4)]
+    assert [json.loads(e.leaf)["index"] for e in entries] == [0, 1, 2, 3, 4]
+    assert [h.size for h in TreeHead.objects.filter(log_id=log_id).order_by("size")] == [1, 5]
+    assert verify_log(log_id).ok

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from audit.models import AuditEntry
+from audit.models import AuditEntry, TreeHead
 from core.levels import Level
 from permissions import door
 from registry.models import Module
@@ -77,10 +77,27 @@ def test_all_matching_changes_every_module_the_filter_selects_on_every_page(clie
     assert response.status_code == 302 and response["Location"] == url
     levels = door.modules_for_user(world.contractor).values_list("name", flat=True)
     assert sorted(levels) == [f"Shop{i:02d}" for i in range(60)]
-    (entry,) = AuditEntry.objects.filter(action="permission.changed")
-    assert entry.subject_label == "contractor" and entry.details["count"] == 60
-    assert entry.details["all_matching"] == {"name": "shop", "level": ""}
-    assert entry.details["from"] == {"none": [f"Shop{i:02d}" for i in range(60)]}
+    entries = AuditEntry.objects.filter(action="permission.changed").order_by("index")
+    assert [e.subject_label for e in entries] == [f"Shop{i:02d}" for i in range(60)]
+    assert entries[0].details == {
+        "user": "contractor",
+        "module": "Shop00",
+        "from": "none",
+        "to": "reference",
+        "source": "grant",
+        "bulk": True,
+        "all_matching": {"name": "shop", "level": ""},
+    }
+    # All 60 under one signed head: the log's head grew by 60 in one append.
+    heads = TreeHead.objects.filter(log_id=str(world.acme.pk)).order_by("size")
+    assert heads.last().size - entries[0].index == 60
+    assert not heads.filter(size__gt=entries[0].index, size__lt=heads.last().size).exists()
+    (grant,) = [
+        s
+        for s in door.explain_level(world.contractor, Module.objects.get(name="Shop07"))
+        if s.kind == "grant"
+    ]
+    assert grant.label == "grant by acme_admin"  # the explanation finds who granted it
 
 
 def test_all_matching_with_a_level_filter_changes_only_the_modules_at_that_level(client, world):
@@ -101,8 +118,13 @@ def test_all_matching_with_a_level_filter_changes_only_the_modules_at_that_level
     assert [level(world.contractor, m) for m in opened] == [Level.PUBLISH] * 3
     assert level(world.contractor, by_team) == Level.PUBLISH  # a new grant over the team's
     assert level(world.contractor, referenced) == Level.REFERENCE  # did not match: untouched
-    entry = AuditEntry.objects.get(action="permission.changed")
-    assert entry.details["from"] == {"open": ["Open0", "Open1", "Open2"], "none": ["ByTeam"]}
+    entries = AuditEntry.objects.filter(action="permission.changed")
+    assert sorted((e.subject_label, e.details["from"]) for e in entries) == [
+        ("ByTeam", "none"),
+        ("Open0", "open"),
+        ("Open1", "open"),
+        ("Open2", "open"),
+    ]
 
 
 def test_all_matching_none_removes_only_the_matching_grants(client, world):
@@ -129,7 +151,11 @@ def test_all_matching_costs_the_same_for_5_and_500_modules(client, world):
         with CaptureQueriesContext(connection) as ctx:
             response = client.post(_url(world) + "?q=bulk", {"all_matching": "on", "level": level})
         assert response.status_code == 302
-        return len(ctx.captured_queries)
+        # Not counted: SQLite splits the audit entries' one bulk INSERT into batches of its
+        # parameters' limit, and old heads start being pruned once the log passes 1,000
+        # entries. Nothing else may be done per module.
+        skipped = ('INSERT INTO "audit_entry"', 'DELETE FROM "audit_')
+        return len([q for q in ctx.captured_queries if not q["sql"].startswith(skipped)])
 
     client.force_login(world.acme_admin)
     grow(0, 5)
