@@ -110,9 +110,14 @@ def new_request(request):
 
 
 def _detail(request, pk, *, error: DomainError | None = None, status: int = 200):
-    transfer = selectors.transfer_for_user(request.user, pk, detail=True)
+    transfer = selectors.transfer_for_user(request.user, pk)
     roles = selectors.transfer_roles(request.user, transfer)
-    items = list(transfer.items.all())
+    items_page = paginate(
+        request,
+        transfer.items.select_related("module", "version").order_by("id"),
+        param="items",
+    )
+    items = list(items_page.object_list)  # the publish form offers the modules of this page
     destinations = selectors.publish_destinations(request.user, transfer)
     publish_form = (
         PublishForm(items=items, environments=destinations, prefix="publish")
@@ -125,7 +130,8 @@ def _detail(request, pk, *, error: DomainError | None = None, status: int = 200)
         {
             "transfer": transfer,
             "items": items,
-            "events": list(transfer.events.all()),
+            "items_page": items_page,
+            "events": list(transfer.events.select_related("actor")),
             "roles": roles,
             "error": error,
             "error_help_url": _help_url(error),

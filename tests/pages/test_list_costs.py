@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from core.levels import Level
 from permissions.models import Team
-from portal.models import TransferRequest
+from portal.models import TransferItem, TransferRequest
 from registry.models import (
     Deployment,
     Environment,
@@ -193,6 +193,22 @@ def grow_references(world, start, count):
     )
 
 
+def grow_transfer_items(world, start, count):
+    transfer = TransferRequest.objects.filter(note="Many").first()
+    if transfer is None:
+        transfer = TransferRequest.objects.create(
+            source=world.acme,
+            destination=world.emca,
+            destination_code=world.emca.activation_code,
+            requester=world.developer,
+            note="Many",
+        )
+    versions = [_versions(m, 0, 1)[0] for m in _modules(world.acme, start, count)]
+    TransferItem.objects.bulk_create(
+        TransferItem(request=transfer, module_id=v.module_id, version=v, epoch=1) for v in versions
+    )
+
+
 def grow_publishable(world, start, count):
     """Modules the administrator may publish, each with a version: the transfer form's list."""
     for module in _modules(world.acme, start, count):
@@ -249,6 +265,9 @@ CASES = [
     Case("dashboard", "support", grow_dashboard, lambda w: reverse("dashboard"), {"page": 25}),
     Case("interface", "developer", grow_interface, _module_url("Wide"), {"elements": 10}),
     Case("references", "developer", grow_references, _module_url("Referrer"), {"refs": 10}),
+    Case("transfer's modules", "developer", grow_transfer_items,
+         lambda w: reverse("portal:detail", args=[TransferRequest.objects.get(note="Many").pk]),
+         {"items": 10}),
     Case("transfer form", "acme_admin", grow_publishable,
          lambda w: reverse("portal:new"), {"q": "Mod04"}, paged=False),
 ]  # fmt: skip
