@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.db import connection
 
+from permissions.invitations import InvitationExpired, invitation_accept, invitation_create
 from permissions.members import LastAdministrator, membership_remove, membership_set
 from registry.models import Membership
 from tests import factories
@@ -64,3 +65,28 @@ def test_two_concurrent_demotions_leave_one_administrator(world, how):
                 actor=world.support, infrastructure=world.acme, user=user, role="administrator"
             )
         assert admins.count() == 2
+
+
+def test_a_secret_replayed_concurrently_is_used_once(world, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (row locks)")
+    # The site's real hasher: hashing the new password between reading the invitation and
+    # marking it used is what a replay would race against.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    for round_ in range(3):
+        _invitation, raw = invitation_create(
+            actor=world.acme_admin, infrastructure=world.acme, email=f"r{round_}@example.test"
+        )
+        errors = _race(
+            *(
+                lambda name=name, raw=raw: invitation_accept(
+                    raw=raw, username=name, password="a-long-enough-passphrase-42"
+                )
+                for name in (f"first{round_}", f"second{round_}")
+            )
+        )
+        assert len(errors) == 1 and isinstance(errors[0], InvitationExpired), errors
+        joined = Membership.objects.filter(
+            infrastructure=world.acme, user__username__in=[f"first{round_}", f"second{round_}"]
+        )
+        assert joined.count() == 1
