@@ -41,6 +41,13 @@ class InvitationExpired(DomainError):
     status = 410
 
 
+class NoSuchInvitation(DomainError):
+    """No invitation has that secret (a mistyped or made-up link)."""
+
+    code = "not_found"
+    status = 404
+
+
 def secret_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -97,12 +104,18 @@ def invitation_create(
 
 
 def invitation_revoke(*, actor, invitation: Invitation) -> Invitation:
-    """Revoke a pending invitation; 410 when it was already used, revoked or expired."""
+    """Revoke a pending invitation. Revoking it again changes nothing (idempotent); one
+    already used or expired cannot be revoked (409 `invitation_not_pending`)."""
     require_member_manager(actor, invitation.infrastructure)
     with transaction.atomic():
         locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if locked.state == "revoked":
+            return locked
         if locked.state != "pending":
-            raise InvitationExpired(f"This invitation is already {locked.state}.")
+            raise Conflict(
+                f"This invitation is already {locked.state}: there is nothing to revoke.",
+                code="invitation_not_pending",
+            )
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at"])
         audit_record(
@@ -144,7 +157,10 @@ def _new_account(username: str, password: str, email: str):
     except ValidationError as exc:
         raise ValidationFailed("password: " + " ".join(exc.messages)) from None
     user.set_password(password)
-    user.full_clean()
+    try:
+        user.full_clean()
+    except ValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages)) from None
     user.save()
     return user
 
@@ -161,7 +177,7 @@ def invitation_accept(*, raw: str, user=None, username: str = "", password: str 
             Invitation.objects.select_for_update().filter(digest=secret_digest(raw or "")).first()
         )
         if invitation is None:
-            raise InvitationExpired("This invitation link is not valid.")
+            raise NoSuchInvitation("No invitation has this secret: check the whole link.")
         if invitation.state != "pending":
             raise InvitationExpired(f"This invitation is {invitation.state}: ask for a new one.")
         infrastructure = Infrastructure.objects.select_for_update().get(

@@ -14,7 +14,12 @@ from rest_framework.views import APIView
 
 from core.levels import Level
 from ippsite.permissions_ui.invitation_mail import invitation_mail, invitation_url
-from ippsite.permissions_ui.members_api import LEVEL_NAMES, MEMBER_REFUSALS, error_response_doc
+from ippsite.permissions_ui.members_api import (
+    BODY_REFUSALS,
+    LEVEL_NAMES,
+    MEMBER_REFUSALS,
+    error_response_doc,
+)
 from ippsite.registry_ui.api.common import paginate, paginated
 from permissions import door
 from permissions.invitations import (
@@ -48,7 +53,7 @@ class InvitationOut(serializers.Serializer):
     default_level = serializers.SerializerMethodField()
     create_modules = serializers.BooleanField()
     state = serializers.ChoiceField(choices=["pending", "accepted", "revoked", "expired"])
-    invited_by = serializers.CharField(source="created_by.username", default=None)
+    invited_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
 
@@ -57,14 +62,22 @@ class InvitationOut(serializers.Serializer):
 
 
 class AcceptIn(serializers.Serializer):
-    token = serializers.CharField(max_length=200, help_text="The last path segment of `url`.")
-    username = serializers.CharField(
+    """The schema says what the serializer checks; the rest (a username taken, a password
+    the validators refuse) is decided once the secret is found."""
+
+    token = serializers.RegexField(
+        r"^[A-Za-z0-9_-]+$", max_length=200, help_text="The last path segment of `url`."
+    )
+    username = serializers.RegexField(
+        r"^[\w.@+-]+$",
         max_length=150,
         required=False,
         help_text="The new account's name (not used when the caller is signed in).",
     )
-    password = serializers.CharField(
+    password = serializers.RegexField(
+        r"^[^\x00]+$",
         required=False,
+        trim_whitespace=False,
         style={"input_type": "password"},
         help_text="The new account's password (not used when the caller is signed in).",
     )
@@ -90,6 +103,7 @@ class InfrastructureInvitationList(APIView):
             201: InvitationCreatedOut,
             400: error_response_doc("invalid_request: a bad e-mail, role or level"),
             **MEMBER_REFUSALS,
+            **BODY_REFUSALS,
         },
         operation_id="infrastructure_invitation_create",
         tags=["invitations"],
@@ -128,13 +142,13 @@ class InfrastructureInvitationList(APIView):
 
 
 class InvitationDetail(APIView):
-    """DELETE revokes a pending invitation (204)."""
+    """DELETE revokes a pending invitation (204; again: 204, nothing changes)."""
 
     @extend_schema(
         request=None,
         responses={
             204: None,
-            410: error_response_doc("invitation_expired: already used, revoked or expired"),
+            409: error_response_doc("invitation_not_pending: already used or expired"),
             **MEMBER_REFUSALS,
             404: error_response_doc("not_found: an invitation you cannot see"),
         },
@@ -170,8 +184,10 @@ class InvitationAccept(APIView):
             ),
             401: error_response_doc("not_authenticated: a token that is not a live one"),
             403: error_response_doc("permission_denied: a session caller without a CSRF token"),
+            404: error_response_doc("not_found: no invitation has this secret"),
             409: error_response_doc("already_member: the signed-in caller is a member already"),
-            410: error_response_doc("invitation_expired: not valid, used, revoked or expired"),
+            410: error_response_doc("invitation_expired: used, revoked or expired"),
+            **BODY_REFUSALS,
         },
         operation_id="invitation_accept",
         tags=["invitations"],

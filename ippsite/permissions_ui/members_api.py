@@ -30,6 +30,12 @@ def error_response_doc(description: str) -> OpenApiResponse:
     return OpenApiResponse(ERROR, description=description)
 
 
+# The upload guard (ippsite.middleware) answers these from the headers, before any view.
+BODY_REFUSALS = {
+    411: error_response_doc("length_required: a chunked body without Content-Length"),
+    413: error_response_doc("too_large: a body larger than the site accepts"),
+}
+
 MEMBER_REFUSALS = {
     401: error_response_doc("not_authenticated: no session and no live token"),
     403: error_response_doc("permission_denied: neither support nor its administrator"),
@@ -84,6 +90,7 @@ class InfrastructureMemberDetail(APIView):
             400: error_response_doc("invalid_request: a bad role or level"),
             409: _LAST,
             **_NOT_MEMBER,
+            **BODY_REFUSALS,
         },
         operation_id="infrastructure_member_change",
         tags=["permissions"],

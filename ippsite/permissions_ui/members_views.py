@@ -45,6 +45,16 @@ def _member(infrastructure, user_pk):
     return membership
 
 
+def _back(request, infrastructure):
+    """Back to the Users page, or, for one who just demoted or removed themselves, to a
+    page they may still open (no redirect into a 403)."""
+    if may_manage_members(request.user, infrastructure):
+        return redirect("infrastructure_users", pk=infrastructure.pk)
+    if door.membership_for(request.user, infrastructure) is not None:
+        return redirect("infrastructure", pk=infrastructure.pk)
+    return redirect("dashboard")
+
+
 def _crumbs(infrastructure, label: str) -> list:
     return [
         (reverse("dashboard"), "Dashboard"),
@@ -82,7 +92,7 @@ def member_edit(request, pk, user_pk):
                 status = exc.status
             else:
                 messages.success(request, f"{membership.user.username}'s membership is saved.")
-                return redirect("infrastructure_users", pk=infrastructure.pk)
+                return _back(request, infrastructure)
     return render(
         request,
         "permissions/member_edit.html",
@@ -117,7 +127,7 @@ def member_remove(request, pk, user_pk):
                 f"({removed['grants']} grant(s) and {len(removed['teams'])} team place(s) "
                 f"removed).",
             )
-            return redirect("infrastructure_users", pk=infrastructure.pk)
+            return _back(request, infrastructure)
     return render(
         request,
         "permissions/member_remove.html",
@@ -192,14 +202,15 @@ def invitation_revoke_view(request, pk, invitation_pk):
 @require_http_methods(["GET", "POST"])
 def invitation_accept_view(request, token):
     """The invitee's page: a new person chooses a username and password; a signed-in
-    user just joins. 410 when the link was used, revoked or has expired."""
+    user just joins. 410 when the link was used, revoked or has expired; 404 when no
+    invitation has that secret."""
     invitation = invitation_by_secret(token)
     if invitation is None or invitation.state != "pending":
         return render(
             request,
             "permissions/invitation_gone.html",
             {"state": invitation.state if invitation else "invalid"},
-            status=410,
+            status=410 if invitation else 404,
         )
     signed_in = request.user.is_authenticated
     form = None if signed_in else AcceptInvitationForm()

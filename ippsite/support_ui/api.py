@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotAllowed
-from ippsite.permissions_ui.members_api import error_response_doc
+from ippsite.permissions_ui.members_api import BODY_REFUSALS, error_response_doc
 from ippsite.support_ui.accounts import user_set_active
 from permissions import door
 
@@ -31,13 +31,27 @@ class UserDetail(APIView):
     """PATCH {is_active}: support deactivates (sessions and tokens end) or reactivates."""
 
     @extend_schema(
-        request=UserChangeIn,
+        # A raw schema: drf-spectacular would otherwise document PATCH bodies with every
+        # field optional, while `is_active` is required.
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {
+                    "is_active": {
+                        "type": "boolean",
+                        "description": "false ends the user's sessions and API tokens at once",
+                    }
+                },
+                "required": ["is_active"],
+            }
+        },
         responses={
             200: UserStateOut,
             400: error_response_doc("invalid_request: a bad body, or deactivating yourself"),
             401: error_response_doc("not_authenticated: no session and no live token"),
             403: error_response_doc("permission_denied: only support"),
             404: error_response_doc("not_found: no such user"),
+            **BODY_REFUSALS,
         },
         operation_id="user_change",
         tags=["users"],

@@ -76,7 +76,8 @@ def test_who_revokes(api, world, persona):
     if revoked:
         assert AuditEntry.objects.filter(action="invitation.revoked").count() == 1
         again = api(persona).request("DELETE", f"invitations/{created['id']}")
-        assert again.status == 410 and again.json()["error"] == "invitation_expired"
+        assert again.status == 204  # idempotent: still revoked, nothing more recorded
+        assert AuditEntry.objects.filter(action="invitation.revoked").count() == 1
 
 
 @pytest.mark.parametrize(
@@ -147,7 +148,7 @@ def test_expired_and_revoked_invitations_answer_410(api, world):
         reply = api().post("invitations/accept", body)
         assert reply.status == 410 and reply.json()["error"] == "invitation_expired"
     reply = api().post("invitations/accept", {"token": "x" * 43, "username": "a", "password": "b"})
-    assert reply.status == 410
+    assert reply.status == 404 and reply.json()["error"] == "not_found"
     assert not Membership.objects.filter(user__username="late").exists()
     states = {
         row["state"]
@@ -210,3 +211,29 @@ def test_the_invitations_list_costs_the_same_for_5_and_50(client, world):
     many = queries()
     assert (few[1], many[1]) == (5, 50)
     assert few[0] == many[0] <= 8
+
+
+def test_a_used_invitation_cannot_be_revoked(api, world):
+    created = _invite(api, world)
+    assert (
+        api("outsider").post("invitations/accept", {"token": _token(created["url"])}).status == 201
+    )
+    reply = api("acme_admin").request("DELETE", f"invitations/{created['id']}")
+    assert reply.status == 409 and reply.json()["error"] == "invitation_not_pending"
+    assert Invitation.objects.get(pk=created["id"]).state == "accepted"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"token": ""},
+        {"token": "has space"},
+        {"token": "ok", "username": ""},
+        {"token": "ok", "username": "bad name"},
+        {"token": "ok", "username": "x", "password": ""},
+        {},
+    ],
+)
+def test_accept_refuses_what_the_schema_refuses(api, body):
+    reply = api().post("invitations/accept", body)
+    assert reply.status == 400 and reply.json()["error"] == "invalid_request"

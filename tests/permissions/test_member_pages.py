@@ -246,7 +246,7 @@ def test_an_expired_invitation_page_answers_410(client, world):
     )
     response = client.get(reverse("invitation_accept", args=[raw]))
     assert response.status_code == 410 and "expired" in response.content.decode()
-    assert client.get(reverse("invitation_accept", args=["nonsense"])).status_code == 410
+    assert client.get(reverse("invitation_accept", args=["nonsense"])).status_code == 404
 
 
 def test_the_users_page_costs_the_same_for_5_and_50_members_and_invitations(client, world):
@@ -299,3 +299,19 @@ def test_a_team_is_emptied_and_deleted_with_confirmation(client, world):
     other = make_team(world.acme, "Devs", Level.OPEN)
     assert client.post(reverse("team_delete", args=[world.acme.pk, other.pk])).status_code == 403
     assert Team.objects.filter(pk=other.pk).exists()
+
+
+def test_an_administrator_who_steps_down_is_not_sent_into_a_403(client, world):
+    second = factories.make_user("second_admin")
+    factories.make_member(world.acme, second, role=Membership.Role.ADMINISTRATOR)
+    client.force_login(world.acme_admin)
+    edit = reverse("member_edit", args=[world.acme.pk, world.acme_admin.pk])
+    response = client.post(edit, {"role": "member", "default_level": "0"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("infrastructure", args=[world.acme.pk])
+    client.force_login(second)
+    remove = reverse("member_remove", args=[world.acme.pk, second.pk])
+    factories.make_member(world.emca, second)  # still somewhere else
+    Membership.objects.filter(user=world.acme_admin).update(role="administrator")
+    response = client.post(remove)
+    assert response.status_code == 302 and response["Location"] == reverse("dashboard")
