@@ -8,6 +8,7 @@ manage its members). POST /invitations/accept: anyone holding the secret.
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -97,6 +98,8 @@ def _managed_infrastructure(user, pk):
 class InfrastructureInvitationList(APIView):
     """POST invites by e-mail → 201 {id, url, expires_at}; GET lists them (no secrets)."""
 
+    parser_classes = [JSONParser]
+
     @extend_schema(
         request=InvitationIn,
         responses={
@@ -174,6 +177,7 @@ class InvitationAccept(APIView):
     account and its membership; a signed-in caller just gets the membership."""
 
     permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=AcceptIn,

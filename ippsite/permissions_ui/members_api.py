@@ -9,6 +9,7 @@ not a member of it, 403 when they can see it but do not manage its members.
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,6 +35,7 @@ def error_response_doc(description: str) -> OpenApiResponse:
 BODY_REFUSALS = {
     411: error_response_doc("length_required: a chunked body without Content-Length"),
     413: error_response_doc("too_large: a body larger than the site accepts"),
+    415: error_response_doc("unsupported_media_type: send JSON"),
 }
 
 MEMBER_REFUSALS = {
@@ -82,6 +84,8 @@ _NOT_MEMBER = {**MEMBER_REFUSALS, 404: error_response_doc("not_found: no such me
 
 class InfrastructureMemberDetail(APIView):
     """PATCH {role?, default_level?, create_modules?}; DELETE removes the member (204)."""
+
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=MemberChangeIn,

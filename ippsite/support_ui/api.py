@@ -2,8 +2,10 @@
 
 from django.contrib.auth import get_user_model
 from django.http import Http404
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,8 +29,21 @@ class UserStateOut(serializers.Serializer):
     is_active = serializers.BooleanField()
 
 
+class _RequiredBodySchema(AutoSchema):
+    """The request body is required (drf-spectacular leaves a PATCH body optional)."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
+
+
 class UserDetail(APIView):
     """PATCH {is_active}: support deactivates (sessions and tokens end) or reactivates."""
+
+    schema = _RequiredBodySchema()
+    parser_classes = [JSONParser]
 
     @extend_schema(
         # A raw schema: drf-spectacular would otherwise document PATCH bodies with every

@@ -58,7 +58,7 @@ class InfrastructureOut(serializers.ModelSerializer):
 class MembershipIn(serializers.Serializer):
     """A field left out keeps its value on a change; a new member gets the default shown."""
 
-    username = serializers.CharField(max_length=150)
+    username = serializers.RegexField(r"^[\w.@+-]+$", max_length=150)
     role = serializers.ChoiceField(
         choices=Membership.Role.choices, required=False, help_text="new members: member"
     )
