@@ -126,7 +126,10 @@ def membership_set(
         if after == before:
             return membership
         membership.full_clean(validate_unique=False)
-        membership.save()
+        if before is None:
+            membership.save(force_insert=True)
+        else:
+            membership.save(update_fields=["role", "default_level", "create_modules"])
         audit_record(
             actor=actor,
             action="membership.changed",
