@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.urls import NoReverseMatch, reverse
 
 from ippsite.audit_ui.selectors import can_read_audit
+from permissions.door import is_support
 
 
 def _everyone(user) -> bool:
@@ -29,6 +30,7 @@ NAVIGATION = [
     NavLink("portal:requests", "IPP portal"),
     NavLink("audit:logs", "Audit log", can_read_audit),
     NavLink("ipp:troubleshoot", "IPP help"),
+    NavLink("support_users", "Support console", is_support),
 ]
 
 

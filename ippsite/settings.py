@@ -34,6 +34,8 @@ IPP_BLOB_STORE = envchoice("IPP_BLOB_STORE", "filesystem", ("filesystem", "datab
 IPP_MAX_PACKAGE_MB = envint("IPP_MAX_PACKAGE_MB", 100, minimum=1)
 # API tokens from POST /api/v1/auth/token sign in for this many days (SPEC §7).
 IPP_TOKEN_DAYS = envint("IPP_TOKEN_DAYS", 30, minimum=1)
+# Invitation links (SPEC §3) can be accepted for this many days.
+IPP_INVITATION_DAYS = envint("IPP_INVITATION_DAYS", 7, minimum=1)
 
 DEBUG = envbool("IPP_DEBUG", False)
 

@@ -4,6 +4,7 @@ deployers of protected environments."""
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from core.levels import Level
@@ -95,3 +96,70 @@ class Deployer(models.Model):
             raise ValidationError(
                 "A deployer must be a member of the environment's infrastructure."
             )
+
+
+class Invitation(models.Model):
+    """An invitation by e-mail to join an infrastructure with a role, default level and
+    `create_modules` (SPEC §3). Its secret link is single-use and expires; only the
+    SHA-256 digest of the secret is stored, so a copy of the database opens no door.
+    """
+
+    infrastructure = models.ForeignKey(
+        "modules.Infrastructure", on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField()
+    role = models.CharField(
+        max_length=16,
+        choices=[("administrator", "Administrator"), ("member", "Member")],
+        default="member",
+    )
+    default_level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.NONE)
+    create_modules = models.BooleanField(default=False)
+    digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "invitation"
+        indexes = [
+            models.Index(
+                fields=["infrastructure", "accepted_at", "revoked_at", "expires_at"],
+                name="invitation_pending",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=["administrator", "member"]),
+                name="invitation_role_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(default_level__lte=3), name="invitation_level_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(revoked_at__isnull=True) | models.Q(accepted_at__isnull=True),
+                name="invitation_revoked_or_accepted_not_both",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to {self.infrastructure_id}"
+
+    @property
+    def state(self) -> str:
+        """pending, accepted, revoked or expired."""
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"

@@ -461,3 +461,35 @@ def team_change(
             current = set(locked.modules.values_list("pk", flat=True))
             modules = (current | _ids(add_modules)) - _ids(remove_modules)
         return team_update(actor=actor, team=locked, members=members, modules=modules)
+
+
+def team_empty(*, actor, team: Team) -> Team:
+    """Take every member and module out of the team; the team itself stays."""
+    return team_update(actor=actor, team=team, members=[], modules=[])
+
+
+def team_delete(*, actor, team: Team) -> None:
+    """Delete the team: its members lose what it gave them, at once. Audited `team.deleted`
+    with what the team was."""
+    _require_admin(actor, team.infrastructure)
+    with transaction.atomic():
+        locked = Team.objects.select_for_update().select_related("infrastructure").get(pk=team.pk)
+        before = _team_snapshot(locked)
+        audit_record(
+            actor=actor,
+            action="team.deleted",
+            infrastructure=locked.infrastructure,
+            subject=locked,
+            details={"from": before, "to": None, "source": "team"},
+        )
+        locked.delete()
+
+
+def grants_remove_all(*, user, infrastructure: Infrastructure) -> int:
+    """Delete every grant of `user` on `infrastructure`'s modules (in the caller's
+    transaction: removing a member, whose `membership.removed` entry records it).
+    Returns how many went."""
+    removed, _by_model = ModuleUserObjectPermission.objects.filter(
+        user=user, content_object__infrastructure=infrastructure
+    ).delete()
+    return removed

@@ -20,6 +20,7 @@ from core.streams import AdmittedSource
 from ipp.provenance import provenance_record
 from ipp.services import ipp_admit, ipp_admit_source, ipp_mark_for
 from permissions import door
+from permissions.members import membership_set  # noqa: F401 - the one writer, re-exported
 from permissions.services import grant_creator
 from publishing.protection import require_may_deploy
 from publishing.references import check_references
@@ -29,7 +30,6 @@ from registry.models import (
     Environment,
     ExposedElement,
     Infrastructure,
-    Membership,
     Module,
     ModuleVersion,
     Reference,
@@ -126,51 +126,6 @@ def environment_change(
             details={"environment": env.name, "from": before, "to": after},
         )
     return env
-
-
-def membership_set(
-    *,
-    actor,
-    infrastructure: Infrastructure,
-    user,
-    role: str = Membership.Role.MEMBER,
-    default_level: int = Level.NONE,
-    create_modules: bool = False,
-) -> Membership:
-    """Add `user` to `infrastructure`, or change their membership."""
-    _require_admin_or_support(actor, infrastructure)
-    with transaction.atomic():
-        membership = Membership.objects.filter(infrastructure=infrastructure, user=user).first()
-        before = None
-        if membership is None:
-            membership = Membership(infrastructure=infrastructure, user=user)
-        else:
-            before = {
-                "role": membership.role,
-                "default_level": Level(membership.default_level).label,
-                "create_modules": membership.create_modules,
-            }
-        membership.role = role
-        membership.default_level = int(default_level)
-        membership.create_modules = bool(create_modules)
-        membership.full_clean(validate_unique=False)
-        membership.save()
-        audit_record(
-            actor=actor,
-            action="membership.changed",
-            infrastructure=infrastructure,
-            subject=membership,
-            details={
-                "user": user.username,
-                "from": before,
-                "to": {
-                    "role": role,
-                    "default_level": Level(int(default_level)).label,
-                    "create_modules": bool(create_modules),
-                },
-            },
-        )
-    return membership
 
 
 @dataclass

@@ -2,9 +2,30 @@
 
 from django.urls import path
 
-from ippsite.permissions_ui import api, deployers_api
+from ippsite.permissions_ui import api, deployers_api, invitations_api, members_api
+
+
+def _both(route: str, view_class, name: str) -> list:
+    """The route and the same with a trailing slash (left out of the OpenAPI schema)."""
+    return [
+        path(route, view_class.as_view(), name=name),
+        path(route + "/", view_class.as_view(schema=None)),
+    ]
+
 
 urlpatterns = [
+    *_both(
+        "infrastructures/<int:pk>/members/<str:username>",
+        members_api.InfrastructureMemberDetail,
+        "api-infrastructure-member",
+    ),
+    *_both(
+        "infrastructures/<int:pk>/invitations",
+        invitations_api.InfrastructureInvitationList,
+        "api-infrastructure-invitations",
+    ),
+    *_both("invitations/accept", invitations_api.InvitationAccept, "api-invitation-accept"),
+    *_both("invitations/<int:pk>", invitations_api.InvitationDetail, "api-invitation"),
     path(
         "modules/<int:pk>/permissions",
         api.ModulePermissionList.as_view(),

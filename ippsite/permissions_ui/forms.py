@@ -157,19 +157,36 @@ class GrantForm(forms.Form):
         self.helper = _helper("Save grant")
 
 
-class MemberForm(forms.Form):
-    """Add a member by username, or change a member's role, default level and creation right."""
+ROLE_CHOICES = [
+    (Membership.Role.MEMBER, "Member"),
+    (Membership.Role.ADMINISTRATOR, "Administrator"),
+]
+DEFAULT_LEVEL_CHOICES = [(int(level), level.label) for level in Level]
 
-    username = forms.CharField(max_length=150)
-    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+class MemberEditForm(forms.Form):
+    """Change a member's role, default level and creation right. The member is fixed by the
+    page's address: there is no username to type, so editing can never add someone else."""
+
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial=Membership.Role.MEMBER)
     default_level = forms.TypedChoiceField(
-        choices=[(int(level), level.label) for level in Level], coerce=int, initial=int(Level.NONE)
+        choices=DEFAULT_LEVEL_CHOICES, coerce=int, initial=int(Level.NONE)
     )
     create_modules = forms.BooleanField(required=False, label="May create modules")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, submit: str = "Save member", **kwargs):
         super().__init__(*args, **kwargs)
-        self.helper = _helper("Save member")
+        self.helper = _helper(submit)
+
+
+class MemberForm(MemberEditForm):
+    """Add a member by username (an existing account); Role defaults to Member."""
+
+    username = forms.CharField(max_length=150)
+    field_order = ["username", "role", "default_level", "create_modules"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, submit="Add member", **kwargs)
 
     def clean_username(self):
         username = self.cleaned_data["username"].strip()
@@ -177,9 +194,40 @@ class MemberForm(forms.Form):
             self.user = User.objects.get(username=username)
         except User.DoesNotExist:
             raise forms.ValidationError(
-                f"There is no user called {username}: ask support to create the account first."
+                f"There is no user called {username}: invite them by e-mail instead."
             ) from None
         return username
+
+
+class InvitationForm(MemberEditForm):
+    """Invite someone by e-mail with the role, default level and creation right they get."""
+
+    email = forms.EmailField(label="E-mail address")
+    field_order = ["email", "role", "default_level", "create_modules"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, submit="Send invitation", **kwargs)
+
+
+class AcceptInvitationForm(forms.Form):
+    """A new account for an invitee: a username and a password (Django's validators)."""
+
+    username = forms.CharField(max_length=150, help_text="Letters, digits and @/./+/-/_ only.")
+    password1 = forms.CharField(label="Password", widget=forms.PasswordInput, strip=False)
+    password2 = forms.CharField(label="Password again", widget=forms.PasswordInput, strip=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs["autocomplete"] = "username"
+        self.fields["password1"].widget.attrs["autocomplete"] = "new-password"
+        self.fields["password2"].widget.attrs["autocomplete"] = "new-password"
+        self.helper = _helper("Create my account and join")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password1") and cleaned.get("password1") != cleaned.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return cleaned
 
 
 class TeamForm(forms.Form):

@@ -131,6 +131,9 @@ def _team_action(request, team, infrastructure) -> tuple:
         user = form.cleaned_data["user"]
         services.team_change(actor=request.user, team=team, add_members=[user])
         return None, 200, f"{user.username} is in team {team.name}."
+    if action == "empty":
+        services.team_empty(actor=request.user, team=team)
+        return None, 200, f"Team {team.name} has no members and no modules now."
     if action == "remove_member":
         form = TeamMemberRemoveForm(request.POST)
         if form.is_valid():
@@ -184,3 +187,31 @@ def team(request, pk, team_pk):
     context.update(forms or {})
     context["member_form"].fields["user"].widget.url = picker
     return render(request, "permissions/team.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_delete(request, pk, team_pk):
+    """GET: a confirmation page; POST: delete the team."""
+    infrastructure = door.administered_infrastructure_for_user(request.user, pk)
+    team = get_object_or_404(Team, pk=team_pk, infrastructure=infrastructure)
+    if request.method == "POST":
+        services.team_delete(actor=request.user, team=team)
+        messages.success(request, f"Team {team.name} is deleted.")
+        return redirect("teams", pk=infrastructure.pk)
+    return render(
+        request,
+        "permissions/team_delete.html",
+        {
+            "infrastructure": infrastructure,
+            "team": team,
+            "member_count": team.members.count(),
+            "module_count": team.modules.count(),
+            "breadcrumbs": _crumbs(
+                infrastructure,
+                (reverse("teams", args=[infrastructure.pk]), "Teams"),
+                (reverse("team", args=[infrastructure.pk, team.pk]), team.name),
+                (None, "Delete"),
+            ),
+        },
+    )

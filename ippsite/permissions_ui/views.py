@@ -24,7 +24,8 @@ from ippsite.permissions_ui.forms import (
 from ippsite.permissions_ui.sources import link_sources, source_links, team_urls
 from ippsite.permissions_ui.teams import infrastructure_tabs
 from permissions import door, selectors, services
-from publishing.services import membership_set
+from permissions.invitations import invitations_pending
+from permissions.members import membership_set
 
 User = get_user_model()
 
@@ -91,23 +92,6 @@ def _visible_infrastructure_for_managers(user, pk):
     return infrastructure, is_admin
 
 
-def _edited_member(infrastructure, user_pk: str) -> dict:
-    """The member form's initial values for `?edit=<user id>` ({} for anyone else)."""
-    edited = (
-        infrastructure.memberships.select_related("user").filter(user_id=user_pk).first()
-        if user_pk.isdigit()
-        else None
-    )
-    if edited is None:
-        return {}
-    return {
-        "username": edited.user.username,
-        "role": edited.role,
-        "default_level": edited.default_level,
-        "create_modules": edited.create_modules,
-    }
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def infrastructure_users(request, pk):
@@ -115,8 +99,7 @@ def infrastructure_users(request, pk):
     can_edit = is_admin or door.is_support(request.user)  # membership_set allows both
     q = request.GET.get("q", "").strip()
     members = paginate(request, selectors.infrastructure_members(infrastructure, q=q))
-    initial = _edited_member(infrastructure, request.GET.get("edit", ""))
-    form = MemberForm(initial=initial) if can_edit else None
+    form = MemberForm() if can_edit else None
     status = 200
     if request.method == "POST":
         if not can_edit:
@@ -152,7 +135,12 @@ def infrastructure_users(request, pk):
             "members": members,
             "q": q,
             "form": form,
-            "editing": bool(initial),
+            "can_edit": can_edit,
+            "invitations": paginate(
+                request, invitations_pending(infrastructure), param="invitations", per_page=20
+            )
+            if can_edit
+            else None,
             "is_admin": is_admin,
             "tabs": infrastructure_tabs(infrastructure, "users", is_admin),
             "breadcrumbs": _crumbs(

@@ -1,8 +1,13 @@
-"""POST /users: support creates accounts; nobody else may."""
+"""POST /users: support creates accounts; PATCH /users/{username} {is_active}: support
+deactivates (sessions and tokens end at once) and reactivates. Nobody else may."""
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
+from django.urls import reverse
 
 from audit.models import AuditEntry
+from ippsite.models import ApiToken
 from tests.api.client import Api
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,3 +57,70 @@ def test_invalid_users_are_refused_with_the_field_named(api, body, field):
     assert reply.status == 400
     assert reply.json()["error"] == "invalid_request"
     assert field in reply.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "persona, status",
+    [
+        ("support", 200),
+        ("acme_admin", 403),
+        ("developer", 403),
+        ("contractor", 403),
+        ("emca_admin", 403),
+        ("outsider", 403),
+        (None, 401),
+    ],
+)
+def test_only_support_deactivates_users(api, world, persona, status):
+    reply = api(persona).patch("users/outsider", {"is_active": False})
+    assert reply.status == status, reply.body
+    world.outsider.refresh_from_db()
+    assert world.outsider.is_active is (status != 200)
+    if status == 200:
+        assert reply.json() == {"id": world.outsider.pk, "username": "outsider", "is_active": False}
+    # Nobody but support learns whether a username exists.
+    assert api(persona).patch("users/nobody", {"is_active": False}).status == (
+        404 if persona == "support" else status
+    )
+
+
+@pytest.mark.parametrize("body", [{}, {"is_active": "maybe"}, {"is_active": None}])
+def test_deactivation_needs_a_boolean(api, body):
+    reply = api("support").patch("users/outsider", body)
+    assert reply.status == 400 and reply.json()["error"] == "invalid_request"
+
+
+def test_support_cannot_deactivate_themselves(api, world):
+    reply = api("support").patch("users/support", {"is_active": False})
+    assert reply.status == 400
+    world.support.refresh_from_db()
+    assert world.support.is_active
+
+
+def test_deactivation_ends_sessions_and_tokens_at_once_and_reactivation_brings_none_back(
+    api, world, client
+):
+    client.force_login(world.contractor)
+    assert client.get(reverse("catalog")).status_code == 200
+    contractor = api("contractor")
+    assert contractor.get("modules").status == 200
+    other_session = Session.objects.count()
+
+    assert api("support").patch("users/contractor", {"is_active": False}).status == 200
+
+    response = client.get(reverse("catalog"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+    assert Session.objects.count() == other_session - 1
+    reply = contractor.get("modules")
+    assert reply.status == 401 and reply.json()["error"] == "not_authenticated"
+    assert ApiToken.objects.get(user=world.contractor).revoked_reason == "deactivated"
+    entry = AuditEntry.objects.get(action="user.deactivated")
+    assert entry.log_id == "site" and entry.details["username"] == "contractor"
+    assert entry.details["sessions_ended"] == 1
+
+    assert api("support").patch("users/contractor", {"is_active": True}).status == 200
+    assert get_user_model().objects.get(username="contractor").is_active
+    assert contractor.get("modules").status == 401  # the old token stays revoked
+    assert client.get(reverse("catalog")).status_code == 302  # the old session stays ended
+    assert api("contractor").get("modules").status == 200  # a new token works
+    assert AuditEntry.objects.filter(action="user.reactivated", log__id="site").count() == 1

@@ -13,6 +13,7 @@ from core.errors import NotAllowed
 from core.levels import Level
 from ipp.toggles import infrastructure_set_flags
 from ippsite.api import ApiError
+from ippsite.permissions_ui.members_api import MEMBER_REFUSALS, error_response_doc
 from ippsite.registry_ui.api.common import (
     LevelField,
     int_param,
@@ -55,10 +56,14 @@ class InfrastructureOut(serializers.ModelSerializer):
 
 
 class MembershipIn(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    role = serializers.ChoiceField(choices=Membership.Role.values, default="member")
-    default_level = LevelField(default="none")
-    create_modules = serializers.BooleanField(default=False)
+    """A field left out keeps its value on a change; a new member gets the default shown."""
+
+    username = serializers.RegexField(r"^[\w.@+-]+$", max_length=150)
+    role = serializers.ChoiceField(
+        choices=Membership.Role.choices, required=False, help_text="new members: member"
+    )
+    default_level = LevelField(required=False, help_text="new members: none")
+    create_modules = serializers.BooleanField(required=False, help_text="new members: false")
 
 
 class MembershipOut(serializers.ModelSerializer):
@@ -213,7 +218,10 @@ class InfrastructureMembersView(APIView):
     POST answers 201 when the user joins, 200 when an existing membership changes.
     """
 
-    @extend_schema(responses=paginated(MembershipOut), operation_id="infrastructure_members_list")
+    @extend_schema(
+        responses={200: paginated(MembershipOut), **MEMBER_REFUSALS},
+        operation_id="infrastructure_members_list",
+    )
     def get(self, request, pk: int):
         infra = door.infrastructure_for_user(request.user, pk)
         _require_manager(request.user, infra)
@@ -224,7 +232,16 @@ class InfrastructureMembersView(APIView):
         )
         return paginate(self, request, qs, lambda rows: MembershipOut(rows, many=True).data)
 
-    @extend_schema(request=MembershipIn, responses={201: MembershipOut, 200: MembershipOut})
+    @extend_schema(
+        request=MembershipIn,
+        responses={
+            201: MembershipOut,
+            200: MembershipOut,
+            400: error_response_doc("invalid_request: no such user, or a bad field"),
+            409: error_response_doc("last_administrator: that would demote the last one"),
+            **MEMBER_REFUSALS,
+        },
+    )
     def post(self, request, pk: int):
         infra = door.infrastructure_for_user(request.user, pk)
         _require_manager(request.user, infra)
@@ -240,9 +257,9 @@ class InfrastructureMembersView(APIView):
                 actor=request.user,
                 infrastructure=infra,
                 user=member,
-                role=values["role"],
-                default_level=values["default_level"],
-                create_modules=values["create_modules"],
+                role=values.get("role"),
+                default_level=values.get("default_level"),
+                create_modules=values.get("create_modules"),
             )
         return Response(
             MembershipOut(membership).data,

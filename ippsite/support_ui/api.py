@@ -1,0 +1,83 @@
+"""API v1: PATCH /users/{username} {is_active} (support): deactivate or reactivate."""
+
+from django.contrib.auth import get_user_model
+from django.http import Http404
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import NotAllowed
+from ippsite.permissions_ui.members_api import BODY_REFUSALS, error_response_doc
+from ippsite.support_ui.accounts import user_set_active
+from permissions import door
+
+User = get_user_model()
+
+
+class UserChangeIn(serializers.Serializer):
+    is_active = serializers.BooleanField(
+        help_text="false ends the user's sessions and API tokens at once"
+    )
+
+
+class UserStateOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    is_active = serializers.BooleanField()
+
+
+class _RequiredBodySchema(AutoSchema):
+    """The request body is required (drf-spectacular leaves a PATCH body optional)."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
+
+
+class UserDetail(APIView):
+    """PATCH {is_active}: support deactivates (sessions and tokens end) or reactivates."""
+
+    schema = _RequiredBodySchema()
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        # A raw schema: drf-spectacular would otherwise document PATCH bodies with every
+        # field optional, while `is_active` is required.
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {
+                    "is_active": {
+                        "type": "boolean",
+                        "description": "false ends the user's sessions and API tokens at once",
+                    }
+                },
+                "required": ["is_active"],
+            }
+        },
+        responses={
+            200: UserStateOut,
+            400: error_response_doc("invalid_request: a bad body, or deactivating yourself"),
+            401: error_response_doc("not_authenticated: no session and no live token"),
+            403: error_response_doc("permission_denied: only support"),
+            404: error_response_doc("not_found: no such user"),
+            **BODY_REFUSALS,
+        },
+        operation_id="user_change",
+        tags=["users"],
+    )
+    def patch(self, request, username: str):
+        if not door.is_support(request.user):
+            raise NotAllowed("Only support deactivates or reactivates users.")
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise Http404("No such user.")
+        data = UserChangeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user_set_active(actor=request.user, user=user, is_active=data.validated_data["is_active"])
+        return Response(UserStateOut(user).data)
