@@ -225,9 +225,42 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 EMAIL_BACKEND = envstr("IPP_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# A mail server that does not answer fails the sending job after this many seconds (the
+# job is retried later); it never holds a request.
+EMAIL_TIMEOUT = envint("IPP_EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = envstr("IPP_DEFAULT_FROM_EMAIL", "ipp-site@localhost")
 # Absolute links in e-mails (e.g. https://ipp.example.com); relative when unset.
 IPP_SITE_URL = envstr("IPP_SITE_URL", "")
+
+# Jobs (ippsite/jobs.py): Celery over IPP_BROKER_URL (Redis), or in-process when unset.
+IPP_BROKER_URL = envstr("IPP_BROKER_URL", "")
+CELERY_BROKER_URL = IPP_BROKER_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = not IPP_BROKER_URL
+# In-process, a failed job is logged, not raised into the request whose commit sent it.
+CELERY_TASK_EAGER_PROPAGATES = False
+# A job is acknowledged when it is done, not when it is taken: a worker killed mid-job
+# leaves it to another (every job is idempotent).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
+# Redis gives a job taken by a worker that died (and so never acknowledged it) to another
+# worker after this many seconds: keep it above the longest job (a longer job may run twice).
+IPP_JOB_VISIBILITY_TIMEOUT = envint("IPP_JOB_VISIBILITY_TIMEOUT", 3600, minimum=1)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": IPP_JOB_VISIBILITY_TIMEOUT}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# `celery -A ippsite beat` (or a worker with -B, as bin/cluster runs it) sends these.
+CELERY_BEAT_SCHEDULE = {
+    "verify-audit-logs": {
+        "task": "audit.verify_logs",
+        "schedule": envint("IPP_VERIFY_EVERY_MINUTES", 60, minimum=1) * 60.0,
+    },
+    "sweep-blobs": {"task": "registry.sweep_blobs", "schedule": 6 * 3600.0},
+    "sweep-uploads": {"task": "ippsite.sweep_uploads", "schedule": 3600.0},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
