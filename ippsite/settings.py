@@ -4,6 +4,7 @@ Embedded default: SQLite and files under IPP_DATA_DIR (./var). Production: Postg
 through DATABASE_URL and keys through the environment. Nothing secret lives in the repo.
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -68,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: times the whole answer, whatever later middleware decides.
+    "ippsite.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -232,6 +235,16 @@ DEFAULT_FROM_EMAIL = envstr("IPP_DEFAULT_FROM_EMAIL", "ipp-site@localhost")
 # Absolute links in e-mails (e.g. https://ipp.example.com); relative when unset.
 IPP_SITE_URL = envstr("IPP_SITE_URL", "")
 
+# Who may read /metrics besides support: addresses or networks (ippsite/metrics.py).
+IPP_METRICS_ALLOWED = envlist("IPP_METRICS_ALLOWED", [])
+for _network in IPP_METRICS_ALLOWED:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"IPP_METRICS_ALLOWED: {_network!r} is not an IP address or network"
+        ) from None
+
 # Jobs (ippsite/jobs.py): Celery over IPP_BROKER_URL (Redis), or in-process when unset.
 IPP_BROKER_URL = envstr("IPP_BROKER_URL", "")
 CELERY_BROKER_URL = IPP_BROKER_URL or "memory://"
@@ -304,9 +317,15 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = envint("IPP_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+# Behind the load balancer (deploy/nginx/), which terminates TLS and sets X-Forwarded-Proto:
+# trust that header only then. A node reached directly must not believe a client's claim
+# that it came over HTTPS.
+IPP_BEHIND_PROXY = envbool("IPP_BEHIND_PROXY", False)
+if IPP_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Load balancers probe /healthz over plain HTTP: answer it there instead of redirecting.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+# Load balancers probe /healthz and Prometheus scrapes /metrics over plain HTTP, node by
+# node: answer them there instead of redirecting.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^metrics/?$"]
 CSRF_TRUSTED_ORIGINS = envlist("IPP_CSRF_TRUSTED_ORIGINS", [])
 
 # Content-Security-Policy on every response (SPEC §10): scripts and styles only from our
