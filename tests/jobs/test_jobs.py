@@ -5,6 +5,7 @@ the transaction commits: an approval stores the re-marked packages and only then
 the requester. With a broker, a real `celery worker` subprocess takes the job.
 """
 
+import io
 import os
 import shutil
 import socket
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
+from django.core.management import CommandError, call_command
 
 from ippsite.celery import app
 from ippsite.jobs import build_packages
@@ -24,7 +26,9 @@ from portal.services import transfer_approve, transfer_package, transfer_request
 from portal.services.packages import package_blob_name
 from publishing.services import module_publish
 from registry.blobs import get_store
+from registry.crypto import MasterKeyring
 from registry.models import Module
+from registry.selectors import open_version_source
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,3 +202,31 @@ def test_a_real_worker_runs_a_job_sent_through_redis(tmp_path):
         os.killpg(worker.pid, 9)
         worker.wait(10)
         shutil.rmtree(data, ignore_errors=True)
+
+
+# --- master key rotation as a chain of batch jobs ----------------------------------------
+
+
+@pytest.mark.django_db
+def test_rotation_through_the_queue_rewraps_every_version_in_process(world, publish, monkeypatch):
+    monkeypatch.delenv("IPP_MASTER_KEYS", raising=False)
+    versions = [
+        publish(world.developer, world.acme_dev_env, factories.manifest(name=f"Rot{n}")).version
+        for n in range(3)
+    ]
+    before = MasterKeyring.load().current_id
+    out = io.StringIO()
+    call_command("rotate_master_key", "--queue", "--batch", "1", stdout=out)
+    after = MasterKeyring.load().current_id
+    assert after != before
+    assert "queued" in out.getvalue()
+    # No broker: the chain of one-version batches ran here, synchronously, to the end.
+    for version in versions:
+        version.refresh_from_db()
+        assert version.master_key_id == after
+        assert b"".join(open_version_source(version).open("Logic/GetCustomer.oml"))
+
+
+def test_the_queue_cannot_retire_keys_before_the_rewrapping_is_done():
+    with pytest.raises(CommandError):
+        call_command("rotate_master_key", "--queue", "--retire-old", stdout=io.StringIO())
