@@ -29,6 +29,8 @@ from permissions import door
 
 logger = logging.getLogger(__name__)
 QUEUES = ("celery",)
+# Label values must stay few: any other method a client invents is counted as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def allowed_networks() -> list:
@@ -95,7 +97,8 @@ class RequestMetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         route = (match.view_name if match else "") or "unmatched"
-        REQUEST_SECONDS.labels(request.method, route, f"{response.status_code // 100}xx").observe(
+        method = request.method if request.method in METHODS else "other"
+        REQUEST_SECONDS.labels(method, route, f"{response.status_code // 100}xx").observe(
             time.perf_counter() - started
         )
         return response

@@ -230,3 +230,18 @@ def test_rotation_through_the_queue_rewraps_every_version_in_process(world, publ
 def test_the_queue_cannot_retire_keys_before_the_rewrapping_is_done():
     with pytest.raises(CommandError):
         call_command("rotate_master_key", "--queue", "--retire-old", stdout=io.StringIO())
+
+
+def test_a_mail_server_that_does_not_answer_does_not_undo_the_decision(
+    world, pending, settings, django_capture_on_commit_callbacks, caplog
+):
+    # A real SMTP backend aimed at a port nobody listens on, with the site's timeout.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _closed_port()
+    assert settings.EMAIL_TIMEOUT == 10
+    with django_capture_on_commit_callbacks(execute=True):
+        transfer_approve(user=world.acme_admin, transfer=pending)
+    pending.refresh_from_db()
+    assert pending.status == TransferRequest.Status.APPROVED
+    assert TransferItem.objects.get(request=pending).package_size is not None
+    assert "could not send the destination notice" in caplog.text

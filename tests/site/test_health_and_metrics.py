@@ -196,3 +196,13 @@ def test_metrics_sum_every_gunicorn_worker(tmp_path):
     finally:
         process.terminate()
         process.wait(15)
+
+
+@pytest.mark.django_db
+def test_an_invented_method_does_not_make_a_new_series(client, world):
+    client.generic("BREW1", "/healthz")
+    client.generic("BREW2", "/healthz")
+    client.force_login(world.support)
+    text = client.get("/metrics").content.decode()
+    assert "BREW" not in text
+    assert 'method="other",route="healthz"' in text
