@@ -299,3 +299,47 @@ def test_a_job_whose_worker_is_killed_is_done_by_another(cluster, tmp_path):
             if process is not None and process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(10)
+
+
+def test_the_worker_builds_a_transfer_package_once_and_both_nodes_serve_it(cluster):
+    script = f"""
+import json
+from django.contrib.auth import get_user_model
+from core.levels import Level
+from registry.models import Environment, Infrastructure, Membership
+owner = get_user_model().objects.create_user("owner", "o@example.test", {PASSWORD!r})
+source = Infrastructure.objects.create(name="Source", platform="o11", ipp_protected=True)
+env = Environment.objects.create(infrastructure=source, name="Development")
+Membership.objects.create(infrastructure=source, user=owner, role=Membership.Role.ADMINISTRATOR,
+                          default_level=int(Level.PUBLISH), create_modules=True)
+target = Infrastructure.objects.create(name="Target", platform="o11", ipp_protected=True)
+print(json.dumps({{"environment": env.pk, "code": target.activation_code}}))
+"""
+    done = cluster("manage", "shell", "-c", script)
+    world = json.loads(done.stdout.strip().splitlines()[-1])
+    reply = Api(cluster.lb).post("auth/token", {"username": "owner", "password": PASSWORD})
+    lb = Api(cluster.lb, reply.json()["token"])
+    published = lb.upload(f"environments/{world['environment']}/publish", _package(9, 0))
+    assert published.status == 201, published.body
+    module = published.json()["module"]["id"]
+    # The source's administrator asks: approved at once; the package is left to the worker.
+    transfer = lb.post("transfers", {"modules": [module], "target_activation_code": world["code"]})
+    assert transfer.status == 201, transfer.body
+    assert transfer.json()["status"] == "approved"
+    path = f"transfers/{transfer.json()['id']}/packages/{module}"
+
+    answers = []
+    for _ in range(150):
+        answer = lb.get(path)
+        answers.append(answer.status)
+        if answer.status != 409:
+            break
+        assert answer.error == "package_preparing", answer.body
+        time.sleep(0.2)
+    assert answers[-1] == 200, answers
+    # Built once and stored: every node streams the same bytes (a re-seal would differ).
+    token = lb.token
+    copies = {Api(cluster.node(n), token).get(path).body for n in (1, 2)}
+    assert copies == {answer.body}
+    with zipfile.ZipFile(io.BytesIO(answer.body)) as package:
+        assert package.testzip() is None
