@@ -206,3 +206,24 @@ def test_an_invented_method_does_not_make_a_new_series(client, world):
     text = client.get("/metrics").content.decode()
     assert "BREW" not in text
     assert 'method="other",route="healthz"' in text
+
+
+@pytest.mark.parametrize(("flag", "trusted"), [(None, "None"), ("0", "None"), ("1", "HTTPS")])
+def test_x_forwarded_proto_is_trusted_only_behind_the_proxy(tmp_path, flag, trusted):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IPP_") and k != "DATABASE_URL"}
+    env.update(IPP_DATA_DIR=str(tmp_path / "data"), IPP_DEBUG="0", IPP_SECRET_KEY="x" * 60)
+    if flag is not None:
+        env["IPP_BEHIND_PROXY"] = flag
+    script = (
+        "from django.conf import settings; "
+        "h = getattr(settings, 'SECURE_PROXY_SSL_HEADER', None); "
+        "print('HTTPS' if h == ('HTTP_X_FORWARDED_PROTO', 'https') else h)"
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout.strip().splitlines()[-1] == trusted, done.stderr
