@@ -98,6 +98,8 @@ def test_with_the_broker_down_the_download_answers_package_preparing(
         reply = client.get(f"/api/v1/transfers/{pending.pk}/packages/{item.module_id}")
         assert reply.status_code == 409
         assert reply.json()["error"] == "package_preparing"
+        page = client.get(f"/portal/{pending.pk}/").content.decode()
+        assert 'data-testid="package-preparing"' in page
     finally:
         app.conf.broker_url = "memory://"
 
