@@ -13,7 +13,7 @@ from django.utils import timezone
 from audit import merkle
 from audit.entries import Event, rfc3339
 from audit.models import AuditEntry, AuditLog, Cosignature, TreeHead
-from core import keys
+from core import keys, metrics
 
 # Heads kept besides the latest and the cosigned ones: a witness that fetched a head may
 # still cosign it while this many entries are appended after it.
@@ -109,6 +109,7 @@ def _prune_heads(log_id: str, *, before: int, after: int) -> None:
     ).exclude(Exists(Cosignature.objects.filter(head_id=OuterRef("pk")))).delete()
 
 
+@metrics.observe_audit_append
 def append_event(event: Event, owners: dict[str, int | None]) -> dict[str, AuditEntry]:
     """Append one event to each of these logs; {log id: its entry}."""
     appended = {}

@@ -7,6 +7,10 @@ production put a buffering reverse proxy (nginx, a cloud load balancer) in front
 limits keep the damage small when one is missing.
 """
 
+import os
+import shutil
+from pathlib import Path
+
 from core.env import envint, envstr
 
 wsgi_app = "ippsite.wsgi:application"
@@ -41,3 +45,26 @@ accesslog = "-"
 # No control socket: nothing here uses gunicornc, and a fixed path in $HOME would be
 # shared by every instance on the machine.
 control_socket_disable = True
+
+
+# Metrics (ippsite/metrics.py): every worker writes its samples into one directory of this
+# node, which /metrics sums, so a scrape sees the node whichever worker answers it. Set in
+# the master when it starts, before any worker imports prometheus_client; emptied at each
+# start (samples of an earlier run's processes would be added in); a dead worker's live
+# gauges are dropped.
+def _metrics_dir() -> Path:
+    configured = envstr("PROMETHEUS_MULTIPROC_DIR")
+    return Path(configured) if configured else Path(envstr("IPP_DATA_DIR", "var")) / "metrics"
+
+
+def on_starting(server):
+    directory = _metrics_dir().resolve()
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess  # noqa: PLC0415 - not in the master's start
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -4,6 +4,7 @@ Embedded default: SQLite and files under IPP_DATA_DIR (./var). Production: Postg
 through DATABASE_URL and keys through the environment. Nothing secret lives in the repo.
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -70,6 +71,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: times the whole answer, whatever later middleware decides.
+    "ippsite.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -227,9 +230,52 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 EMAIL_BACKEND = envstr("IPP_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# A mail server that does not answer fails the sending job after this many seconds (the
+# job is retried later); it never holds a request.
+EMAIL_TIMEOUT = envint("IPP_EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = envstr("IPP_DEFAULT_FROM_EMAIL", "ipp-site@localhost")
 # Absolute links in e-mails (e.g. https://ipp.example.com); relative when unset.
 IPP_SITE_URL = envstr("IPP_SITE_URL", "")
+
+# Who may read /metrics besides support: addresses or networks (ippsite/metrics.py).
+IPP_METRICS_ALLOWED = envlist("IPP_METRICS_ALLOWED", [])
+for _network in IPP_METRICS_ALLOWED:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"IPP_METRICS_ALLOWED: {_network!r} is not an IP address or network"
+        ) from None
+
+# Jobs (ippsite/jobs.py): Celery over IPP_BROKER_URL (Redis), or in-process when unset.
+IPP_BROKER_URL = envstr("IPP_BROKER_URL", "")
+CELERY_BROKER_URL = IPP_BROKER_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = not IPP_BROKER_URL
+# In-process, a failed job is logged, not raised into the request whose commit sent it.
+CELERY_TASK_EAGER_PROPAGATES = False
+# A job is acknowledged when it is done, not when it is taken: a worker killed mid-job
+# leaves it to another (every job is idempotent).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
+# Redis gives a job taken by a worker that died (and so never acknowledged it) to another
+# worker after this many seconds: keep it above the longest job (a longer job may run twice).
+IPP_JOB_VISIBILITY_TIMEOUT = envint("IPP_JOB_VISIBILITY_TIMEOUT", 3600, minimum=1)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": IPP_JOB_VISIBILITY_TIMEOUT}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# `celery -A ippsite beat` (or a worker with -B, as bin/cluster runs it) sends these.
+CELERY_BEAT_SCHEDULE = {
+    "verify-audit-logs": {
+        "task": "audit.verify_logs",
+        "schedule": envint("IPP_VERIFY_EVERY_MINUTES", 60, minimum=1) * 60.0,
+    },
+    "sweep-blobs": {"task": "registry.sweep_blobs", "schedule": 6 * 3600.0},
+    "sweep-uploads": {"task": "ippsite.sweep_uploads", "schedule": 3600.0},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -273,9 +319,15 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = envint("IPP_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+# Behind the load balancer (deploy/nginx/), which terminates TLS and sets X-Forwarded-Proto:
+# trust that header only then. A node reached directly must not believe a client's claim
+# that it came over HTTPS.
+IPP_BEHIND_PROXY = envbool("IPP_BEHIND_PROXY", False)
+if IPP_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Load balancers probe /healthz over plain HTTP: answer it there instead of redirecting.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+# Load balancers probe /healthz and Prometheus scrapes /metrics over plain HTTP, node by
+# node: answer them there instead of redirecting.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^metrics/?$"]
 CSRF_TRUSTED_ORIGINS = envlist("IPP_CSRF_TRUSTED_ORIGINS", [])
 
 # Content-Security-Policy on every response (SPEC §10): scripts and styles only from our

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from ippsite import views
+from ippsite import metrics, views
 
 api_v1 = [
     path("", include("ippsite.api_urls")),
@@ -21,6 +21,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("healthz/", views.healthz),
+    path("metrics", metrics.metrics, name="metrics"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
     path("", include("ippsite.page_urls")),

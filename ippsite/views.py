@@ -2,9 +2,14 @@
 
 import logging
 
+import redis
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from kombu import Connection
+
+from registry.blobs import get_store
 
 logger = logging.getLogger(__name__)
 
@@ -18,15 +23,50 @@ _BARE_500 = (
 )
 
 
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _blob_store() -> None:
+    get_store().ping()
+
+
+def _broker() -> str:
+    url = settings.IPP_BROKER_URL
+    if not url:
+        return "in-process"  # jobs run in the request's process: nothing to reach
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return "ok"
+    with Connection(url, connect_timeout=2) as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return "ok"
+
+
+CHECKS = {"database": _database, "blob_store": _blob_store, "broker": _broker}
+
+
 def healthz(request):
-    """200 when the site and its database answer."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception as exc:  # the point is to report any database failure
-        return JsonResponse({"status": "error", "detail": str(exc)}, status=503)
-    return JsonResponse({"status": "ok"})
+    """200 when the database, the blob store and the job broker all answer, else 503; the
+    body names each: {"status": "ok"|"error", "checks": {name: "ok"|"in-process"|"error:
+    ..."}}. Answered over plain HTTP too (SECURE_REDIRECT_EXEMPT), for load balancers."""
+    checks, ok = {}, True
+    for name, check in CHECKS.items():
+        try:
+            checks[name] = check() or "ok"
+        except Exception as exc:  # the point is to report any failure of a dependency
+            logger.warning("healthz: %s does not answer: %s", name, exc)
+            checks[name] = f"error: {type(exc).__name__}"
+            ok = False
+    return JsonResponse(
+        {"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503
+    )
 
 
 def _wants_json(request) -> bool:

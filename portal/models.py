@@ -43,6 +43,9 @@ class TransferRequest(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set once every item's re-marked package is stored (a job builds them at approval);
+    # only then are the requester and the destination told.
+    packages_ready_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -94,6 +97,9 @@ class TransferItem(models.Model):
     new_mark = models.JSONField(null=True, blank=True)
     package_manifest = models.JSONField(null=True, blank=True)
     package_mark = models.JSONField(null=True, blank=True)
+    # The re-marked sealed package, built once into the blob store (portal.services.packages:
+    # `transfer-<item>.zip`); null until it is stored.
+    package_size = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["request", "id"]

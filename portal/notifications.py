@@ -1,6 +1,8 @@
 """E-mail about transfer requests: to the source's administrators when one waits for them,
-to the requester when theirs is decided. Sent after the transaction commits (on_commit),
-so a rolled-back request never mails anyone.
+to the requester and the destination when theirs is decided (an approval once its packages
+are stored). Sent by the `portal.notify` job (ippsite/jobs.py), after the transaction
+commits, so a rolled-back request never mails anyone and a slow mail server never holds
+a request: the job has EMAIL_TIMEOUT and retries, so a failure to send raises here.
 """
 
 import logging
@@ -31,12 +33,7 @@ def _send(subject: str, body: str, recipients: list[str]) -> int:
     recipients = sorted({address for address in recipients if address})
     if not recipients:
         return 0
-    try:
-        return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
-    except OSError:
-        # The decision is committed; a mail server being down must not undo or hide it.
-        logger.exception("could not send portal notification %r", subject)
-        return 0
+    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
 
 
 def notify_pending(transfer_id: int) -> int:
@@ -105,3 +102,15 @@ def notify_outcome(transfer_id: int) -> int:
         body,
         [transfer.requester.email],
     )
+
+
+NOTICES = {
+    "pending": notify_pending,
+    "destination": notify_destination,
+    "outcome": notify_outcome,
+}
+
+
+def notify(kind: str, transfer_id: int) -> int:
+    """Send the notice `kind` (a key of NOTICES) about the request; how many were sent."""
+    return NOTICES[kind](transfer_id)

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from audit.services import audit_record
+from core import metrics
 from core.errors import NotAllowed, ValidationFailed
 from core.levels import Level
 from core.streams import AdmittedSource
@@ -234,6 +235,7 @@ def _grant_creator(*, user, module: Module) -> None:
     grant_creator(user=user, module=module)
 
 
+@metrics.observe_publish
 def module_publish(
     *,
     user,

@@ -169,7 +169,12 @@ class TransferPackageView(APIView):
             (200, "application/zip"): OpenApiTypes.BINARY,
             403: OpenApiResponse(_ERROR),
             404: OpenApiResponse(_ERROR),
-            409: OpenApiResponse(_ERROR, description="the request is not approved"),
+            409: OpenApiResponse(
+                _ERROR,
+                description="`conflict`: the request is not approved; `package_preparing`: "
+                "approved, and its re-marked package is being built (a job stores it once, "
+                "at approval; the requester is e-mailed when it is ready): try again later",
+            ),
         },
     )
     def get(self, request, pk: int, module: int):

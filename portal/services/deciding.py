@@ -10,10 +10,10 @@ from django.http import Http404
 from django.utils import timezone
 
 from audit.services import audit_record
+from core import jobs
 from core.errors import Conflict, NotAllowed
 from ipp.marks import sign_mark
-from portal import notifications
-from portal.models import TransferEvent, TransferRequest
+from portal.models import TransferEvent, TransferItem, TransferRequest
 from portal.selectors import transfer_roles
 from portal.services.records import blocked_error, item_details, record_event, record_refusal
 from registry.models import Infrastructure
@@ -30,11 +30,15 @@ def approve(transfer: TransferRequest, *, actor, at_once: bool = False) -> None:
             activation_code=destination.activation_code,
             epoch=item.epoch,
         )
-        item.save(update_fields=["new_mark"])
+    # One statement per batch, not one UPDATE per item: a request may carry hundreds.
+    TransferItem.objects.bulk_update(items, ["new_mark"], batch_size=500)
     transfer.status = TransferRequest.Status.APPROVED
     transfer.decided_by = actor
     transfer.decided_at = timezone.now()
-    transfer.full_clean()
+    # The status constraints are the database's to enforce at save (no query each here).
+    transfer.full_clean(
+        exclude=["source", "destination", "requester", "decided_by"], validate_constraints=False
+    )
     transfer.save(update_fields=["status", "decided_by", "decided_at"])
     how = (
         "approved at once: a request by an administrator of the source is its consent"
@@ -71,9 +75,9 @@ def approve(transfer: TransferRequest, *, actor, at_once: bool = False) -> None:
             "at_once": at_once,
         },
     )
-    transaction.on_commit(lambda: notifications.notify_destination(transfer.pk))
-    if not at_once:
-        transaction.on_commit(lambda: notifications.notify_outcome(transfer.pk))
+    # The packages are built once, by a job, into the blob store; the requester and the
+    # destination are told when they are ready (portal.services.packages).
+    jobs.submit("portal.build_packages", transfer.pk)
 
 
 _ACTIONS = {
@@ -127,7 +131,7 @@ def _close(locked: TransferRequest, *, user, action: str, reason: str) -> None:
     )
     if action == "reject":
         pk = locked.pk
-        transaction.on_commit(lambda: notifications.notify_outcome(pk))
+        jobs.submit("portal.notify", "outcome", pk)
 
 
 def _decide(*, user, transfer, action: str, reason: str = "") -> TransferRequest:

@@ -12,7 +12,12 @@ from audit.services import audit_record
 from core.errors import ValidationFailed
 from permissions import door
 from portal.models import TransferEvent, TransferItem, TransferRequest
-from portal.services.packages import approved_item, sealed_package_file, visible_transfer
+from portal.services.packages import (
+    approved_item,
+    sealed_package_file,
+    stored_package,
+    visible_transfer,
+)
 from portal.services.records import record_event
 from publishing.protection import require_may_deploy
 from publishing.services import PublishResult, module_publish, publish_precheck
@@ -81,7 +86,8 @@ def transfer_publish(*, user, transfer, module, environment) -> PublishResult:
     manifest = version_manifest(item.version)
     publish_precheck(user=user, manifest=manifest, infrastructure=transfer.destination)
     require_may_deploy(user=user, environment=environment, key=manifest.key, name=manifest.name)
-    package, size = sealed_package_file(item)
+    # The package stored at approval when it is there; sealed here when it is not yet.
+    package, size = stored_package(item) if item.package_size else sealed_package_file(item)
     with package:
         return module_publish(
             user=user,

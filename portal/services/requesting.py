@@ -13,11 +13,11 @@ from django.db import transaction
 from django.http import Http404
 
 from audit.services import audit_record
+from core import jobs
 from core.errors import NotAllowed, ValidationFailed
 from core.levels import Level
 from ipp.sealing import open_sealed
 from permissions import door
-from portal import notifications
 from portal.models import TransferEvent, TransferItem, TransferRequest
 from portal.services.deciding import approve
 from portal.services.records import (
@@ -294,7 +294,7 @@ def transfer_request(
             if door.is_infrastructure_admin(user, source):
                 approve(transfer, actor=user, at_once=True)
             else:
-                transaction.on_commit(lambda: notifications.notify_pending(transfer.pk))
+                jobs.submit("portal.notify", "pending", transfer.pk)
     except Refused:
         record_refusal(
             user=user, source=source, destination=destination, transfer=None, details=refusal

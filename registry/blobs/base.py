@@ -126,6 +126,10 @@ class BlobStore(ABC):
     def listing(self) -> Iterator[BlobInfo]:
         """Every stored object and leftover, with its age, in no particular order."""
 
+    def ping(self) -> None:
+        """Raise unless the store answers (for /healthz): a lookup of a name never used."""
+        self.exists("healthz-probe")
+
     def write(self, name: str, chunks: Iterable[bytes]) -> int:
         """Store `chunks` as one object, durable when this returns; its size."""
         with self.create(name) as writer:

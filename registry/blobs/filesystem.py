@@ -128,6 +128,12 @@ class FilesystemBlobStore(BlobStore):
     def exists(self, name: str) -> bool:
         return (self.root / check_name(name)).is_file()
 
+    def ping(self) -> None:
+        root = self._ensure_root()
+        if not os.access(root, os.R_OK | os.W_OK | os.X_OK):
+            raise PermissionError(f"the blob directory {root} is not readable and writable")
+        os.scandir(root).close()
+
     def delete(self, name: str) -> bool:
         if not name.startswith(TEMP_PREFIX):
             check_name(name)

@@ -58,4 +58,5 @@ def test_the_generated_secret_key_file_is_private(tmp_path):
 def test_healthz_answers_when_the_database_is_up(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json()["status"] == "ok"
+    assert response.json()["checks"]["database"] == "ok"

@@ -3,6 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
+from core import jobs
 from registry import rotation
 from registry.crypto import CryptoError, MasterKeyring
 
@@ -38,21 +39,45 @@ class Command(BaseCommand):
             help="do not make a new key: finish re-wrapping onto the current one",
         )
         parser.add_argument(
+            "--queue",
+            action="store_true",
+            help="re-wrap through the job queue (IPP_BROKER_URL): each batch is a job that "
+            "queues the next, so workers do it and this command returns at once; run "
+            "`--resume --queue` again if the chain was cut, then `--resume --retire-old`",
+        )
+        parser.add_argument(
             "--batch",
             type=int,
             default=rotation.DEFAULT_BATCH,
             help=f"versions per transaction (default {rotation.DEFAULT_BATCH})",
         )
 
-    def handle(self, *args, retire_old=False, resume=False, batch=rotation.DEFAULT_BATCH, **opts):
+    def handle(
+        self,
+        *args,
+        retire_old=False,
+        resume=False,
+        queue=False,
+        batch=rotation.DEFAULT_BATCH,
+        **opts,
+    ):
         if batch < 1:
             raise CommandError("--batch must be at least 1")
+        if queue and retire_old:
+            raise CommandError(
+                "--retire-old waits for the re-wrapping: run it afterwards with --resume"
+            )
         try:
             if not resume and not MasterKeyring.load().from_env:
                 rotation.rotate_master_key()
             new_id = MasterKeyring.load().current_id
         except (CryptoError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from exc
+        if queue:
+            # The `registry.rewrap_master_keys` job (ippsite/jobs.py): one batch per job.
+            jobs.send("registry.rewrap_master_keys", 0, batch)
+            self.stdout.write(f"queued the re-wrapping onto master key {new_id}")
+            return
         rotated = self._rewrap(new_id, batch)
         self.stdout.write(f"rotated {rotated} data keys to master key {new_id}")
         if retire_old:
