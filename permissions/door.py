@@ -26,24 +26,24 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.db.models.lookups import Exact, GreaterThanOrEqual
+from django.db.models.lookups import Exact
 from django.http import Http404
 
 from audit.models import AuditEntry
 from core.levels import Level
 from permissions.levels_sql import authenticated as _authenticated
-from permissions.levels_sql import effective_level_expression, grant_level_case
+from permissions.levels_sql import (
+    effective_level_expression,
+    grant_level_case,
+    level_at_least_condition,
+)
 from permissions.models import Deployer, ModuleUserObjectPermission, Team
 from registry.models import Environment, Infrastructure, Membership, Module
 
 
-def _at_least(level_sql, level: Level) -> Q:
-    return Q(GreaterThanOrEqual(level_sql, max(int(level), int(Level.REFERENCE))))
-
-
 def level_at_least_q(user, level: Level) -> Q:
     """A filter on modules: `user`'s effective level is at least `level` (>= reference)."""
-    return _at_least(effective_level_expression(user), level)
+    return level_at_least_condition(user, level)
 
 
 def level_exactly_q(user, level: Level) -> Q:
@@ -59,11 +59,35 @@ def modules_for_user(
     Filter and annotation are the one level expression (levels_sql); the filter does not
     refer to the annotation, so count() drops the annotation.
     """
+    qs = visible_modules(user, level, queryset)
+    if not _authenticated(user):
+        return qs
+    return qs.annotate(level=effective_level_expression(user))
+
+
+def visible_modules(user, level: Level = Level.REFERENCE, queryset: QuerySet | None = None):
+    """Modules on which `user` has at least `level`, without their level (one query).
+
+    For lists: page this, then `levels_of(user, page)` computes the level of the rows
+    shown only (a deep page then costs what the first does).
+    """
     qs = queryset if queryset is not None else Module.objects.all()
     if not _authenticated(user):
         return qs.none()
-    level_sql = effective_level_expression(user)
-    return qs.filter(_at_least(level_sql, level)).annotate(level=level_sql)
+    return qs.filter(level_at_least_condition(user, level))
+
+
+def levels_of(user, modules) -> dict[int, Level]:
+    """{module pk: `user`'s effective level} for `modules` (rows or pks), in one query."""
+    pks = [getattr(m, "pk", m) for m in modules]
+    if not pks or not _authenticated(user):
+        return dict.fromkeys(pks, Level.NONE)
+    found = dict(
+        Module.objects.filter(pk__in=pks)
+        .annotate(level=effective_level_expression(user))
+        .values_list("pk", "level")
+    )
+    return {pk: Level(found.get(pk) or 0) for pk in pks}
 
 
 def effective_level(user, module: Module) -> Level:

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.levels import Level
-from ippsite.registry_ui.api.common import paginate, paginated
+from ippsite.registry_ui.api.common import paginate_keys, paginated
 from permissions import door, selectors, services
 
 User = get_user_model()
@@ -64,10 +64,11 @@ class ModulePermissionList(APIView):
     def get(self, request, pk: int):
         module = door.administered_module_for_user(request.user, pk)
         q = request.query_params.get("q", "").replace("\x00", "").strip()
-        return paginate(
+        return paginate_keys(
             self,
             request,
-            selectors.module_permission_memberships(module, q=q),
+            selectors.module_permission_keys(module, q=q),
+            lambda pks: selectors.module_permission_rows(module, pks),
             lambda page: (
                 PermissionOut(
                     [r.as_dict() for r in selectors.permission_rows(page)], many=True

@@ -10,7 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.levels import Level
-from ippsite.registry_ui.api.common import LevelField, int_param, paginate, paginated
+from ippsite.registry_ui.api.common import (
+    LevelField,
+    int_param,
+    paginate_keys,
+    paginated,
+)
 from permissions import door
 from publishing.source import package_export, source_files, source_read
 from registry.models import Deployment, ExposedElement, ModuleVersion, Reference
@@ -102,9 +107,7 @@ class ModuleListView(APIView):
         operation_id="modules_list",
     )
     def get(self, request):
-        qs = door.modules_for_user(request.user, Level.REFERENCE).annotate(
-            latest_version_id=_latest_version_id()
-        )
+        qs = door.visible_modules(request.user, Level.REFERENCE)
         # NUL cannot be stored in PostgreSQL text, so no name contains it: drop it.
         q = request.query_params.get("q", "").replace("\x00", "").strip()
         if q:
@@ -112,9 +115,16 @@ class ModuleListView(APIView):
         infrastructure = int_param(request, "infrastructure")
         if infrastructure is not None:
             qs = qs.filter(infrastructure_id=infrastructure)
-        qs = qs.order_by("name", "id")
-        return paginate(
-            self, request, qs, lambda rows: ModuleOut(_attach_exposes(list(rows)), many=True).data
+        return paginate_keys(
+            self,
+            request,
+            qs.order_by("name", "id"),
+            lambda pks: (
+                door.modules_for_user(request.user, Level.REFERENCE)
+                .filter(pk__in=pks)
+                .annotate(latest_version_id=_latest_version_id())
+            ),
+            lambda rows: ModuleOut(_attach_exposes(rows), many=True).data,
         )
 
 
