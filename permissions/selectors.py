@@ -45,15 +45,14 @@ def _latest_version_id():
     )
 
 
-def catalog_rows(user, pks) -> QuerySet:
+def catalog_rows(user, pks) -> list:
     """The modules `pks` (a page of `catalog_keys`) with `level` and `latest_version_id`."""
-    return (
-        door.modules_for_user(
-            user, Level.REFERENCE, Module.objects.select_related("infrastructure")
-        )
-        .filter(pk__in=list(pks))
+    rows = list(
+        Module.objects.filter(pk__in=list(pks))
+        .select_related("infrastructure")
         .annotate(latest_version_id=_latest_version_id())
     )
+    return door.with_levels(user, rows)
 
 
 def catalog_modules(user, *, q: str = "", infrastructure=None, level: str = "") -> QuerySet:

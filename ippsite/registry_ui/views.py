@@ -25,7 +25,7 @@ from permissions.deployers import deployers_of
 from publishing import source as source_service
 from publishing.deploying import module_deploy
 from publishing.services import environment_change, environment_create, module_publish
-from registry.models import Deployment, Environment, ExposedElement, ModuleVersion
+from registry.models import Deployment, Environment, ExposedElement, Module, ModuleVersion
 
 # Files up to this size are shown inline when they are text; bigger ones are downloaded.
 INLINE_SOURCE_LIMIT = 512 * 1024
@@ -94,10 +94,9 @@ def _render_infrastructure(request, infra, form, can_manage: bool, status: int):
     modules = paginate_keys(
         request,
         modules.order_by("name", "id"),
-        lambda pks: (
-            door.modules_for_user(request.user)
-            .filter(pk__in=pks)
-            .annotate(latest_number=latest_number)
+        lambda pks: door.with_levels(
+            request.user,
+            list(Module.objects.filter(pk__in=pks).annotate(latest_number=latest_number)),
         ),
     )
     module_url = url_maker("module")

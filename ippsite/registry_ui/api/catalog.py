@@ -18,7 +18,7 @@ from ippsite.registry_ui.api.common import (
 )
 from permissions import door
 from publishing.source import package_export, source_files, source_read
-from registry.models import Deployment, ExposedElement, ModuleVersion, Reference
+from registry.models import Deployment, ExposedElement, Module, ModuleVersion, Reference
 
 # Extensions served as text/plain; anything else is application/octet-stream.
 TEXT_EXTENSIONS = {
@@ -119,10 +119,13 @@ class ModuleListView(APIView):
             self,
             request,
             qs.order_by("name", "id"),
-            lambda pks: (
-                door.modules_for_user(request.user, Level.REFERENCE)
-                .filter(pk__in=pks)
-                .annotate(latest_version_id=_latest_version_id())
+            lambda pks: door.with_levels(
+                request.user,
+                list(
+                    Module.objects.filter(pk__in=pks).annotate(
+                        latest_version_id=_latest_version_id()
+                    )
+                ),
             ),
             lambda rows: ModuleOut(_attach_exposes(rows), many=True).data,
         )
