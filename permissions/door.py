@@ -23,16 +23,15 @@ non-member discloses nothing. Support (is_staff/superuser) gets nothing for bein
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.lookups import Exact
 from django.http import Http404
 
 from audit.models import AuditEntry
 from core.levels import Level
+from core.statements import PageStatement
 from permissions.levels_sql import authenticated as _authenticated
 from permissions.levels_sql import (
     effective_level_expression,
@@ -79,44 +78,23 @@ def visible_modules(user, level: Level = Level.REFERENCE, queryset: QuerySet | N
     return qs.filter(level_at_least_condition(user, level))
 
 
-# levels_of pads its list of modules to this many, so that one compiled statement per
-# user serves every page (compiling the level expression costs more than running it).
-_LEVELS_BATCH = 50
-_NO_MODULE = -1
-
-
-@lru_cache(maxsize=512)
-def _levels_statement(vendor: str, user_pk: int) -> tuple[str, tuple, int]:
-    """The SQL of "levels of these _LEVELS_BATCH modules" for one user, compiled once:
-    (sql, params with the module pks last, where they start)."""
-    placeholders = list(range(-_LEVELS_BATCH, 0))
-    qs = (
-        Module.objects.filter(pk__in=placeholders)
+# "Levels of these modules" for one user: compiled once per user (compiling the level
+# CASE costs more than running it), then run with each page's modules.
+_LEVELS = PageStatement(
+    lambda user_pk, pks: (
+        Module.objects.filter(pk__in=pks)
         .annotate(level=effective_level_expression(user_pk))
         .values_list("pk", "level")
-        .order_by()
     )
-    sql, params = qs.query.sql_with_params()
-    params = tuple(params)
-    start = len(params) - _LEVELS_BATCH
-    if list(params[start:]) != placeholders:  # the pks are not the last parameters
-        raise RuntimeError("unexpected shape of the levels statement")
-    return sql, params, start
+)
 
 
 def levels_of(user, modules) -> dict[int, Level]:
-    """{module pk: `user`'s effective level} for `modules` (rows or pks), in one query."""
+    """{module pk: `user`'s effective level} for `modules` (rows or pks), one query a page."""
     pks = [int(getattr(m, "pk", m)) for m in modules]
     if not pks or not _authenticated(user):
         return dict.fromkeys(pks, Level.NONE)
-    found: dict = {}
-    for start in range(0, len(pks), _LEVELS_BATCH):
-        batch = pks[start : start + _LEVELS_BATCH]
-        sql, params, at = _levels_statement(connection.vendor, int(user.pk))
-        batch_params = [*params[:at], *batch, *[_NO_MODULE] * (_LEVELS_BATCH - len(batch))]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, batch_params)
-            found.update(cursor.fetchall())
+    found = dict(_LEVELS.rows(int(user.pk), pks))
     return {pk: Level(found.get(pk) or 0) for pk in pks}
 
 

@@ -6,6 +6,7 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySe
 from django.db.models.functions import Coalesce
 
 from core.levels import Level
+from core.statements import PageStatement
 from permissions import door
 from permissions.door import Source
 from permissions.levels_sql import (
@@ -95,10 +96,26 @@ def _with_level_parts(qs: QuerySet, user) -> QuerySet:
     )
 
 
-def user_module_rows(membership: Membership, pks) -> QuerySet:
-    """The modules `pks` with the member's `level` and its parts (one query)."""
-    qs = Module.objects.filter(infrastructure_id=membership.infrastructure_id, pk__in=list(pks))
-    return _with_level_parts(qs, membership.user)
+_MEMBER_LEVEL_PARTS = PageStatement(
+    lambda user_pk, pks: _with_level_parts(Module.objects.filter(pk__in=pks), user_pk).values_list(
+        "pk", "level", "team_level", "team_name", "grant_level"
+    )
+)
+
+
+def user_module_rows(membership: Membership, pks) -> list:
+    """The modules `pks` with the member's `level` and its parts (two queries: the rows,
+    then their levels by a statement compiled once per member)."""
+    rows = list(
+        Module.objects.filter(infrastructure_id=membership.infrastructure_id, pk__in=list(pks))
+    )
+    parts = {row[0]: row[1:] for row in _MEMBER_LEVEL_PARTS.rows(membership.user_id, pks)}
+    for module in rows:
+        level, module.team_level, module.team_name, module.grant_level = parts.get(
+            module.pk, (0, None, None, None)
+        )
+        module.level = level or 0
+    return rows
 
 
 def user_modules(membership: Membership, *, q: str = "", level: str = "") -> QuerySet:
@@ -160,12 +177,29 @@ def _with_module_level(memberships: QuerySet, module: Module) -> QuerySet:
     )
 
 
-def module_permission_rows(module: Module, pks) -> QuerySet:
-    """The memberships `pks` annotated with the member's level on `module` and its parts."""
-    memberships = Membership.objects.filter(
-        infrastructure_id=module.infrastructure_id, pk__in=list(pks)
+_MODULE_LEVEL_PARTS = PageStatement(
+    lambda key, pks: _with_module_level(
+        Membership.objects.filter(pk__in=pks), Module(pk=key[0], infrastructure_id=key[1])
+    ).values_list("pk", "level", "team_level", "team_name", "grant_level")
+)
+
+
+def module_permission_rows(module: Module, pks) -> list:
+    """The memberships `pks` with the member's level on `module` and its parts (two
+    queries: the rows, then their levels by a statement compiled once per module)."""
+    rows = list(
+        Membership.objects.filter(
+            infrastructure_id=module.infrastructure_id, pk__in=list(pks)
+        ).select_related("user", "infrastructure")
     )
-    return _with_module_level(memberships, module)
+    key = (module.pk, module.infrastructure_id)
+    parts = {row[0]: row[1:] for row in _MODULE_LEVEL_PARTS.rows(key, pks)}
+    for membership in rows:
+        level, membership.team_level, membership.team_name, membership.grant_level = parts.get(
+            membership.pk, (0, None, None, None)
+        )
+        membership.level = level or 0
+    return rows
 
 
 def module_permission_memberships(module: Module, *, q: str = "") -> QuerySet:

@@ -11,8 +11,8 @@ import uuid
 import pytest
 
 from core.levels import Level
-from permissions import door
-from registry.models import Module
+from permissions import door, selectors
+from registry.models import Membership, Module
 from tests import factories
 from tests.permissions.conftest import make_grant, make_team
 
@@ -61,3 +61,27 @@ def test_visible_modules_and_levels_of_agree_with_effective_level(world):
             )
             annotated = dict(door.modules_for_user(user, level).values_list("pk", "level"))
             assert annotated == {pk: expected[pk] for pk in visible}
+
+
+def test_the_tabs_rows_carry_the_door_level_and_its_parts(world):
+    modules = _modules(world.acme, 60, "M")
+    make_team(world.acme, "Readers", Level.REFERENCE, members=[world.contractor],
+              modules=modules[::2])  # fmt: skip
+    make_grant(world.contractor, modules[1], Level.OPEN)
+    make_grant(world.developer, modules[2], Level.PUBLISH)
+    membership = Membership.objects.get(user=world.contractor, infrastructure=world.acme)
+    rows = selectors.user_module_rows(membership, [m.pk for m in modules])
+    assert {m.pk: m.level for m in rows} == {
+        m.pk: door.effective_level(world.contractor, m) for m in modules
+    }
+    assert {m.pk: (m.team_name, m.grant_level) for m in rows[:3]} == {
+        modules[0].pk: ("Readers", None),
+        modules[1].pk: (None, int(Level.OPEN)),
+        modules[2].pk: ("Readers", None),
+    }
+    for module in modules[:3]:
+        keys = selectors.module_permission_keys(module).values_list("pk", flat=True)
+        members = selectors.module_permission_rows(module, keys)
+        assert {m.user_id: m.level for m in members} == {
+            m.user_id: door.effective_level(m.user, module) for m in members
+        }
