@@ -383,7 +383,7 @@ def may_upload(user, environment: Environment) -> bool:
     if membership.is_admin or membership.create_modules:
         return True
     return (
-        modules_for_user(user, Level.PUBLISH)
+        visible_modules(user, Level.PUBLISH)
         .filter(infrastructure_id=environment.infrastructure_id)
         .exists()
     )

@@ -69,11 +69,7 @@ class ModulePermissionList(APIView):
             request,
             selectors.module_permission_keys(module, q=q),
             lambda pks: selectors.module_permission_rows(module, pks),
-            lambda page: (
-                PermissionOut(
-                    [r.as_dict() for r in selectors.permission_rows(page)], many=True
-                ).data
-            ),
+            lambda page: [row.as_dict() for row in selectors.permission_rows(page)],
         )
 
 

@@ -12,7 +12,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from registry.models import Module
+from ippsite.registry_ui.api.catalog import ModuleOut, _attach_exposes, module_rows_out
+from ippsite.registry_ui.api.infrastructures import CurrentDeploymentOut, deployment_rows_out
+from permissions import door
+from registry.models import Deployment, ExposedElement, Module
 from tests.pages.test_list_costs import (
     grow_environment,
     grow_members_of_a_module,
@@ -69,3 +72,20 @@ def test_a_list_endpoint_costs_the_same_at_5_and_60_rows_first_and_second_page(c
     else:  # the detail links to its paginated list, it embeds none
         assert set(body) == {"id", "name", "infrastructure", "serial", "protected",
                              "deployments_url"}  # fmt: skip
+
+
+def test_rows_built_directly_are_what_the_documented_serializers_give(world):
+    grow_environment(world, 0, 5)
+    Deployment.objects.filter(pk=Deployment.objects.first().pk).update(deployed_by=world.developer)
+    deployments = list(
+        Deployment.objects.select_related("module", "version", "deployed_by").order_by("id")
+    )
+    assert deployment_rows_out(deployments) == CurrentDeploymentOut(deployments, many=True).data
+    ExposedElement.objects.create(
+        version=deployments[0].version, name="Get", kind="server_action", signature="Get()"
+    )
+    modules = list(door.modules_for_user(world.developer).order_by("id"))
+    for module in modules:
+        module.latest_version_id = module.versions.values_list("id", flat=True).first()
+    rows = _attach_exposes(modules)
+    assert module_rows_out(rows) == ModuleOut(rows, many=True).data

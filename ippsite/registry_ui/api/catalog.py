@@ -42,6 +42,25 @@ class ModuleOut(serializers.Serializer):
     exposes = ExposedOut(many=True, help_text="Exposed elements of the latest version.")
 
 
+def module_rows_out(modules: list) -> list[dict]:
+    """What `ModuleOut(modules, many=True).data` gives, built directly: a page of rows
+    through DRF's field machinery cost more than the page's queries (the schema still
+    comes from ModuleOut; tests/api/test_list_endpoint_costs.py compares the two)."""
+    return [
+        {
+            "id": m.pk,
+            "key": str(m.key),
+            "name": m.name,
+            "infrastructure": m.infrastructure_id,
+            "level": Level(int(m.level)).label,
+            "exposes": [
+                {"name": e.name, "kind": e.kind, "signature": e.signature} for e in m.exposes
+            ],
+        }
+        for m in modules
+    ]
+
+
 class ReferenceOut(serializers.Serializer):
     module = serializers.UUIDField(source="module_key", help_text="Key of the referenced module.")
     elements = serializers.ListField(child=serializers.CharField())
@@ -127,7 +146,7 @@ class ModuleListView(APIView):
                     )
                 ),
             ),
-            lambda rows: ModuleOut(_attach_exposes(rows), many=True).data,
+            lambda rows: module_rows_out(_attach_exposes(rows)),
         )
 
 
