@@ -274,7 +274,8 @@ def _granted_by(user, module: Module) -> str:
 def membership_for(user, infrastructure) -> Membership | None:
     if not _authenticated(user):
         return None
-    return Membership.objects.filter(user=user, infrastructure=infrastructure).first()
+    # One row at most (unique): no ordering, so no join for Membership's default one.
+    return Membership.objects.filter(user=user, infrastructure=infrastructure).order_by().first()
 
 
 def is_infrastructure_admin(user, infrastructure) -> bool:
