@@ -10,37 +10,68 @@ someone holding only the database.
 
 import hashlib
 import hmac
-import re
 from collections.abc import Iterable
 
 from core import keys
 
 MIN_NORMALIZED_SIZE = 65  # files of 64 bytes or less after normalization are ignored
 _PURPOSE = b"ipp fingerprint v1"
-_LINE_BREAK = re.compile(rb"[\r\n]")
+# A line longer than this is written out before its end is seen (bounded memory).
+_LONG_LINE = 256 * 1024
 
 
 class Normalizer:
-    """Streams chunks of a file into the HMAC of its normalized form."""
+    """Streams chunks of a file into the HMAC of its normalized form.
+
+    Each chunk's complete lines are normalized by C-level bytes methods (replace, split,
+    rstrip, join) with no Python code per line. What follows the last line break is
+    carried to the next chunk; when that tail grows long (a file with very long lines)
+    its content up to its trailing whitespace is written out at once and the line is
+    finished later, so neither memory nor copying grows with the length of a line.
+    """
 
     def __init__(self, key: bytes):
         self._mac = hmac.new(key, digestmod=hashlib.sha256)
         self._carry = b""
+        self._midline = False  # part of the current line is already in the HMAC
         self.size = 0
 
     def feed(self, chunk: bytes) -> None:
-        lines = _LINE_BREAK.split(self._carry + chunk)
-        self._carry = lines.pop()
-        self._emit(lines)
+        data = self._carry + chunk if self._carry else chunk
+        end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        if end:
+            lines = data[:end].replace(b"\r", b"\n").split(b"\n")
+            lines.pop()  # empty: what follows the last break is carried
+            if self._midline:
+                self._write(lines[0].rstrip() + b"\n")
+                self._midline = False
+                del lines[0]
+            self._emit(lines)
+        self._carry = data[end:]
+        if len(self._carry) > _LONG_LINE:
+            content = self._carry.rstrip()
+            if content:
+                self._write(content)
+                self._midline = True
+                self._carry = self._carry[len(content) :]
 
     def _emit(self, lines: list[bytes]) -> None:
-        kept = [line.rstrip() for line in lines]
-        data = b"".join(line + b"\n" for line in kept if line)
+        """Each line without its trailing whitespace, followed by a break; blank lines dropped."""
+        kept = b"\n".join(filter(None, map(bytes.rstrip, lines)))
+        if kept:
+            self._write(kept)
+            self._write(b"\n")
+
+    def _write(self, data: bytes) -> None:
         self.size += len(data)
         self._mac.update(data)
 
     def finish(self) -> str | None:
-        self._emit([self._carry])
+        if self._midline:
+            self._write(self._carry.rstrip() + b"\n")
+            self._midline = False
+        else:
+            self._emit([self._carry])
         self._carry = b""
         return self._mac.hexdigest() if self.size >= MIN_NORMALIZED_SIZE else None
 

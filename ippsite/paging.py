@@ -6,9 +6,15 @@ and gives the template what its links need: `page.param` and `page.querystring` 
 request's other parameters — filters, the other list's page — so paging keeps them).
 
     {% include "_pagination.html" with page=modules_page label="Pages of modules" %}
+
+`paginate_keys(request, keys, fill)` pages a list whose rows cost something each (levels,
+latest versions): `keys` is the filtered, ordered queryset with nothing per row, and
+`fill(pks)` loads the rows of the page shown with what they need. A deep page then costs
+what the first does: nothing is computed for the rows skipped.
 """
 
 from django.core.paginator import Page, Paginator
+from django.urls import reverse
 
 PAGE_SIZE = 50
 
@@ -26,3 +32,24 @@ def paginate(request, queryset, *, param: str = "page", per_page: int = PAGE_SIZ
     page.param = param
     page.querystring = querystring(request, param)
     return page
+
+
+def paginate_keys(request, keys, fill, *, param: str = "page", per_page: int = PAGE_SIZE) -> Page:
+    """`paginate` over the primary keys of `keys`; `page.object_list` is then the rows
+    `fill(pks)` gives for the page's keys, in the page's order (a row `fill` leaves out,
+    e.g. gone meanwhile, is left out)."""
+    page = paginate(request, keys.values_list("pk", flat=True), param=param, per_page=per_page)
+    pks = list(page.object_list)
+    by_pk = {row.pk: row for row in fill(pks)} if pks else {}
+    page.object_list = [by_pk[pk] for pk in pks if pk in by_pk]
+    return page
+
+
+_MARKER = 987654321987654321
+
+
+def url_maker(name: str):
+    """`pk -> reverse(name, args=[pk])` for a route whose one argument is an int: reversed
+    once, so a page of rows does not pay a reverse() per row."""
+    prefix, _, suffix = reverse(name, args=[_MARKER]).partition(str(_MARKER))
+    return lambda pk: f"{prefix}{int(pk)}{suffix}"

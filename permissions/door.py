@@ -26,24 +26,25 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.db.models.lookups import Exact, GreaterThanOrEqual
+from django.db.models.lookups import Exact
 from django.http import Http404
 
 from audit.models import AuditEntry
 from core.levels import Level
+from core.statements import PageStatement
 from permissions.levels_sql import authenticated as _authenticated
-from permissions.levels_sql import effective_level_expression, grant_level_case
+from permissions.levels_sql import (
+    effective_level_expression,
+    grant_level_case,
+    level_at_least_condition,
+)
 from permissions.models import Deployer, ModuleUserObjectPermission, Team
 from registry.models import Environment, Infrastructure, Membership, Module
 
 
-def _at_least(level_sql, level: Level) -> Q:
-    return Q(GreaterThanOrEqual(level_sql, max(int(level), int(Level.REFERENCE))))
-
-
 def level_at_least_q(user, level: Level) -> Q:
     """A filter on modules: `user`'s effective level is at least `level` (>= reference)."""
-    return _at_least(effective_level_expression(user), level)
+    return level_at_least_condition(user, level)
 
 
 def level_exactly_q(user, level: Level) -> Q:
@@ -59,11 +60,50 @@ def modules_for_user(
     Filter and annotation are the one level expression (levels_sql); the filter does not
     refer to the annotation, so count() drops the annotation.
     """
+    qs = visible_modules(user, level, queryset)
+    if not _authenticated(user):
+        return qs
+    return qs.annotate(level=effective_level_expression(user))
+
+
+def visible_modules(user, level: Level = Level.REFERENCE, queryset: QuerySet | None = None):
+    """Modules on which `user` has at least `level`, without their level (one query).
+
+    For lists: page this, then `levels_of(user, page)` computes the level of the rows
+    shown only (a deep page then costs what the first does).
+    """
     qs = queryset if queryset is not None else Module.objects.all()
     if not _authenticated(user):
         return qs.none()
-    level_sql = effective_level_expression(user)
-    return qs.filter(_at_least(level_sql, level)).annotate(level=level_sql)
+    return qs.filter(level_at_least_condition(user, level))
+
+
+# "Levels of these modules" for one user: compiled once per user (compiling the level
+# CASE costs more than running it), then run with each page's modules.
+_LEVELS = PageStatement(
+    lambda user_pk, pks: (
+        Module.objects.filter(pk__in=pks)
+        .annotate(level=effective_level_expression(user_pk))
+        .values_list("pk", "level")
+    )
+)
+
+
+def levels_of(user, modules) -> dict[int, Level]:
+    """{module pk: `user`'s effective level} for `modules` (rows or pks), one query a page."""
+    pks = [int(getattr(m, "pk", m)) for m in modules]
+    if not pks or not _authenticated(user):
+        return dict.fromkeys(pks, Level.NONE)
+    found = dict(_LEVELS.rows(int(user.pk), pks))
+    return {pk: Level(found.get(pk) or 0) for pk in pks}
+
+
+def with_levels(user, modules: list) -> list:
+    """Sets `level` on each of `modules` (rows a door-filtered list gave): `levels_of`."""
+    levels = levels_of(user, modules)
+    for module in modules:
+        module.level = levels[module.pk]
+    return modules
 
 
 def effective_level(user, module: Module) -> Level:
@@ -234,7 +274,8 @@ def _granted_by(user, module: Module) -> str:
 def membership_for(user, infrastructure) -> Membership | None:
     if not _authenticated(user):
         return None
-    return Membership.objects.filter(user=user, infrastructure=infrastructure).first()
+    # One row at most (unique): no ordering, so no join for Membership's default one.
+    return Membership.objects.filter(user=user, infrastructure=infrastructure).order_by().first()
 
 
 def is_infrastructure_admin(user, infrastructure) -> bool:
@@ -343,7 +384,7 @@ def may_upload(user, environment: Environment) -> bool:
     if membership.is_admin or membership.create_modules:
         return True
     return (
-        modules_for_user(user, Level.PUBLISH)
+        visible_modules(user, Level.PUBLISH)
         .filter(infrastructure_id=environment.infrastructure_id)
         .exists()
     )

@@ -154,6 +154,30 @@ def effective_level_expression(
     )
 
 
+def level_at_least_condition(
+    user, level: Level, *, module=F("pk"), infrastructure=F("infrastructure")
+) -> Q:
+    """SQL: `user`'s effective level on the current row's module is at least `level`
+    (reference or more); the same rule as `effective_level_expression(...) >= level`.
+
+    The effective level is the highest level some source reaches, and a source reaching
+    a level reaches every lower one, so "at least L" is "a member, and some source reaches
+    L": written so, the test is four hashed `IN (subquery)` probes per row instead of the
+    whole CASE (which a filter on visibility, the catalog's and every list's, does not
+    need); an administrator or a default level of L or more already says "member".
+    """
+    level = Level(max(int(level), int(Level.REFERENCE)))
+    if not hasattr(user, "resolve_expression") and not isinstance(user, int):
+        if not authenticated(user):
+            return Q(pk__in=[])
+    row = _Row(user, module, infrastructure)
+    strong = Q(role=Membership.Role.ADMINISTRATOR) | Q(default_level__gte=int(level))
+    return Q(In(row.infrastructure, row.memberships(strong))) | (
+        _is_member(row)
+        & (Q(In(row.module, row.granted(level))) | Q(In(row.module, row.teamed(level))))
+    )
+
+
 # The parts shown next to a level (explaining it, not deciding it) ---------------------
 
 

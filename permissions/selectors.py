@@ -6,6 +6,7 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySe
 from django.db.models.functions import Coalesce
 
 from core.levels import Level
+from core.statements import PageStatement
 from permissions import door
 from permissions.door import Source
 from permissions.levels_sql import (
@@ -25,15 +26,10 @@ def _level_filter(value) -> Level | None:
         return None
 
 
-def catalog_modules(user, *, q: str = "", infrastructure=None, level: str = "") -> QuerySet:
-    """Modules `user` can reference, filtered, with `level` and `latest_version_id`. One query."""
-    qs = door.modules_for_user(
-        user, Level.REFERENCE, Module.objects.select_related("infrastructure")
-    ).annotate(
-        latest_version_id=Subquery(
-            ModuleVersion.objects.filter(module=OuterRef("pk")).order_by("-number").values("id")[:1]
-        )
-    )
+def catalog_keys(user, *, q: str = "", infrastructure=None, level: str = "") -> QuerySet:
+    """The catalog's modules (those `user` can reference), filtered and ordered, without
+    per-row work: page this, then `catalog_rows` for the rows shown."""
+    qs = door.visible_modules(user, Level.REFERENCE)
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(description__icontains=q))
     if infrastructure:
@@ -42,6 +38,32 @@ def catalog_modules(user, *, q: str = "", infrastructure=None, level: str = "") 
     if wanted is not None:
         qs = qs.filter(door.level_exactly_q(user, wanted))
     return qs.order_by("name", "id")
+
+
+def _latest_version_id():
+    return Subquery(
+        ModuleVersion.objects.filter(module=OuterRef("pk")).order_by("-number").values("id")[:1]
+    )
+
+
+def catalog_rows(user, pks) -> list:
+    """The modules `pks` (a page of `catalog_keys`) with `level` and `latest_version_id`."""
+    rows = list(
+        Module.objects.filter(pk__in=list(pks))
+        .select_related("infrastructure")
+        .annotate(latest_version_id=_latest_version_id())
+    )
+    return door.with_levels(user, rows)
+
+
+def catalog_modules(user, *, q: str = "", infrastructure=None, level: str = "") -> QuerySet:
+    """Modules `user` can reference, filtered, with `level` and `latest_version_id`. One query."""
+    keys = catalog_keys(user, q=q, infrastructure=infrastructure, level=level)
+    return (
+        keys.select_related("infrastructure")
+        .annotate(level=effective_level_expression(user))
+        .annotate(latest_version_id=_latest_version_id())
+    )
 
 
 def interfaces_for(modules) -> dict[int, list[ExposedElement]]:
@@ -53,24 +75,55 @@ def interfaces_for(modules) -> dict[int, list[ExposedElement]]:
     return interfaces
 
 
-def user_modules(membership: Membership, *, q: str = "", level: str = "") -> QuerySet:
-    """Every module of the membership's infrastructure with the member's level and its parts.
+def user_module_keys(membership: Membership, *, q: str = "", level: str = "") -> QuerySet:
+    """Every module of the membership's infrastructure, filtered and ordered, without
+    per-row work: page this, then `user_module_rows` for the rows shown."""
+    qs = Module.objects.filter(infrastructure_id=membership.infrastructure_id)
+    if q:
+        qs = qs.filter(name__icontains=q)
+    wanted = _level_filter(level)
+    if wanted is not None:
+        qs = qs.filter(door.level_exactly_q(membership.user, wanted))
+    return qs.order_by("name", "id")
 
-    Annotates `team_level`, `team_name`, `grant_level` and `level` (effective). One query.
-    """
-    user = membership.user
-    qs = Module.objects.filter(infrastructure_id=membership.infrastructure_id).annotate(
+
+def _with_level_parts(qs: QuerySet, user) -> QuerySet:
+    return qs.annotate(
         team_level=team_level_subquery(user),
         team_name=team_name_subquery(user),
         grant_level=grant_level_subquery(user),
         level=effective_level_expression(user),
     )
-    if q:
-        qs = qs.filter(name__icontains=q)
-    wanted = _level_filter(level)
-    if wanted is not None:
-        qs = qs.filter(door.level_exactly_q(user, wanted))
-    return qs.order_by("name", "id")
+
+
+_MEMBER_LEVEL_PARTS = PageStatement(
+    lambda user_pk, pks: _with_level_parts(Module.objects.filter(pk__in=pks), user_pk).values_list(
+        "pk", "level", "team_level", "team_name", "grant_level"
+    )
+)
+
+
+def user_module_rows(membership: Membership, pks) -> list:
+    """The modules `pks` with the member's `level` and its parts (two queries: the rows,
+    then their levels by a statement compiled once per member)."""
+    rows = list(
+        Module.objects.filter(infrastructure_id=membership.infrastructure_id, pk__in=list(pks))
+    )
+    parts = {row[0]: row[1:] for row in _MEMBER_LEVEL_PARTS.rows(membership.user_id, pks)}
+    for module in rows:
+        level, module.team_level, module.team_name, module.grant_level = parts.get(
+            module.pk, (0, None, None, None)
+        )
+        module.level = level or 0
+    return rows
+
+
+def user_modules(membership: Membership, *, q: str = "", level: str = "") -> QuerySet:
+    """Every module of the membership's infrastructure with the member's level and its parts.
+
+    Annotates `team_level`, `team_name`, `grant_level` and `level` (effective). One query.
+    """
+    return _with_level_parts(user_module_keys(membership, q=q, level=level), membership.user)
 
 
 def row_sources(
@@ -104,6 +157,51 @@ class PermissionRow:
         }
 
 
+def module_permission_keys(module: Module, *, q: str = "") -> QuerySet:
+    """Members of the module's infrastructure by username, without per-row work: page
+    this, then `module_permission_rows` for the rows shown."""
+    memberships = Membership.objects.filter(infrastructure_id=module.infrastructure_id)
+    if q:
+        memberships = memberships.filter(user__username__icontains=q)
+    return memberships.order_by("user__username", "id")
+
+
+def _with_module_level(memberships: QuerySet, module: Module) -> QuerySet:
+    return memberships.select_related("user", "infrastructure").annotate(
+        level=effective_level_expression(
+            OuterRef("user"), module=module.pk, infrastructure=module.infrastructure_id
+        ),
+        team_level=team_level_subquery(OuterRef("user"), module.pk),
+        team_name=team_name_subquery(OuterRef("user"), module.pk),
+        grant_level=grant_level_subquery(OuterRef("user"), module.pk),
+    )
+
+
+_MODULE_LEVEL_PARTS = PageStatement(
+    lambda key, pks: _with_module_level(
+        Membership.objects.filter(pk__in=pks), Module(pk=key[0], infrastructure_id=key[1])
+    ).values_list("pk", "level", "team_level", "team_name", "grant_level")
+)
+
+
+def module_permission_rows(module: Module, pks) -> list:
+    """The memberships `pks` with the member's level on `module` and its parts (two
+    queries: the rows, then their levels by a statement compiled once per module)."""
+    rows = list(
+        Membership.objects.filter(
+            infrastructure_id=module.infrastructure_id, pk__in=list(pks)
+        ).select_related("user", "infrastructure")
+    )
+    key = (module.pk, module.infrastructure_id)
+    parts = {row[0]: row[1:] for row in _MODULE_LEVEL_PARTS.rows(key, pks)}
+    for membership in rows:
+        level, membership.team_level, membership.team_name, membership.grant_level = parts.get(
+            membership.pk, (0, None, None, None)
+        )
+        membership.level = level or 0
+    return rows
+
+
 def module_permission_memberships(module: Module, *, q: str = "") -> QuerySet:
     """Members of the module's infrastructure, annotated with their team and grant on it.
 
@@ -111,22 +209,7 @@ def module_permission_memberships(module: Module, *, q: str = "") -> QuerySet:
     grants and teams of non-members count for nothing (see levels_sql), so the members
     are everyone with a level.
     """
-    memberships = (
-        Membership.objects.filter(infrastructure_id=module.infrastructure_id)
-        .select_related("user", "infrastructure")
-        .annotate(
-            level=effective_level_expression(
-                OuterRef("user"), module=module.pk, infrastructure=module.infrastructure_id
-            ),
-            team_level=team_level_subquery(OuterRef("user"), module.pk),
-            team_name=team_name_subquery(OuterRef("user"), module.pk),
-            grant_level=grant_level_subquery(OuterRef("user"), module.pk),
-        )
-        .order_by("user__username")
-    )
-    if q:
-        memberships = memberships.filter(user__username__icontains=q)
-    return memberships
+    return _with_module_level(module_permission_keys(module, q=q), module)
 
 
 def permission_rows(memberships) -> list[PermissionRow]:

@@ -204,7 +204,9 @@ def _store_version(
         marked_code=(mark or {}).get("activation_code", ""),
         published_by=user,
     )
-    version.full_clean(exclude=["module"], validate_unique=False, validate_constraints=False)
+    version.full_clean(
+        exclude=["module", "published_by"], validate_unique=False, validate_constraints=False
+    )
     version.save()
     ExposedElement.objects.bulk_create(
         ExposedElement(version=version, name=e.name, kind=e.kind, signature=e.signature)
@@ -293,7 +295,12 @@ def _module_for_manifest(
             description=manifest.description,
             created_by=user,
         )
-        module.full_clean(validate_unique=False, validate_constraints=False)
+        # The foreign keys are rows this publish holds (no existence queries for them).
+        module.full_clean(
+            exclude=["infrastructure", "created_by"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
         try:
             with transaction.atomic():
                 module.save()

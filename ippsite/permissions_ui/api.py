@@ -5,12 +5,13 @@
 
 from django.contrib.auth import get_user_model
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.levels import Level
+from ippsite.registry_ui.api.common import paginate_keys, paginated
 from permissions import door, selectors, services
 
 User = get_user_model()
@@ -47,17 +48,29 @@ def _user(username: str):
 
 
 class ModulePermissionList(APIView):
-    """GET: every member of the module's infrastructure with their level and its sources."""
+    """GET: the members of the module's infrastructure with their level and its sources,
+    by username, paginated `{count, next, previous, results}` (`?q=` part of a username)."""
 
     @extend_schema(
-        responses=PermissionOut(many=True),
+        parameters=[OpenApiParameter("q", str, description="Part of the username.")],
+        responses={
+            200: paginated(PermissionOut),
+            403: OpenApiResponse(description="a module whose infrastructure you do not administer"),
+            404: OpenApiResponse(description="a module you cannot see"),
+        },
         operation_id="module_permissions_list",
         tags=["permissions"],
     )
     def get(self, request, pk: int):
         module = door.administered_module_for_user(request.user, pk)
-        rows = selectors.module_permissions(module)
-        return Response(PermissionOut([r.as_dict() for r in rows], many=True).data)
+        q = request.query_params.get("q", "").replace("\x00", "").strip()
+        return paginate_keys(
+            self,
+            request,
+            selectors.module_permission_keys(module, q=q),
+            lambda pks: selectors.module_permission_rows(module, pks),
+            lambda page: [row.as_dict() for row in selectors.permission_rows(page)],
+        )
 
 
 class ModulePermissionDetail(APIView):

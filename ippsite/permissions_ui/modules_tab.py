@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.errors import DomainError
 from core.levels import Level
-from ippsite.paging import paginate
+from ippsite.paging import paginate_keys
 from ippsite.permissions_ui.forms import BulkLevelForm, ModuleFilterForm, RowLevelForm
 from ippsite.permissions_ui.sources import link_sources
 from permissions import door, selectors, services
@@ -34,7 +34,7 @@ def _matching(request, membership):
     """The filter form and the member's modules it selects (a queryset, not loaded)."""
     filters = ModuleFilterForm(request.GET or None)
     cleaned = filters.cleaned_data if filters.is_valid() else {}
-    return filters, selectors.user_modules(
+    return filters, selectors.user_module_keys(
         membership, q=cleaned.get("q", ""), level=cleaned.get("level", "")
     )
 
@@ -104,7 +104,7 @@ def user_modules(request, pk, user_pk):
     membership = _target_membership(infrastructure, user_pk)
     target = membership.user
     filters, matching = _matching(request, membership)
-    page = paginate(request, matching)
+    page = paginate_keys(request, matching, lambda pks: selectors.user_module_rows(membership, pks))
     rows = _rows(page, membership)
     bulk, status = BulkLevelForm(module_ids=[m.pk for m in rows]), 200
     if request.method == "POST":

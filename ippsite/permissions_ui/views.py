@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.errors import DomainError
 from core.levels import Level
-from ippsite.paging import paginate
+from ippsite.paging import paginate, paginate_keys, url_maker
 from ippsite.permissions_ui.forms import (
     CatalogFilterForm,
     GrantForm,
@@ -53,18 +53,19 @@ def catalog(request):
     infrastructures = list(door.infrastructures_for_user(request.user).only("id", "name"))
     form = CatalogFilterForm(request.GET or None, infrastructures=infrastructures)
     filters = form.cleaned_data if form.is_valid() else {}
-    modules = selectors.catalog_modules(
+    keys = selectors.catalog_keys(
         request.user,
         q=filters.get("q", ""),
         infrastructure=filters.get("infrastructure"),
         level=filters.get("level", ""),
     )
-    page = paginate(request, modules)
+    page = paginate_keys(request, keys, lambda pks: selectors.catalog_rows(request.user, pks))
     rows = list(page.object_list)
     interfaces = selectors.interfaces_for(rows)
+    module_url = url_maker("module")
     for module in rows:
         module.interface = interfaces.get(module.pk, [])
-        module.url = _url("module", module.pk)
+        module.url = module_url(module.pk)
     return render(
         request,
         "permissions/catalog.html",
@@ -187,8 +188,10 @@ def module_permissions(request, pk):
         status = _grant(request, module, form)
         if status == 302:
             return redirect("module_permissions", pk=module.pk)
-    page = paginate(
-        request, selectors.module_permission_memberships(module, q=request.GET.get("q", "").strip())
+    page = paginate_keys(
+        request,
+        selectors.module_permission_keys(module, q=request.GET.get("q", "").strip()),
+        lambda pks: selectors.module_permission_rows(module, pks),
     )
     rows = selectors.permission_rows(page.object_list)
     link_sources(rows, module.infrastructure_id)

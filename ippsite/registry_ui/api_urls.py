@@ -28,6 +28,11 @@ urlpatterns: list = [
     *_both("environments", infrastructures.EnvironmentListView, "api-environments"),
     *_both("environments/<int:pk>", infrastructures.EnvironmentDetailView, "api-environment"),
     *_both(
+        "environments/<int:pk>/deployments",
+        infrastructures.EnvironmentDeploymentsView,
+        "api-environment-deployments",
+    ),
+    *_both(
         "environments/<int:pk>/publish",
         infrastructures.EnvironmentPublishView,
         "api-environment-publish",

@@ -18,14 +18,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import DomainError, NotAllowed
 from core.levels import Level
-from ippsite.paging import paginate
+from ippsite.paging import paginate, paginate_keys, url_maker
 from ippsite.registry_ui.forms import DeployForm, EnvironmentForm, ProtectionForm, PublishForm
 from permissions import door
 from permissions.deployers import deployers_of
 from publishing import source as source_service
 from publishing.deploying import module_deploy
 from publishing.services import environment_change, environment_create, module_publish
-from registry.models import Deployment, Environment, ExposedElement, ModuleVersion
+from registry.models import Deployment, Environment, ExposedElement, Module, ModuleVersion
 
 # Files up to this size are shown inline when they are text; bigger ones are downloaded.
 INLINE_SOURCE_LIMIT = 512 * 1024
@@ -95,17 +95,27 @@ def _render_infrastructure(request, infra, form, can_manage: bool, status: int):
         ModuleVersion.objects.filter(module=OuterRef("pk")).order_by("-number").values("number")[:1]
     )
     q = request.GET.get("q", "").strip()
-    modules = door.modules_for_user(request.user).filter(infrastructure=infra)
+    modules = door.visible_modules(request.user).filter(infrastructure=infra)
     if q:
         modules = modules.filter(name__icontains=q)
-    modules = modules.annotate(latest_number=latest_number).order_by("name", "id")
+    modules = paginate_keys(
+        request,
+        modules.order_by("name", "id"),
+        lambda pks: door.with_levels(
+            request.user,
+            list(Module.objects.filter(pk__in=pks).annotate(latest_number=latest_number)),
+        ),
+    )
+    module_url = url_maker("module")
+    for module in modules.object_list:
+        module.url = module_url(module.pk)
     membership = door.membership_for(request.user, infra)
     context = {
         "infrastructure": infra,
         "environments": paginate(
             request, environments, param="envs", per_page=ENVIRONMENTS_PER_PAGE
         ),
-        "modules": paginate(request, modules),
+        "modules": modules,
         "q": q,
         "module_total": infra.modules.count(),
         "members_count": infra.memberships.count(),
@@ -172,13 +182,14 @@ def _publish(request, env: Environment):
 
 def _deployments_page(request, env: Environment):
     """A page of the environment's current deployments of modules the reader can see,
-    each with the reader's level and its version's exposed count: three queries a page.
+    each with the reader's level and its version's exposed count: four queries a page
+    (count, the page's keys, its rows, their levels), none for the rows before it.
     """
     q = request.GET.get("q", "").strip()
     deployments = Deployment.objects.filter(
         environment=env,
         is_current=True,
-        module__in=door.modules_for_user(request.user).values("pk"),
+        module__in=door.visible_modules(request.user).values("pk"),
     )
     if q:
         deployments = deployments.filter(module__name__icontains=q)
@@ -189,21 +200,22 @@ def _deployments_page(request, env: Environment):
         .annotate(n=Count("pk"))
         .values("n")
     )
-    page = paginate(
+    page = paginate_keys(
         request,
-        deployments.select_related("module", "version", "deployed_by")
-        .annotate(exposed_count=Subquery(exposed))
-        .order_by("module__name", "module_id"),
+        deployments.order_by("module__name", "module_id"),
+        lambda pks: (
+            Deployment.objects.filter(pk__in=pks)
+            .select_related("module", "version", "deployed_by")
+            .annotate(exposed_count=Subquery(exposed))
+        ),
     )
     rows = list(page.object_list)
-    levels = dict(
-        door.modules_for_user(request.user)
-        .filter(pk__in=[d.module_id for d in rows])
-        .values_list("pk", "level")
-    )
+    levels = door.levels_of(request.user, [d.module_id for d in rows])
+    module_url = url_maker("module")
     for deployment in rows:
         deployment.level = levels.get(deployment.module_id, 0)
         deployment.exposed_count = deployment.exposed_count or 0
+        deployment.module_url = module_url(deployment.module_id)
     return page, rows, q
 
 

@@ -297,4 +297,10 @@ def test_an_environment_is_visible_with_its_infrastructure(api, world, persona, 
     assert reply.status == status
     if status == 200:
         assert reply.json()["serial"] == world.acme_dev_env.serial
-        assert reply.json()["deployments"] == []
+        assert reply.json()["deployments_url"].endswith(
+            f"/api/v1/environments/{world.acme_dev_env.pk}/deployments"
+        )
+        listed = api(persona).get(f"environments/{world.acme_dev_env.pk}/deployments")
+        assert listed.status == 200 and listed.json()["results"] == []
+    else:
+        assert api(persona).get(f"environments/{world.acme_dev_env.pk}/deployments").status == 404

@@ -37,12 +37,12 @@ def test_a_developer_publishes_a_new_module(api, world):
     # the creator gets publish on the module, and sees it deployed in the environment
     module = api("developer").get(f"modules/{body['module']['id']}").json()
     assert module["level"] == "publish"
-    env = api("developer").get(f"environments/{world.acme_dev_env.pk}").json()
-    assert [d["module"]["name"] for d in env["deployments"]] == ["CustomerCore"]
-    assert env["deployments"][0]["version"]["number"] == 1
+    env = api("developer").get(f"environments/{world.acme_dev_env.pk}/deployments").json()
+    assert [d["module"]["name"] for d in env["results"]] == ["CustomerCore"]
+    assert env["results"][0]["version"]["number"] == 1
     # the contractor (no level) sees the environment but not what runs in it
-    hidden = api("contractor").get(f"environments/{world.acme_dev_env.pk}")
-    assert hidden.status == 200 and hidden.json()["deployments"] == []
+    hidden = api("contractor").get(f"environments/{world.acme_dev_env.pk}/deployments")
+    assert hidden.status == 200 and hidden.json()["results"] == []
 
 
 @pytest.mark.parametrize(
@@ -199,8 +199,8 @@ def test_who_may_deploy_a_version(api, world, persona, status):
             "version": version_id,
             "environment": world.acme_prod_env.pk,
         }
-        prod = api(persona).get(f"environments/{world.acme_prod_env.pk}").json()
-        assert [d["version"]["id"] for d in prod["deployments"]] == [version_id]
+        prod = api(persona).get(f"environments/{world.acme_prod_env.pk}/deployments").json()
+        assert [d["version"]["id"] for d in prod["results"]] == [version_id]
         assert AuditEntry.objects.filter(action="module.deployed").count() == 1
     else:
         assert not Deployment.objects.filter(environment=world.acme_prod_env).exists()
@@ -215,8 +215,8 @@ def test_redeploying_an_older_version_makes_it_current(api, world):
         "deployments", {"version": v1["version"]["id"], "environment": world.acme_dev_env.pk}
     )
     assert reply.status == 201
-    dev = client.get(f"environments/{world.acme_dev_env.pk}").json()
-    assert [d["version"]["number"] for d in dev["deployments"]] == [1]
+    dev = client.get(f"environments/{world.acme_dev_env.pk}/deployments").json()
+    assert [d["version"]["number"] for d in dev["results"]] == [1]
     detail = client.get(f"modules/{v1['module']['id']}").json()
     assert [d["version"] for d in detail["deployments"]] == [1]
 

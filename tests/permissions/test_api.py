@@ -51,8 +51,10 @@ def test_list_gives_every_member_their_level_and_sources(live_server, world, api
     )
     admin = Api(live_server.url, "acme_admin")
     admin.call("PUT", f"/modules/{api_module.pk}/permissions/developer", {"level": "publish"})
-    status, body = admin.call("GET", f"/modules/{api_module.pk}/permissions")
+    status, page = admin.call("GET", f"/modules/{api_module.pk}/permissions")
     assert status == 200
+    assert (page["count"], page["next"], page["previous"]) == (3, None, None)
+    body = page["results"]
     assert body == [
         {
             "username": "acme_admin",

@@ -39,6 +39,17 @@ def paginate(view, request, queryset, render):
     return paginator.get_paginated_response(render(rows))
 
 
+def paginate_keys(view, request, keys, fill, render):
+    """`paginate` over the primary keys of `keys` (filtered, ordered, nothing per row);
+    `fill(pks)` loads the page's rows with what they cost (levels...), `render(rows)` gives
+    the results. Nothing is computed for the rows before the page."""
+    paginator = Pagination()
+    pks = list(paginator.paginate_queryset(keys.values_list("pk", flat=True), request, view=view))
+    by_pk = {row.pk: row for row in fill(pks)} if pks else {}
+    rows = [by_pk[pk] for pk in pks if pk in by_pk]
+    return paginator.get_paginated_response(render(rows))
+
+
 def require_support(user) -> None:
     if not door.is_support(user):
         raise NotAllowed("Only support may do this.")

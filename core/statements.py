@@ -1,0 +1,58 @@
+"""Per-page statements compiled once: for queries whose Python compilation costs more
+than running them (the level CASE of permissions/levels_sql and its parts).
+
+`PageStatement(build)`: `build(key, pks)` gives a `values_list` queryset over rows
+`pk IN pks` whose first column is the pk; the statement is compiled once per `key` with
+BATCH placeholder pks and then run with each page's pks (padded with a pk that matches
+nothing), so a page costs one execution and no compilation. `key` must determine
+everything else in the SQL (a user pk, a module pk...).
+"""
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+from threading import Lock
+
+from django.db import connection
+
+BATCH = 50
+_NOTHING = -1  # no row has this pk
+
+
+class PageStatement:
+    def __init__(self, build: Callable, *, cache_size: int = 512):
+        self._build = build
+        self._cache: OrderedDict = OrderedDict()
+        self._size = cache_size
+        self._lock = Lock()
+
+    def _compiled(self, key: Hashable) -> tuple[str, tuple, int]:
+        cache_key = (connection.vendor, connection.settings_dict["NAME"], key)
+        with self._lock:
+            found = self._cache.get(cache_key)
+            if found is not None:
+                self._cache.move_to_end(cache_key)
+                return found
+        placeholders = list(range(-BATCH - 1, -1))  # distinct, below _NOTHING
+        sql, params = self._build(key, placeholders).order_by().query.sql_with_params()
+        params = tuple(params)
+        start = len(params) - BATCH
+        if list(params[start:]) != placeholders:
+            raise RuntimeError("the pks are not the statement's last parameters")
+        with self._lock:
+            self._cache[cache_key] = (sql, params, start)
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return sql, params, start
+
+    def rows(self, key: Hashable, pks: Iterable[int]) -> list[tuple]:
+        """The statement's rows for `pks` (any number: run per batch of BATCH)."""
+        pks = [int(pk) for pk in pks]
+        found: list[tuple] = []
+        for start in range(0, len(pks), BATCH):
+            batch = pks[start : start + BATCH]
+            sql, params, at = self._compiled(key)
+            values = [*params[:at], *batch, *[_NOTHING] * (BATCH - len(batch))]
+            with connection.cursor() as cursor:
+                cursor.execute(sql, values)
+                found.extend(cursor.fetchall())
+        return found
