@@ -43,7 +43,7 @@ def owner(live_server, world, tmp_path):
     _row, token = ApiToken.issue(world.acme_admin)
     call_command(
         "audit_witness",
-        *("--url", live_server.url, "--token", token, "--state", str(tmp_path / "witness")),
+        *("--url", live_server.url, f"--token={token}", "--state", str(tmp_path / "witness")),
         *("--name", "acme-owner"),
         stdout=StringIO(),
     )
@@ -65,7 +65,7 @@ def _b64(raw: bytes) -> str:
 
 def verify(owner, tmp_path, *extra) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-I", str(TOOL), "--url", owner.url, "--token", owner.token]
+        [sys.executable, "-I", str(TOOL), "--url", owner.url, f"--token={owner.token}"]
         + ["--log", owner.log, *owner.pins, *extra],
         capture_output=True,
         text=True,
