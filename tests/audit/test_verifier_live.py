@@ -91,6 +91,20 @@ def test_the_owner_proves_their_log_with_the_api_alone(owner, tmp_path):
     )
     assert offline.returncode == 0, offline.stderr
     assert offline.stdout == done.stdout
+    # the lines format (a .jsonl name): each entry's exact bytes on a line of its own
+    assert verify(owner, tmp_path, "--save", "log.jsonl").returncode == 0
+    lines = (tmp_path / "log.jsonl").read_bytes().split(b"\n")
+    assert len(lines) == 1 + 1203 + 1 and lines[-1] == b""
+    assert [json.loads(line) for line in lines[1:-1]] == [e["entry"] for e in saved["entries"]]
+    offline = subprocess.run(
+        [sys.executable, "-I", str(TOOL), "--export", "log.jsonl", *owner.pins, *required],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert offline.returncode == 0, offline.stderr
+    assert offline.stdout == done.stdout
 
 
 def test_an_edited_entry_fails_naming_its_index(owner, tmp_path):
