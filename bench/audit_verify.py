@@ -130,8 +130,9 @@ def run(args) -> int:
     columns, findings = _best(1, lambda: checks.column_pass(log, n))
     out = StringIO()
     whole, _ = _best(1, lambda: call_command("verify_audit", "--log", log, stdout=out))
-    messages = tool.read_export(str(lines_path))["messages"]
-    content, _ = _best(1, lambda: tool.check_lines(log, messages))
+    lines = tool.read_export(str(lines_path))
+    hashes = lines.leaf_hashes()
+    content, _ = _best(1, lambda: tool.check_lines(log, lines.entries(), hashes))
     json_time, json_verdict = _best(1, lambda: offline(json_path, content=True))
     size = sum(map(len, blobs))
     raw_rate = _line("raw sha256", best["raw"], n, f"{size / n:.0f} bytes per entry on average")

@@ -110,9 +110,9 @@ def test_an_empty_log_has_a_header_line_and_no_entries(tmp_path):
     assert data.count(b"\n") == 1 and data.endswith(b"\n")
     path = tmp_path / "empty.jsonl"
     path.write_bytes(data)
-    assert tool.read_export(str(path))["messages"] == []
+    assert tool.read_export(str(path)).leaf_hashes() == []
     path.write_bytes(data[:-1])  # no final newline: still no entries
-    assert tool.read_export(str(path))["messages"] == []
+    assert tool.read_export(str(path)).leaf_hashes() == []
 
 
 def test_an_edited_entry_fails_on_the_root(export, check):
@@ -152,9 +152,13 @@ def test_an_entry_of_another_log_fails(export, check):
     _fails(check(lines), export["log"], "entry 4: says log 'site'")
 
 
+def _content(raw: bytes) -> None:
+    tool.check_lines("7", [raw], tool.leaf_hashes([raw]))
+
+
 def test_the_content_pass_refuses_entries_that_are_not_canonical_json():
     good = b'{"index":0,"log":"7"}'
-    tool.check_lines("7", [b"\x00" + good])
+    _content(good)
     for raw, why in [
         (b'{"index": 0,"log":"7"}', "entry 0: leaf is not canonical JSON"),
         (b'{"log":"7","index":0}', "entry 0: leaf is not canonical JSON"),
@@ -164,7 +168,16 @@ def test_the_content_pass_refuses_entries_that_are_not_canonical_json():
         (b'{"index":true,"log":"7"}', "entry 0: says index True, expected 0"),
     ]:
         with pytest.raises(tool.Failed, match=why.replace("(", r"\(")):
-            tool.check_lines("7", [b"\x00" + raw])
+            _content(raw)
+    with pytest.raises(tool.Failed, match="entry 0: the export changed while it was read"):
+        tool.check_lines("7", [good], tool.leaf_hashes([b'{"index":0,"log":"8"}']))
+
+
+def test_the_lines_are_read_in_blocks_that_cut_across_entries(export, check, monkeypatch):
+    monkeypatch.setattr(tool, "BLOCK", 97)  # entries are longer: most blocks hold no newline
+    code, out, err = check(_lines(export))
+    assert code == 0, err
+    assert out.startswith(f"ok: {SIZE} entries in log {export['log']}, root ")
 
 
 def test_an_entry_that_cannot_be_one_line_is_saved_in_the_json_format(export):
@@ -173,11 +186,7 @@ def test_an_entry_that_cannot_be_one_line_is_saved_in_the_json_format(export):
     assert tool.lines_export(export) is None
 
 
-def test_a_json_export_cannot_pass_itself_off_as_lines(export, tmp_path, capsys):
-    """ "messages" is what read_export makes of a lines file; a JSON file naming it is ignored."""
-    forged = dict(export, messages=[], tree_head=dict(export["tree_head"]))
-    path = tmp_path / "log.json"
-    path.write_text(json.dumps(forged))
-    assert "messages" not in tool.read_export(str(path))
-    assert tool.main(["--export", str(path), *_pins()]) == 0
-    capsys.readouterr()
+def test_entries_inside_a_lines_header_count_for_nothing(export, check):
+    """A header line carrying the JSON format's entries is still a header: no entry lines."""
+    header = json.dumps(dict(export, format="ipp-site log export v2")).encode()
+    _fails(check([header]), export["log"], f"the tree head counts {SIZE} entries, the log holds 0")
