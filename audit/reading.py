@@ -4,17 +4,25 @@ The tree pass of verify_audit spends most of its time here, so this bypasses the
 per-row machinery: one plain query per chunk, rows taken straight from the driver. On
 SQLite the column is read through CAST (an expression has no declared type, so the driver
 looks up no converter per row); on PostgreSQL with a server-binding cursor in binary format
-(no hex decoding of bytea).
+(no hex decoding of bytea). leaf_message_chunks reads one chunk ahead, in a worker thread,
+while the caller hashes the current one.
+
+Tried and dropped: having the database join a chunk's entries into one value
+(string_agg / group_concat with a separator, one split in Python). Fewer Python objects
+per row, but the aggregate cost the database more than the driver's rows cost here: the
+tree pass ran 10-30% slower on both databases in the same runs.
 """
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from operator import itemgetter
 
 import psycopg
 from django.db import connection
 
 _first = itemgetter(0)
+_leaf_prefix = b"\x00".__add__
 
 
 def _sql(placeholder: str, column: str) -> str:
@@ -55,106 +63,45 @@ def _column(log_id: str, start: int, end: int, column: str) -> list[bytes]:
         return [bytes(row[0]) for row in cursor.fetchall()]
 
 
-# --- a whole chunk in one value -----------------------------------------------------------
-#
-# The tree pass needs, per entry, one bytes object 0x00 ‖ entry (what its leaf hash hashes).
-# Fetching rows costs a tuple and a driver conversion per row; instead the database joins
-# the chunk's entries into one value, separated by 0x0a 0x00, and one C-level split gives
-# the leaf messages (the first gets its 0x00 in Python). Canonical JSON has no raw newline,
-# so the parts are the rows exactly when there are as many parts as rows (counted in the
-# same query): any entry holding a 0x0a byte makes more parts than rows, and the caller
-# then reads that chunk row by row.
-
-_SEPARATOR = b"\n\x00"
-_JOINED = ("postgresql", "sqlite")
-
-
-def _joined_sql(placeholder: str) -> str:
-    """count(*) and the entries joined by the separator, in index order, in one row.
-
-    The rows come from a subquery ordered by index: an aggregate over an ordered subquery,
-    with no join, consumes them in that order (PostgreSQL documents it for its aggregates;
-    SQLite does not flatten such a subquery, its rule 16, and has no ORDER BY inside
-    group_concat before 3.44). ORDER BY inside string_agg would sort every entry's bytes
-    again, at twice the cost. The tamper tests reorder entries and expect the finding.
-    """
-    q = connection.ops.quote_name
-    where = (
-        f"{q('log_id')} = {placeholder} AND {q('index')} >= {placeholder} "
-        f"AND {q('index')} < {placeholder}"
-    )
-    rows = f"SELECT {q('leaf')} FROM {q('audit_entry')} WHERE {where} ORDER BY {q('index')}"
-    if connection.vendor == "postgresql":
-        joined = f"string_agg({q('leaf')}, {placeholder})"
-    else:  # group_concat reads a blob's bytes as they are; CAST gives them back as a blob
-        joined = f"CAST(group_concat({q('leaf')}, {placeholder}) AS BLOB)"
-    return f"SELECT count(*), {joined} FROM ({rows}) AS {q('chunk')}"
-
-
-def _joined(raw, vendor: str, sql: str, params: tuple) -> tuple[int, bytes]:
-    """Runs in any thread: the driver's connection itself, not Django's per-thread wrapper."""
+def _prefixed_rows(raw, vendor: str, sql: str, params: tuple) -> list[bytes]:
+    """0x00 ‖ entry for each row, in C-level loops; in any thread (the driver's connection)."""
     if vendor == "postgresql":
         with psycopg.Cursor(raw) as cursor:
             cursor.execute(sql, params, binary=True)
-            count, data = cursor.fetchone()
+            rows = cursor.fetchall()
     else:
-        count, data = raw.execute(sql, params).fetchone()
-    return count, bytes(data or b"")
-
-
-def _split(log_id: str, start: int, end: int, count: int, data: bytes) -> list[bytes]:
-    if not count:
-        return []
-    parts = data.split(b"\n")
-    if len(parts) != count:  # an entry holds a newline: not canonical, read it as it is
-        return [b"\x00" + leaf for leaf in leaves(log_id, start, end)]
-    parts[0] = b"\x00" + parts[0]
-    return parts
-
-
-def _query(log_id: str, start: int, end: int):
-    """What a chunk's joined read needs, taken in the caller's thread: (raw, vendor, sql, params)."""
-    connection.ensure_connection()
-    placeholder = "%s" if connection.vendor == "postgresql" else "?"
-    params = (_SEPARATOR, log_id, start, end)
-    return connection.connection, connection.vendor, _joined_sql(placeholder), params
-
-
-def leaf_messages(log_id: str, start: int, end: int) -> list[bytes]:
-    """0x00 ‖ entry bytes for every entry with start <= index < end, in index order.
-
-    What the leaf hashes hash, ready for C-level hashing. Missing entries are absent.
-    """
-    if connection.vendor not in _JOINED:
-        return [b"\x00" + leaf for leaf in leaves(log_id, start, end)]
-    count, data = _joined(*_query(log_id, start, end))
-    return _split(log_id, start, end, count, data)
+        rows = raw.execute(sql, params).fetchall()
+    return list(map(_leaf_prefix, map(_first, rows)))
 
 
 def leaf_message_chunks(log_id: str, size: int, chunk: int) -> Iterator[list[bytes]]:
-    """leaf_messages of [0, chunk), [chunk, 2 chunk), … up to size, reading one chunk ahead.
+    """0x00 ‖ entry bytes (what leaf hashes hash) of the entries of [0, chunk), [chunk, 2
+    chunk), … up to size, in index order; missing entries are absent from their chunk.
 
-    The next chunk's query runs in a worker thread while the caller hashes this one: both
+    The next chunk's query runs in a worker thread while the caller hashes this one: the
     drivers release the GIL while the database works (SQLite's step, PostgreSQL's wait), so
-    reading overlaps hashing. The worker uses this thread's connection (same transaction);
-    the generator waits for it before it ends, so close it (or exhaust it) before querying
-    again.
+    with a core to spare reading overlaps hashing. The worker uses this thread's connection
+    (same transaction); the generator waits for it before it ends, so close it (or exhaust
+    it) before querying again.
     """
     ranges = [(start, min(start + chunk, size)) for start in range(0, size, chunk)]
-    if connection.vendor not in _JOINED:
+    connection.ensure_connection()
+    if connection.vendor not in ("postgresql", "sqlite"):
         for start, end in ranges:
-            yield leaf_messages(log_id, start, end)
+            yield list(map(_leaf_prefix, leaves(log_id, start, end)))
         return
-    queries = [_query(log_id, start, end) for start, end in ranges]
+    placeholder = "%s" if connection.vendor == "postgresql" else "?"
+    read = partial(
+        _prefixed_rows, connection.connection, connection.vendor, _sql(placeholder, "leaf")
+    )
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-read") as pool:
-        pending = pool.submit(_joined, *queries[0]) if queries else None
+        pending = pool.submit(read, (log_id, *ranges[0])) if ranges else None
         try:
-            for position, (start, end) in enumerate(ranges):
-                count, data = pending.result()
+            for position in range(len(ranges)):
+                messages = pending.result()
                 pending = None
-                messages = _split(log_id, start, end, count, data)  # may query: nothing pending
-                if position + 1 < len(queries):
-                    pending = pool.submit(_joined, *queries[position + 1])
+                if position + 1 < len(ranges):
+                    pending = pool.submit(read, (log_id, *ranges[position + 1]))
                 yield messages
         finally:
             if pending is not None and not pending.cancel():

@@ -146,8 +146,8 @@ def test_an_entry_past_the_signed_size_is_caught(log):
 
 
 def test_an_entry_holding_a_raw_newline_is_read_as_it_is_and_caught(log):
-    """The tree pass splits a chunk read as one value on newlines; an entry holding one (JSON
-    whitespace: not canonical) makes the chunk be read row by row, and is caught at its index."""
+    """An entry holding a raw newline (JSON whitespace: not canonical), its leaf hash
+    recomputed, is caught at its index (exports and joined reads split on newlines)."""
     raw = bytes(tamper.rows(log).get(index=5).leaf)
     forged = raw.replace(b'"details":{"n":5}', b'"details":{"n":\n5}')
     assert forged != raw
@@ -156,8 +156,8 @@ def test_an_entry_holding_a_raw_newline_is_read_as_it_is_and_caught(log):
 
 
 def test_two_entries_smuggled_into_one_row_are_caught(log):
-    """Entries 5 and 6 joined into one row by the very separator the tree pass splits on, the
-    rest renumbered down: the split gives back every original entry, but not as many rows."""
+    """Entries 5 and 6 joined into one row by a newline and 0x00, the rest renumbered down:
+    a reader splitting on newlines would get every original entry back; the rows are fewer."""
     five, six = (bytes(tamper.rows(log).get(index=i).leaf) for i in (5, 6))
     tamper.rows(log).filter(index=5).update(leaf=five + b"\n\x00" + six)
     tamper.rows(log).filter(index=6).delete()
