@@ -24,7 +24,7 @@ from django.db.models import Max
 from audit import merkle, reading
 from audit.entries import COLUMNS, columns_of
 from audit.models import AuditEntry, AuditLog, Cosignature, TreeHead
-from audit.streaming import CHUNK, PrefixRoots, leaf_hashes
+from audit.streaming import CHUNK, PrefixRoots, hash_messages
 from core import keys
 
 
@@ -103,25 +103,36 @@ def tree_pass(state: LogState, chunk: int = CHUNK) -> list[Finding]:
     tree = PrefixRoots(chunk)
     sizes = sorted(state.heads)
     next_head, good = 0, 0  # good: size of the last head whose root the entries give
-    for start in range(0, max(size, 1), chunk):
-        end = min(start + chunk, size)
-        leaves = reading.leaves(log, start, end)
-        if len(leaves) != end - start:
-            index = _first_missing(log, start, end)
-            return [Finding(log, index, f"entry {index} is missing (the log's size is {size})")]
-        tree.add(leaf_hashes(leaves))
-        while next_head < len(sizes) and sizes[next_head] <= tree.size:
-            head = state.heads[sizes[next_head]]
-            if tree.root(head.size) != head.root:
-                return [
-                    Finding(
-                        log,
-                        good,
-                        f"the entries before index {head.size} do not give the root of the "
-                        f"signed head at size {head.size} (changed, inserted or reordered)",
-                    )
-                ]
-            good, next_head = head.size, next_head + 1
+    missing = None
+    chunks = reading.leaf_message_chunks(log, size, chunk)
+    try:
+        for start, messages in zip(range(0, size, chunk), chunks, strict=True):
+            if len(messages) != min(start + chunk, size) - start:
+                missing = start
+                break
+            tree.add(hash_messages(messages))
+            while next_head < len(sizes) and sizes[next_head] <= tree.size:
+                head = state.heads[sizes[next_head]]
+                if tree.root(head.size) != head.root:
+                    return [
+                        Finding(
+                            log,
+                            good,
+                            f"the entries before index {head.size} do not give the root of the "
+                            f"signed head at size {head.size} (changed, inserted or reordered)",
+                        )
+                    ]
+                good, next_head = head.size, next_head + 1
+    finally:
+        chunks.close()  # no read left running before the queries below
+    if missing is not None:
+        index = _first_missing(log, missing, min(missing + chunk, size))
+        return [Finding(log, index, f"entry {index} is missing (the log's size is {size})")]
+    while next_head < len(sizes) and sizes[next_head] == 0:  # the empty log's head
+        head = state.heads[0]
+        if head.root != merkle.EMPTY_ROOT:
+            return [Finding(log, 0, "the signed head at size 0 is not the empty tree's root")]
+        next_head += 1
     findings = _log_row(state, tree)
     findings += _latest_signature(state)
     findings += _cosignatures(state)

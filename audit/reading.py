@@ -4,15 +4,25 @@ The tree pass of verify_audit spends most of its time here, so this bypasses the
 per-row machinery: one plain query per chunk, rows taken straight from the driver. On
 SQLite the column is read through CAST (an expression has no declared type, so the driver
 looks up no converter per row); on PostgreSQL with a server-binding cursor in binary format
-(no hex decoding of bytea).
+(no hex decoding of bytea). On PostgreSQL leaf_message_chunks reads one chunk ahead, in
+a worker thread, while the caller hashes the current one.
+
+Tried and dropped: having the database join a chunk's entries into one value
+(string_agg / group_concat with a separator, one split in Python). Fewer Python objects
+per row, but the aggregate cost the database more than the driver's rows cost here: the
+tree pass ran 10-30% slower on both databases in the same runs.
 """
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from operator import itemgetter
 
 import psycopg
 from django.db import connection
 
 _first = itemgetter(0)
+_leaf_prefix = b"\x00".__add__
 
 
 def _sql(placeholder: str, column: str) -> str:
@@ -51,3 +61,43 @@ def _column(log_id: str, start: int, end: int, column: str) -> list[bytes]:
     with connection.cursor() as cursor:
         cursor.execute(_sql("%s", column), params)
         return [bytes(row[0]) for row in cursor.fetchall()]
+
+
+def _prefixed_rows(raw, sql: str, params: tuple) -> list[bytes]:
+    """0x00 ‖ entry for each row, in C-level loops; in any thread (psycopg's connection)."""
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return list(map(_leaf_prefix, map(_first, cursor.fetchall())))
+
+
+def leaf_message_chunks(log_id: str, size: int, chunk: int) -> Iterator[list[bytes]]:
+    """0x00 ‖ entry bytes (what leaf hashes hash) of the entries of [0, chunk), [chunk, 2
+    chunk), … up to size, in index order; missing entries are absent from their chunk.
+
+    On PostgreSQL the next chunk's query runs in a worker thread while the caller hashes
+    this one: psycopg releases the GIL while the server works and converts the rows in one
+    go, so with a core to spare reading overlaps hashing. The worker uses this thread's
+    connection (same transaction); the generator waits for it before it ends, so close it
+    (or exhaust it) before querying again. Not on SQLite: its driver takes the GIL back for
+    every row, and a worker contending with the hashing thread row by row read slower than
+    reading in turn.
+    """
+    ranges = [(start, min(start + chunk, size)) for start in range(0, size, chunk)]
+    connection.ensure_connection()
+    if connection.vendor != "postgresql":
+        for start, end in ranges:
+            yield list(map(_leaf_prefix, leaves(log_id, start, end)))
+        return
+    read = partial(_prefixed_rows, connection.connection, _sql("%s", "leaf"))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-read") as pool:
+        pending = pool.submit(read, (log_id, *ranges[0])) if ranges else None
+        try:
+            for position in range(len(ranges)):
+                messages = pending.result()
+                pending = None
+                if position + 1 < len(ranges):
+                    pending = pool.submit(read, (log_id, *ranges[position + 1]))
+                yield messages
+        finally:
+            if pending is not None and not pending.cancel():
+                pending.exception()  # wait: never leave a query running on the connection

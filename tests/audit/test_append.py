@@ -10,6 +10,7 @@ from audit import appending, merkle
 from audit.entries import canonical
 from audit.models import AuditEntry, AuditLog, Cosignature, TreeHead, Witness
 from audit.services import audit_record, audit_record_many
+from audit.synthetic import bulk_append
 from audit.verify import verify_log
 from core import keys
 from tests import factories
@@ -174,6 +175,42 @@ def test_append_cost_does_not_grow_with_the_log(world, django_assert_num_queries
         record()
     with django_assert_num_queries(7):
         record()
+
+
+def test_an_append_hashes_and_queries_alike_at_2_entries_and_at_1024(
+    world, django_assert_num_queries, monkeypatch
+):
+    """The border keeps an append at O(log n) hashes: from size 2 and from size 1024 (both
+    with no carry and two border subtrees after) it is one leaf hash, one node hash and the
+    same queries; nothing reads or hashes the entries already there."""
+    monkeypatch.setattr(appending, "RECENT_HEADS", 1)
+    counted = {"leaf": 0, "node": 0}
+
+    def counting(name, real):
+        def hashed(*args):
+            counted[name] += 1
+            return real(*args)
+
+        return hashed
+
+    monkeypatch.setattr(merkle, "leaf_hash", counting("leaf", merkle.leaf_hash))
+    monkeypatch.setattr(merkle, "node_hash", counting("node", merkle.node_hash))
+
+    def append_at(size: int) -> dict:
+        assert AuditLog.objects.get(id=str(world.acme.pk)).size == size
+        counted.update(leaf=0, node=0)
+        with django_assert_num_queries(7):  # lock, entry, head, prune, log row, savepoint
+            audit_record(actor=world.support, action="module.deployed", infrastructure=world.acme)
+        return dict(counted)
+
+    for _ in range(2):
+        audit_record(actor=world.support, action="module.deployed", infrastructure=world.acme)
+    small = append_at(2)
+    bulk_append(1024 - 3, infrastructure_id=world.acme.pk)
+    large = append_at(1024)
+    assert small == large == {"leaf": 1, "node": 1}
+    log = AuditLog.objects.get(id=str(world.acme.pk))
+    assert bytes(log.root) == root_of(str(world.acme.pk))  # and it is the right tree
 
 
 def test_old_heads_are_pruned_but_the_latest_and_cosigned_ones_stay(world, monkeypatch):

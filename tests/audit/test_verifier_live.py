@@ -43,7 +43,7 @@ def owner(live_server, world, tmp_path):
     _row, token = ApiToken.issue(world.acme_admin)
     call_command(
         "audit_witness",
-        *("--url", live_server.url, "--token", token, "--state", str(tmp_path / "witness")),
+        *("--url", live_server.url, f"--token={token}", "--state", str(tmp_path / "witness")),
         *("--name", "acme-owner"),
         stdout=StringIO(),
     )
@@ -65,7 +65,7 @@ def _b64(raw: bytes) -> str:
 
 def verify(owner, tmp_path, *extra) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-I", str(TOOL), "--url", owner.url, "--token", owner.token]
+        [sys.executable, "-I", str(TOOL), "--url", owner.url, f"--token={owner.token}"]
         + ["--log", owner.log, *owner.pins, *extra],
         capture_output=True,
         text=True,
@@ -84,6 +84,20 @@ def test_the_owner_proves_their_log_with_the_api_alone(owner, tmp_path):
     assert len(saved["entries"]) == 1203 and saved["tree_head"]["size"] == 1203
     offline = subprocess.run(
         [sys.executable, "-I", str(TOOL), "--export", "log.json", *owner.pins, *required],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert offline.returncode == 0, offline.stderr
+    assert offline.stdout == done.stdout
+    # the lines format (a .jsonl name): each entry's exact bytes on a line of its own
+    assert verify(owner, tmp_path, "--save", "log.jsonl").returncode == 0
+    lines = (tmp_path / "log.jsonl").read_bytes().split(b"\n")
+    assert len(lines) == 1 + 1203 + 1 and lines[-1] == b""
+    assert [json.loads(line) for line in lines[1:-1]] == [e["entry"] for e in saved["entries"]]
+    offline = subprocess.run(
+        [sys.executable, "-I", str(TOOL), "--export", "log.jsonl", *owner.pins, *required],
         capture_output=True,
         text=True,
         cwd=tmp_path,

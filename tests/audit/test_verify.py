@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from audit import merkle
+from audit import checks, merkle
 from audit.entries import canonical
 from audit.models import AuditLog, Cosignature, LogVerification, TreeHead, Witness
 from audit.services import audit_record
@@ -143,6 +143,42 @@ def test_an_entry_past_the_signed_size_is_caught(log):
     last.pk, last.index = None, SIZE
     last.save(force_insert=True)
     caught(log, SIZE, "entries past the log's signed size")
+
+
+def test_an_entry_holding_a_raw_newline_is_read_as_it_is_and_caught(log):
+    """An entry holding a raw newline (JSON whitespace: not canonical), its leaf hash
+    recomputed, is caught at its index (exports and joined reads split on newlines)."""
+    raw = bytes(tamper.rows(log).get(index=5).leaf)
+    forged = raw.replace(b'"details":{"n":5}', b'"details":{"n":\n5}')
+    assert forged != raw
+    tamper.rows(log).filter(index=5).update(leaf=forged, leaf_hash=merkle.leaf_hash(forged))
+    caught(log, 5, "root of the signed head at size 6")
+
+
+def test_two_entries_smuggled_into_one_row_are_caught(log):
+    """Entries 5 and 6 joined into one row by a newline and 0x00, the rest renumbered down:
+    a reader splitting on newlines would get every original entry back; the rows are fewer."""
+    five, six = (bytes(tamper.rows(log).get(index=i).leaf) for i in (5, 6))
+    tamper.rows(log).filter(index=5).update(leaf=five + b"\n\x00" + six)
+    tamper.rows(log).filter(index=6).delete()
+    for index in range(7, SIZE):
+        tamper.rows(log).filter(index=index).update(index=index - 1)
+    caught(log, 5, "not an entry")
+    findings = checks.tree_pass(checks.read_state(log))  # the tree pass alone also fails
+    assert [(f.log, f.index) for f in findings] == [(log, SIZE - 1)]
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 8])
+def test_the_tree_pass_reads_chunk_by_chunk_ahead_of_hashing(log, chunk):
+    assert checks.tree_pass(checks.read_state(log), chunk) == []
+    tamper.swap(log, 6, 10)  # caught in a later chunk than the first
+    [finding] = checks.tree_pass(checks.read_state(log), chunk)
+    assert (finding.log, finding.index) == (log, 6)
+    assert "root of the signed head at size 7" in finding.problem
+    tamper.swap(log, 6, 10)
+    tamper.rows(log).filter(index=9).delete()  # a query follows: no read may still be running
+    [finding] = checks.tree_pass(checks.read_state(log), chunk)
+    assert (finding.index, finding.problem) == (9, f"entry 9 is missing (the log's size is {SIZE})")
 
 
 # --- columns beside the bytes ---------------------------------------------------------

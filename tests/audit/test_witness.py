@@ -55,7 +55,7 @@ def site(live_server, world, tmp_path):
 
 def witness(site, *extra) -> tuple[int, str]:
     out = StringIO()
-    args = ["--url", site.url, "--token", site.token, "--state", str(site.state), *extra]
+    args = ["--url", site.url, f"--token={site.token}", "--state", str(site.state), *extra]
     try:
         call_command("audit_witness", *args, "--name", "acme-owner", stdout=out)
     except CommandError as exc:
@@ -86,7 +86,7 @@ def test_a_new_key_is_private_and_an_unregistered_witness_is_told_to_register(si
     with pytest.raises(CommandError) as refused:
         call_command(
             "audit_witness",
-            *("--url", site.url, "--token", site.token, "--state", str(state)),
+            *("--url", site.url, f"--token={site.token}", "--state", str(state)),
             *("--name", "newcomer"),
             stdout=out,
         )
@@ -162,7 +162,7 @@ def test_the_witness_needs_nothing_but_the_api(site, tmp_path):
     }
     done = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "audit_witness"]
-        + ["--url", site.url, "--token", site.token, "--state", str(site.state)]
+        + ["--url", site.url, f"--token={site.token}", "--state", str(site.state)]
         + ["--name", "acme-owner"],
         capture_output=True,
         text=True,

@@ -1,0 +1,192 @@
+"""tools/ipp_verify_log.py over the lines export format (--save FILE.jsonl): a real log of the
+site, exported, checked in two passes (tree, then content), and every tamper of the file an
+intruder could make fails naming the log and the index or what failed."""
+
+import base64
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from audit.models import AuditEntry, AuditLog, TreeHead
+from audit.services import audit_record
+from core import keys
+from ippsite.audit_ui.api_logs import head_body
+
+pytestmark = pytest.mark.django_db
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "ipp_verify_log.py"
+SIZE = 12
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("ipp_verify_log_lines", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = _load_tool()
+
+
+@pytest.fixture
+def export(world) -> dict:
+    """ACME's log of SIZE entries as GET /audit/logs/{log}/… serves it (the JSON format)."""
+    for n in range(SIZE):
+        audit_record(
+            actor=world.developer,
+            action="module.deployed",
+            infrastructure=world.acme,
+            details={"n": n, "note": "réseau"},
+        )
+    log = str(world.acme.pk)
+    size = AuditLog.objects.get(id=log).size
+    rows = AuditEntry.objects.filter(log_id=log).order_by("index").values_list("index", "leaf")
+    return {
+        "log": log,
+        "keys": [],
+        "tree_head": head_body(TreeHead.objects.get(log_id=log, size=size)),
+        "entries": [
+            {"index": i, "leaf": base64.b64encode(bytes(b)).decode(), "entry": json.loads(bytes(b))}
+            for i, b in rows
+        ],
+    }
+
+
+def _pins() -> list[str]:
+    return [
+        arg
+        for kid, raw in keys.public_keys()
+        for arg in ("--authority-key", f"{kid}:{base64.b64encode(raw).decode()}")
+    ]
+
+
+def _lines(export: dict) -> list[bytes]:
+    """The lines file of `export`, one item per line (header first)."""
+    return tool.lines_export(export).split(b"\n")[:-1]
+
+
+@pytest.fixture
+def check(tmp_path, capsys):
+    """check(lines or bytes) → (exit code, stdout, stderr) of the tool over that file."""
+
+    def _check(content, *arguments):
+        path = tmp_path / "log.jsonl"
+        data = content if isinstance(content, bytes) else b"\n".join(content) + b"\n"
+        path.write_bytes(data)
+        code = tool.main(["--export", str(path), *_pins(), *arguments])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _check
+
+
+def _fails(result, log: str, *fragments: str) -> None:
+    code, out, err = result
+    assert code == 1, (out, err)
+    assert out == ""
+    assert f"FAILED: log {log}: " in err, err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def test_a_lines_export_verifies_as_its_json_export_does(export, check, tmp_path, capsys):
+    lines = _lines(export)
+    header = json.loads(lines[0])
+    assert header["format"] == "ipp-site log export v2"
+    assert [json.loads(line) for line in lines[1:]] == [e["entry"] for e in export["entries"]]
+    code, out, err = check(lines)
+    assert code == 0, err
+    assert out.startswith(f"ok: {SIZE} entries in log {export['log']}, root ")
+    as_json = tmp_path / "log.json"
+    as_json.write_text(json.dumps(export))
+    assert tool.main(["--export", str(as_json), *_pins()]) == 0
+    assert capsys.readouterr().out == out
+
+
+def test_an_empty_log_has_a_header_line_and_no_entries(tmp_path):
+    export = {"log": "site", "keys": [], "tree_head": {"log": "site", "size": 0}, "entries": []}
+    data = tool.lines_export(export)
+    assert data.count(b"\n") == 1 and data.endswith(b"\n")
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(data)
+    assert tool.read_export(str(path)).leaf_hashes() == []
+    path.write_bytes(data[:-1])  # no final newline: still no entries
+    assert tool.read_export(str(path)).leaf_hashes() == []
+
+
+def test_an_edited_entry_fails_on_the_root(export, check):
+    lines = _lines(export)
+    lines[5] = lines[5].replace(b"module.deployed", b"module.published")
+    _fails(check(lines), export["log"], "the entries give root", "the signed head says")
+
+
+def test_a_deleted_entry_fails_at_its_index(export, check):
+    lines = _lines(export)
+    del lines[1 + 3]
+    _fails(check(lines), export["log"], "entry 3: says index 4, expected 3")
+
+
+def test_an_inserted_entry_fails_at_its_index(export, check):
+    lines = _lines(export)
+    lines.insert(1 + 5, lines[1 + 5].replace(b'"n":5', b'"n":50'))
+    _fails(check(lines), export["log"], "entry 6: says index 5, expected 6")
+
+
+def test_reordered_entries_fail_at_the_first_out_of_place(export, check):
+    lines = _lines(export)
+    lines[1 + 2], lines[1 + 3] = lines[1 + 3], lines[1 + 2]
+    _fails(check(lines), export["log"], "entry 2: says index 3, expected 2")
+
+
+def test_a_truncated_export_fails_on_the_count(export, check):
+    lines = _lines(export)
+    _fails(check(lines[:-2]), export["log"], f"the tree head counts {SIZE} entries, the log holds")
+    cut = b"\n".join(lines)[:-7]  # the last entry cut short, no final newline
+    _fails(check(cut), export["log"], f"entry {SIZE - 1}: leaf is not UTF-8 JSON")
+
+
+def test_an_entry_of_another_log_fails(export, check):
+    lines = _lines(export)
+    lines[1 + 4] = lines[1 + 4].replace(f'"log":"{export["log"]}"'.encode(), b'"log":"site"')
+    _fails(check(lines), export["log"], "entry 4: says log 'site'")
+
+
+def _content(raw: bytes) -> None:
+    tool.check_lines("7", [raw], tool.leaf_hashes([raw]))
+
+
+def test_the_content_pass_refuses_entries_that_are_not_canonical_json():
+    good = b'{"index":0,"log":"7"}'
+    _content(good)
+    for raw, why in [
+        (b'{"index": 0,"log":"7"}', "entry 0: leaf is not canonical JSON"),
+        (b'{"log":"7","index":0}', "entry 0: leaf is not canonical JSON"),
+        (b"\xff" + good, "entry 0: leaf is not UTF-8 JSON"),
+        (b"[0]", "entry 0: says index None, expected 0"),
+        (b'{"index":1,"log":"7"}', "entry 0: says index 1, expected 0"),
+        (b'{"index":true,"log":"7"}', "entry 0: says index True, expected 0"),
+    ]:
+        with pytest.raises(tool.Failed, match=why.replace("(", r"\(")):
+            _content(raw)
+    with pytest.raises(tool.Failed, match="entry 0: the export changed while it was read"):
+        tool.check_lines("7", [good], tool.leaf_hashes([b'{"index":0,"log":"8"}']))
+
+
+def test_the_lines_are_read_in_blocks_that_cut_across_entries(export, check, monkeypatch):
+    monkeypatch.setattr(tool, "BLOCK", 97)  # entries are longer: most blocks hold no newline
+    code, out, err = check(_lines(export))
+    assert code == 0, err
+    assert out.startswith(f"ok: {SIZE} entries in log {export['log']}, root ")
+
+
+def test_an_entry_that_cannot_be_one_line_is_saved_in_the_json_format(export):
+    assert tool.lines_export(export) is not None
+    export["entries"][3]["leaf"] = base64.b64encode(b'{"a":\n1}').decode()
+    assert tool.lines_export(export) is None
+
+
+def test_entries_inside_a_lines_header_count_for_nothing(export, check):
+    """A header line carrying the JSON format's entries is still a header: no entry lines."""
+    header = json.dumps(dict(export, format="ipp-site log export v2")).encode()
+    _fails(check([header]), export["log"], f"the tree head counts {SIZE} entries, the log holds 0")
