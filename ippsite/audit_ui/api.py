@@ -4,16 +4,24 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from ippsite.api import Pagination
+from ippsite.api import Pagination, QueryInput, query_params
 from ippsite.audit_ui.api_logs import error
 from ippsite.audit_ui.selectors import AuditFilters, BadBound, audit_entries_for_user, parse_bound
 
 
-class AuditQueryIn(serializers.Serializer):
-    infrastructure = serializers.IntegerField(required=False, min_value=1)
-    log = serializers.CharField(required=False, max_length=20)
-    action = serializers.CharField(required=False, max_length=64)
-    actor = serializers.CharField(required=False, max_length=150)
+class AuditQueryIn(QueryInput):
+    infrastructure = serializers.IntegerField(
+        required=False, min_value=1, help_text="an infrastructure id: its log"
+    )
+    log = serializers.CharField(
+        required=False, max_length=20, help_text="a log id: an infrastructure's id, or site"
+    )
+    action = serializers.CharField(
+        required=False, max_length=64, help_text="an action name, e.g. module.published"
+    )
+    actor = serializers.CharField(
+        required=False, max_length=150, help_text="the acting user's username"
+    )
     since = serializers.CharField(required=False)
     until = serializers.CharField(required=False)
 
@@ -74,13 +82,14 @@ class AuditPageOut(serializers.Serializer):
     results = AuditEntryOut(many=True)
 
 
+# What parse_bound reads: an ISO date, or a date and time (naive means UTC).
+DATE_OR_TIME = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
+}
 _FILTERS = [
-    OpenApiParameter("infrastructure", int, description="an infrastructure id: its log"),
-    OpenApiParameter("log", str, description="a log id: an infrastructure's id, or site"),
-    OpenApiParameter("action", str, description="an action name, e.g. module.published"),
-    OpenApiParameter("actor", str, description="the acting user's username"),
-    OpenApiParameter("since", str, description="ISO date or datetime (inclusive)"),
-    OpenApiParameter("until", str, description="ISO date or datetime (inclusive)"),
+    AuditQueryIn,
+    OpenApiParameter("since", DATE_OR_TIME, description="ISO date or datetime (inclusive)"),
+    OpenApiParameter("until", DATE_OR_TIME, description="ISO date or datetime (inclusive)"),
 ]
 
 
@@ -98,9 +107,7 @@ class AuditListView(APIView):
         operation_id="audit_list",
     )
     def get(self, request):
-        query = AuditQueryIn(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        filters = AuditFilters(**query.validated_data)
+        filters = AuditFilters(**query_params(AuditQueryIn, request))
         entries = audit_entries_for_user(request.user, filters)
         paginator = Pagination()
         page = paginator.paginate_queryset(entries, request, view=self)

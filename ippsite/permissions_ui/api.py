@@ -11,13 +11,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.levels import Level
+from ippsite.api import StrictInput
 from permissions import door, selectors, services
 
 User = get_user_model()
 LEVEL_NAMES = [level.label for level in services.GRANTABLE]
 
 
-class GrantIn(serializers.Serializer):
+class GrantIn(StrictInput):
     level = serializers.ChoiceField(choices=LEVEL_NAMES)
 
 

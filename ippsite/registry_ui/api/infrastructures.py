@@ -3,19 +3,19 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotAllowed
 from core.levels import Level
 from ipp.toggles import infrastructure_set_flags
-from ippsite.api import ApiError
+from ippsite.api import ApiError, StrictInput, errors, query_params
 from ippsite.registry_ui.api.common import (
+    InfrastructureQuery,
     LevelField,
-    int_param,
     model_validation,
     paginate,
     paginated,
@@ -38,12 +38,12 @@ User = get_user_model()
 # --- serializers -------------------------------------------------------------------------
 
 
-class InfrastructureIn(serializers.Serializer):
+class InfrastructureIn(StrictInput):
     name = serializers.CharField(max_length=120)
     platform = serializers.ChoiceField(choices=Infrastructure.Platform.values, default="o11")
 
 
-class InfrastructureFlagsIn(serializers.Serializer):
+class InfrastructureFlagsIn(StrictInput):
     ipp_protected = serializers.BooleanField(required=False)
     portal_blocked = serializers.BooleanField(required=False)
 
@@ -54,7 +54,7 @@ class InfrastructureOut(serializers.ModelSerializer):
         fields = ["id", "name", "platform", "activation_code", "ipp_protected", "portal_blocked"]
 
 
-class MembershipIn(serializers.Serializer):
+class MembershipIn(StrictInput):
     username = serializers.CharField(max_length=150)
     role = serializers.ChoiceField(choices=Membership.Role.values, default="member")
     default_level = LevelField(default="none")
@@ -70,8 +70,8 @@ class MembershipOut(serializers.ModelSerializer):
         fields = ["id", "infrastructure", "username", "role", "default_level", "create_modules"]
 
 
-class EnvironmentIn(serializers.Serializer):
-    infrastructure = serializers.IntegerField()
+class EnvironmentIn(StrictInput):
+    infrastructure = serializers.IntegerField(min_value=1)
     name = serializers.CharField(max_length=80)
     protected = serializers.BooleanField(
         default=False,
@@ -79,7 +79,7 @@ class EnvironmentIn(serializers.Serializer):
     )
 
 
-class EnvironmentChangeIn(serializers.Serializer):
+class EnvironmentChangeIn(StrictInput):
     protected = serializers.BooleanField(required=False)
     name = serializers.CharField(max_length=80, required=False)
 
@@ -144,13 +144,13 @@ class PublishOut(serializers.Serializer):
     deployment = PublishDeploymentOut()
 
 
-class PublishIn(serializers.Serializer):
+class PublishIn(StrictInput):
     package = serializers.FileField(help_text="The module package (ZIP).")
 
 
-class DeployIn(serializers.Serializer):
-    version = serializers.IntegerField(help_text="Module version id.")
-    environment = serializers.IntegerField(help_text="Environment id.")
+class DeployIn(StrictInput):
+    version = serializers.IntegerField(min_value=1, help_text="Module version id.")
+    environment = serializers.IntegerField(min_value=1, help_text="Environment id.")
 
 
 class DeploymentOut(serializers.Serializer):
@@ -162,6 +162,9 @@ class DeploymentOut(serializers.Serializer):
 
 # --- infrastructures ---------------------------------------------------------------------
 
+SUPPORT_ONLY = "permission_denied: support only"
+MANAGERS_ONLY = "permission_denied: support or an administrator of the infrastructure only"
+
 
 class InfrastructureListView(APIView):
     """GET the infrastructures you may see (support: all); POST creates one (support)."""
@@ -171,13 +174,19 @@ class InfrastructureListView(APIView):
         qs = door.infrastructures_for_user(request.user).order_by("name", "id")
         return paginate(self, request, qs, lambda rows: InfrastructureOut(rows, many=True).data)
 
-    @extend_schema(request=InfrastructureIn, responses={201: InfrastructureOut})
+    @extend_schema(
+        request=InfrastructureIn,
+        responses={
+            201: InfrastructureOut,
+            **errors({403: SUPPORT_ONLY, 409: "name_taken: an infrastructure has that name"}),
+        },
+    )
     def post(self, request):
         require_support(request.user)
         data = InfrastructureIn(data=request.data)
         data.is_valid(raise_exception=True)
         if Infrastructure.objects.filter(name=data.validated_data["name"]).exists():
-            raise ApiError("invalid_request", "name: an infrastructure with this name exists.")
+            raise ApiError("name_taken", "name: an infrastructure with this name exists.", 409)
         with model_validation():
             infra = infrastructure_create(actor=request.user, **data.validated_data)
         return Response(InfrastructureOut(infra).data, status=status.HTTP_201_CREATED)
@@ -190,7 +199,10 @@ class InfrastructureDetailView(APIView):
     def get(self, request, pk: int):
         return Response(InfrastructureOut(door.infrastructure_for_user(request.user, pk)).data)
 
-    @extend_schema(request=InfrastructureFlagsIn, responses=InfrastructureOut)
+    @extend_schema(
+        request=InfrastructureFlagsIn,
+        responses={200: InfrastructureOut, **errors({403: SUPPORT_ONLY})},
+    )
     def patch(self, request, pk: int):
         infra = door.infrastructure_for_user(request.user, pk)
         require_support(request.user)
@@ -213,7 +225,10 @@ class InfrastructureMembersView(APIView):
     POST answers 201 when the user joins, 200 when an existing membership changes.
     """
 
-    @extend_schema(responses=paginated(MembershipOut), operation_id="infrastructure_members_list")
+    @extend_schema(
+        responses={200: paginated(MembershipOut), **errors({403: MANAGERS_ONLY})},
+        operation_id="infrastructure_members_list",
+    )
     def get(self, request, pk: int):
         infra = door.infrastructure_for_user(request.user, pk)
         _require_manager(request.user, infra)
@@ -224,7 +239,19 @@ class InfrastructureMembersView(APIView):
         )
         return paginate(self, request, qs, lambda rows: MembershipOut(rows, many=True).data)
 
-    @extend_schema(request=MembershipIn, responses={201: MembershipOut, 200: MembershipOut})
+    @extend_schema(
+        request=MembershipIn,
+        responses={
+            201: MembershipOut,
+            200: MembershipOut,
+            **errors(
+                {
+                    403: MANAGERS_ONLY,
+                    404: "not_found: an infrastructure you cannot see, or no such user",
+                }
+            ),
+        },
+    )
     def post(self, request, pk: int):
         infra = door.infrastructure_for_user(request.user, pk)
         _require_manager(request.user, infra)
@@ -233,7 +260,7 @@ class InfrastructureMembersView(APIView):
         values = data.validated_data
         member = User.objects.filter(username=values["username"]).first()
         if member is None:
-            raise ApiError("invalid_request", f"username: no user '{values['username']}'.")
+            raise ApiError("not_found", f"username: no user '{values['username']}'.", 404)
         existed = Membership.objects.filter(infrastructure=infra, user=member).exists()
         with model_validation():
             membership = membership_set(
@@ -266,16 +293,32 @@ def _current_deployments(user, environment):
 class EnvironmentListView(APIView):
     """GET the environments you may see (?infrastructure=); POST creates one."""
 
-    @extend_schema(responses=paginated(EnvironmentOut), operation_id="environments_list")
+    @extend_schema(
+        parameters=[InfrastructureQuery],
+        responses=paginated(EnvironmentOut),
+        operation_id="environments_list",
+    )
     def get(self, request):
         qs = door.environments_for_user(request.user)
-        infrastructure = int_param(request, "infrastructure")
+        infrastructure = query_params(InfrastructureQuery, request).get("infrastructure")
         if infrastructure is not None:
             qs = qs.filter(infrastructure_id=infrastructure)
         qs = qs.order_by("infrastructure__name", "id")
         return paginate(self, request, qs, lambda rows: EnvironmentOut(rows, many=True).data)
 
-    @extend_schema(request=EnvironmentIn, responses={201: EnvironmentOut})
+    @extend_schema(
+        request=EnvironmentIn,
+        responses={
+            201: EnvironmentOut,
+            **errors(
+                {
+                    403: MANAGERS_ONLY,
+                    404: "not_found: an infrastructure you cannot see",
+                    409: "name_taken: the infrastructure has an environment of that name",
+                }
+            ),
+        },
+    )
     def post(self, request):
         data = EnvironmentIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -308,9 +351,13 @@ class EnvironmentDetailView(APIView):
         request=EnvironmentChangeIn,
         responses={
             200: EnvironmentOut,
-            400: OpenApiResponse(description="invalid_request: a blank or taken name"),
-            403: OpenApiResponse(description="neither support nor its administrator"),
-            404: OpenApiResponse(description="an environment you cannot see"),
+            **errors(
+                {
+                    403: MANAGERS_ONLY,
+                    404: "not_found: an environment you cannot see",
+                    409: "name_taken: the infrastructure has an environment of that name",
+                }
+            ),
         },
     )
     def patch(self, request, pk: int):
@@ -340,6 +387,18 @@ def _refuse_oversized_body(request) -> None:
         )
 
 
+PUBLISH_ERRORS = errors(
+    {
+        400: "invalid_package (the rule it breaks is named) or tampered_package",
+        403: "permission_denied (no publish, or no create_modules for a new key), "
+        "environment_protected, or invalid_intellectual_property (SPEC rules 2, 9)",
+        404: "not_found: an environment you cannot see",
+        409: "broken_reference: a reference the environment cannot satisfy; or conflict",
+        413: "invalid_package: larger than IPP_MAX_PACKAGE_MB",
+    }
+)
+
+
 class EnvironmentPublishView(APIView):
     """POST a package (multipart field `package`) to publish it into the environment.
 
@@ -347,10 +406,11 @@ class EnvironmentPublishView(APIView):
     version of the module (nothing new is stored; that version is deployed again).
     """
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
 
     @extend_schema(
-        request={"multipart/form-data": PublishIn}, responses={201: PublishOut, 200: PublishOut}
+        request={"multipart/form-data": PublishIn},
+        responses={201: PublishOut, 200: PublishOut, **PUBLISH_ERRORS},
     )
     def post(self, request, pk: int):
         env = door.environment_for_user(request.user, pk)
@@ -360,6 +420,7 @@ class EnvironmentPublishView(APIView):
             raise ApiError(
                 "invalid_package", "No package: send the ZIP in the multipart field 'package'."
             )
+        PublishIn(data=request.data).is_valid(raise_exception=True)  # nothing else sent
         try:
             result = module_publish(
                 user=request.user, environment=env, upload=upload.file, size=upload.size
@@ -377,7 +438,20 @@ class EnvironmentPublishView(APIView):
 class DeploymentCreateView(APIView):
     """POST {version, environment}: deploy a version (publish on the module needed)."""
 
-    @extend_schema(request=DeployIn, responses={201: DeploymentOut})
+    @extend_schema(
+        request=DeployIn,
+        responses={
+            201: DeploymentOut,
+            **errors(
+                {
+                    403: "permission_denied (publish on the module needed), "
+                    "environment_protected, or invalid_intellectual_property",
+                    404: "not_found: a version or environment you cannot see",
+                    409: "broken_reference: a referenced module is not deployed there",
+                }
+            ),
+        },
+    )
     def post(self, request):
         data = DeployIn(data=request.data)
         data.is_valid(raise_exception=True)
