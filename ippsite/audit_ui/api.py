@@ -1,5 +1,7 @@
 """API: GET /api/v1/audit — entries newest first, filtered, paginated (SPEC §7)."""
 
+from datetime import UTC
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.views import APIView
@@ -27,9 +29,12 @@ class AuditQueryIn(QueryInput):
 
     def _bound(self, value: str, *, end: bool):
         try:
-            return parse_bound(value, end=end)
+            # In UTC: PostgreSQL takes no offset beyond ±15:59, ISO 8601 allows ±23:59.
+            return parse_bound(value, end=end).astimezone(UTC)
         except BadBound as exc:
             raise serializers.ValidationError(str(exc)) from None
+        except OverflowError:
+            raise serializers.ValidationError(f"'{value}' is out of range in UTC") from None
 
     def validate_since(self, value: str):
         return self._bound(value, end=False)

@@ -100,4 +100,5 @@ def test_schemathesis_finds_nothing(live_server, persona, tmp_path):
     schema = fetch_schema(live_server.url, token, tmp_path)
     result = schemathesis_run(schema, live_server.url, persona, tmp_path)
     report = result.stdout[-30000:] + result.stderr[-5000:]
+    print(report)  # shown with -rP or -s
     assert result.returncode == 0, report
