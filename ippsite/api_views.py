@@ -4,13 +4,13 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ippsite.api import ApiError
+from ippsite.api import ApiError, StrictInput, errors
 from ippsite.authentication import HashedTokenAuthentication
 from ippsite.models import ApiToken
 from ippsite.security import lockout, twofactor
@@ -19,7 +19,7 @@ from permissions import door
 from publishing.services import user_create
 
 
-class TokenIn(serializers.Serializer):
+class TokenIn(StrictInput):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"})
     otp = serializers.CharField(
@@ -33,11 +33,6 @@ class TokenIn(serializers.Serializer):
 class TokenOut(serializers.Serializer):
     token = serializers.CharField(help_text="Shown once: only its digest is stored.")
     expires_at = serializers.DateTimeField()
-
-
-_ERROR = inline_serializer(
-    name="TokenError", fields={"error": serializers.CharField(), "detail": serializers.CharField()}
-)
 
 
 class ObtainToken(APIView):
@@ -62,15 +57,13 @@ class ObtainToken(APIView):
         request=TokenIn,
         responses={
             200: TokenOut,
-            400: OpenApiResponse(
-                _ERROR, description="invalid_credentials, invalid_request or otp_required"
-            ),
-            401: OpenApiResponse(_ERROR, description="invalid_otp: the second factor is wrong"),
-            403: OpenApiResponse(
-                _ERROR, description="two_factor_required: IPP_REQUIRE_2FA, not enrolled yet"
-            ),
-            429: OpenApiResponse(
-                _ERROR, description="too_many_attempts: this username is locked for a while"
+            **errors(
+                {
+                    400: "invalid_credentials, invalid_request or otp_required",
+                    401: "invalid_otp: the second factor is wrong",
+                    403: "two_factor_required: IPP_REQUIRE_2FA, not enrolled yet",
+                    429: "too_many_attempts: this username is locked for a while",
+                }
             ),
         },
     )
@@ -115,7 +108,7 @@ class ObtainToken(APIView):
         request=None,
         responses={
             204: None,
-            401: OpenApiResponse(_ERROR, description="no token, or not a live one"),
+            **errors({401: "not_authenticated: no token, or not a live one"}),
         },
     )
     def delete(self, request):
@@ -123,7 +116,7 @@ class ObtainToken(APIView):
         return Response(status=204)
 
 
-class UserIn(serializers.Serializer):
+class UserIn(StrictInput):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(style={"input_type": "password"}, write_only=True)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
@@ -155,7 +148,18 @@ class UserOut(serializers.Serializer):
 class UserCreate(APIView):
     """POST {username, password, email} → 201 {id, username}. Support only."""
 
-    @extend_schema(request=UserIn, responses={201: UserOut})
+    @extend_schema(
+        request=UserIn,
+        responses={
+            201: UserOut,
+            **errors(
+                {
+                    400: "invalid_request: a bad or taken username, a weak password, a bad email",
+                    403: "permission_denied: support only",
+                }
+            ),
+        },
+    )
     def post(self, request):
 
         if not door.is_support(request.user):

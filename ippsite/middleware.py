@@ -23,6 +23,8 @@ ANONYMOUS_BODY_LIMIT = 64 * 1024
 class UploadGuardMiddleware:
     """Refuse, from the headers alone:
 
+    - a path holding a NUL: 404 (no object is named so, and PostgreSQL text cannot hold
+      one, so looking it up would fail);
     - a body longer than IPP_MAX_PACKAGE_MB plus FORM_FIELDS_ALLOWANCE: 413;
     - a chunked body without Content-Length: 411, since its size cannot be known;
     - at the sign-in page and POST /api/v1/auth/token (anonymous by nature): any
@@ -43,6 +45,8 @@ class UploadGuardMiddleware:
         return paths | {p.rstrip("/") for p in paths} | {p.rstrip("/") + "/" for p in paths}
 
     def refusal(self, request):
+        if "\x00" in request.path_info:
+            return _refuse(request, 404, "not_found", "Not found.")
         raw_length = request.META.get("CONTENT_LENGTH") or ""
         if not raw_length:
             if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():

@@ -284,16 +284,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON in (SPEC §7); the few operations that take an upload name their own parsers.
+    "DEFAULT_PARSER_CLASSES": ["ippsite.api_parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "ippsite.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "ippsite.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ippsite.api_schema.ApiSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -301,6 +298,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Infrastructures, modules, per-module permissions, IPP marks and transfers.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema is for signed-in callers (README "The API schema and the fuzz test").
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Request bodies get their own components, so they carry what validation demands
+    # (minLength 1 for non-blank strings, write-only fields) and responses what is sent.
+    "COMPONENT_SPLIT_REQUEST": True,
     # One name for the level choices (none, reference, open, publish) across serializers.
     "ENUM_NAME_OVERRIDES": {"LevelEnum": "ippsite.registry_ui.api.common.LEVEL_NAMES"},
     "PREPROCESSING_HOOKS": ["ippsite.api_views.drop_slash_aliases"],

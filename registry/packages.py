@@ -4,8 +4,10 @@
 package with `InvalidPackage` naming the rule, never with another exception. Limits:
 
 - the file: at most `IPP_MAX_PACKAGE_MB` MB (413); at most 10,000 entries; a central
-  directory of at most 8 MiB (read from the end record *before* zipfile parses it, so a
-  forged directory cannot make us build millions of entries);
+  directory of at most 8 MiB. Both are checked *before* zipfile parses the directory:
+  the sizes from the end records (ZIP64 too), the entries by counting the directory's
+  records, since zipfile reads every record there whatever count the end record
+  declares (a forged count would otherwise have it build 160,000 entries);
 - the content: at most 1 GiB declared uncompressed in total; no entry, and not the whole
   package, may inflate more than 100 times. The ratio is judged only above 1 MiB
   uncompressed (`RATIO_MIN_SIZE`): tiny, repetitive files legitimately exceed 100:1 and
@@ -63,9 +65,8 @@ MAX_SEGMENT_BYTES = 255
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, ValueError, OSError)
 _ZIP_ERRORS += (NotImplementedError, RuntimeError, IndexError, KeyError, OverflowError)
 
-_EOCD = struct.Struct("<4s4H2LH")
-_ZIP64_LOCATOR = struct.Struct("<4sLQL")
-_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
+# A central directory record's fixed part (zipfile.structCentralDir).
+_CENTRAL_HEADER = struct.Struct(zipfile.structCentralDir)
 
 
 @dataclass(frozen=True)
@@ -184,44 +185,66 @@ def _check_file_size(fileobj: BinaryIO, size: int | None) -> None:
 
 
 def _check_end_record(fp: BinaryIO) -> None:
-    """Check entry count and directory size from the end records, before zipfile reads them."""
+    """Check the entry count and the central directory before zipfile reads them.
+
+    zipfile builds one ZipInfo per record it finds in the central directory, however
+    many the end record declares; so the records are counted here first (at most
+    MAX_ENTRIES + 1 are looked at), and a count that differs from the declared one is a
+    forged or damaged ZIP.
+    """
+    fp.seek(0, os.SEEK_END)
+    end = fp.tell()
     try:
-        entries, cd_size, end = _end_record(fp)
+        # zipfile's own reading of the end records (ZIP64 included), so what is checked
+        # here is exactly what ZipFile will use.
+        record = zipfile._EndRecData(fp)
     except _ZIP_ERRORS as exc:
         raise InvalidPackage(f"package cannot be read: {exc}") from exc
-    if entries > MAX_ENTRIES:
+    if not record:
+        raise InvalidPackage("package is not a ZIP file")
+    declared = record[zipfile._ECD_ENTRIES_TOTAL]
+    cd_size = record[zipfile._ECD_SIZE]
+    if declared > MAX_ENTRIES:
         raise InvalidPackage(f"package has more than {MAX_ENTRIES} entries")
-    if cd_size > end:
+    start = record[zipfile._ECD_LOCATION] - cd_size
+    if record[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
+        start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+    if cd_size > end or start < 0 or start + cd_size > end:
         raise InvalidPackage("package is a damaged ZIP file: its central directory overruns it")
     if cd_size > MAX_CENTRAL_DIRECTORY:
         raise InvalidPackage(
             "package's central directory is larger than 8 MiB (too many or too long names)"
         )
+    fp.seek(start)
+    found = _count_directory(fp.read(cd_size))
+    if found > MAX_ENTRIES:
+        raise InvalidPackage(
+            f"package has more than {MAX_ENTRIES} entries "
+            f"(its end record declares {declared}; its central directory holds more)"
+        )
+    if found != declared:
+        raise InvalidPackage(
+            f"package is a damaged ZIP file: its end record declares {declared} entries, "
+            f"its central directory holds {found}"
+        )
+    fp.seek(0)
 
 
-def _end_record(fp: BinaryIO) -> tuple[int, int, int]:
-    """(entries, central directory size) as the end records declare them, and the file size."""
-    fp.seek(0, os.SEEK_END)
-    end = fp.tell()
-    tail_len = min(end, _EOCD.size + 0xFFFF)
-    fp.seek(end - tail_len)
-    tail = fp.read(tail_len)
-    # Like zipfile: the record without a comment first, else the last signature found.
-    pos = len(tail) - _EOCD.size
-    if pos < 0 or tail[pos : pos + 4] != b"PK\x05\x06":
-        pos = tail.rfind(b"PK\x05\x06")
-    if pos < 0 or len(tail) - pos < _EOCD.size:
-        raise InvalidPackage("package is not a ZIP file")
-    *_, entries, cd_size, _offset, _comment = _EOCD.unpack_from(tail, pos)
-    locator_at = end - tail_len + pos - _ZIP64_LOCATOR.size
-    record_at = locator_at - _ZIP64_EOCD.size
-    if (entries == 0xFFFF or cd_size == 0xFFFFFFFF) and record_at >= 0:
-        fp.seek(record_at)
-        raw = fp.read(_ZIP64_EOCD.size + _ZIP64_LOCATOR.size)
-        if raw[_ZIP64_EOCD.size :][:4] == b"PK\x06\x07" and raw[:4] == b"PK\x06\x06":
-            fields = _ZIP64_EOCD.unpack_from(raw)
-            entries, cd_size = fields[7], fields[8]
-    return entries, cd_size, end
+def _count_directory(directory: bytes) -> int:
+    """How many records zipfile would read from `directory`, counting up to MAX_ENTRIES + 1.
+
+    Walks it as zipfile does (a fixed header, then name, extra field and comment); stops
+    where zipfile would stop with an error, which it then reports itself.
+    """
+    count = total = 0
+    while total < len(directory) and count <= MAX_ENTRIES:
+        header = directory[total : total + _CENTRAL_HEADER.size]
+        if len(header) < _CENTRAL_HEADER.size or header[:4] != b"PK\x01\x02":
+            break
+        name_len, extra_len, comment_len = _CENTRAL_HEADER.unpack(header)[12:15]
+        total += _CENTRAL_HEADER.size + name_len + extra_len + comment_len
+        count += 1
+    return count
 
 
 def _validate(zf: zipfile.ZipFile) -> Package:

@@ -1,27 +1,40 @@
 """API: GET /api/v1/audit — entries newest first, filtered, paginated (SPEC §7)."""
 
+from datetime import UTC
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from ippsite.api import Pagination
+from ippsite.api import Pagination, QueryInput, query_params
 from ippsite.audit_ui.api_logs import error
 from ippsite.audit_ui.selectors import AuditFilters, BadBound, audit_entries_for_user, parse_bound
 
 
-class AuditQueryIn(serializers.Serializer):
-    infrastructure = serializers.IntegerField(required=False, min_value=1)
-    log = serializers.CharField(required=False, max_length=20)
-    action = serializers.CharField(required=False, max_length=64)
-    actor = serializers.CharField(required=False, max_length=150)
+class AuditQueryIn(QueryInput):
+    infrastructure = serializers.IntegerField(
+        required=False, min_value=1, help_text="an infrastructure id: its log"
+    )
+    log = serializers.CharField(
+        required=False, max_length=20, help_text="a log id: an infrastructure's id, or site"
+    )
+    action = serializers.CharField(
+        required=False, max_length=64, help_text="an action name, e.g. module.published"
+    )
+    actor = serializers.CharField(
+        required=False, max_length=150, help_text="the acting user's username"
+    )
     since = serializers.CharField(required=False)
     until = serializers.CharField(required=False)
 
     def _bound(self, value: str, *, end: bool):
         try:
-            return parse_bound(value, end=end)
+            # In UTC: PostgreSQL takes no offset beyond ±15:59, ISO 8601 allows ±23:59.
+            return parse_bound(value, end=end).astimezone(UTC)
         except BadBound as exc:
             raise serializers.ValidationError(str(exc)) from None
+        except OverflowError:
+            raise serializers.ValidationError(f"'{value}' is out of range in UTC") from None
 
     def validate_since(self, value: str):
         return self._bound(value, end=False)
@@ -74,13 +87,14 @@ class AuditPageOut(serializers.Serializer):
     results = AuditEntryOut(many=True)
 
 
+# What parse_bound reads: an ISO date, or a date and time (naive means UTC).
+DATE_OR_TIME = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
+}
 _FILTERS = [
-    OpenApiParameter("infrastructure", int, description="an infrastructure id: its log"),
-    OpenApiParameter("log", str, description="a log id: an infrastructure's id, or site"),
-    OpenApiParameter("action", str, description="an action name, e.g. module.published"),
-    OpenApiParameter("actor", str, description="the acting user's username"),
-    OpenApiParameter("since", str, description="ISO date or datetime (inclusive)"),
-    OpenApiParameter("until", str, description="ISO date or datetime (inclusive)"),
+    AuditQueryIn,
+    OpenApiParameter("since", DATE_OR_TIME, description="ISO date or datetime (inclusive)"),
+    OpenApiParameter("until", DATE_OR_TIME, description="ISO date or datetime (inclusive)"),
 ]
 
 
@@ -98,9 +112,7 @@ class AuditListView(APIView):
         operation_id="audit_list",
     )
     def get(self, request):
-        query = AuditQueryIn(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        filters = AuditFilters(**query.validated_data)
+        filters = AuditFilters(**query_params(AuditQueryIn, request))
         entries = audit_entries_for_user(request.user, filters)
         paginator = Pagination()
         page = paginator.paginate_queryset(entries, request, view=self)

@@ -9,10 +9,8 @@ import base64
 import json
 
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    inline_serializer,
 )
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -21,18 +19,14 @@ from rest_framework.views import APIView
 from audit import proofs
 from audit.models import AuditEntry, TreeHead
 from core import keys
-from ippsite.api import ApiError, Pagination
+from ippsite.api import ApiError, Pagination, QueryInput, error_doc, query_params
 from ippsite.audit_ui.selectors import NO_LOG, can_read_audit, log_for_user, readable_logs
 
 MAX_ENTRIES = 1000
 
-_ERROR = inline_serializer(
-    name="AuditError", fields={"error": serializers.CharField(), "detail": serializers.CharField()}
-)
-
 
 def error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(_ERROR, description=description)
+    return error_doc(description)
 
 
 _READ_ERRORS = {
@@ -102,25 +96,27 @@ class ConsistencyOut(serializers.Serializer):
     path = serializers.ListField(child=serializers.CharField(), help_text="hex, lowest first")
 
 
-class RangeIn(serializers.Serializer):
-    start = serializers.IntegerField(required=False, min_value=0, default=0)
-    end = serializers.IntegerField(required=False, min_value=0)
+class RangeIn(QueryInput):
+    start = serializers.IntegerField(
+        required=False, min_value=0, default=0, help_text="first index (default 0)"
+    )
+    end = serializers.IntegerField(
+        required=False, min_value=0, help_text="index after the last (exclusive)"
+    )
 
 
-class InclusionIn(serializers.Serializer):
+class InclusionIn(QueryInput):
     index = serializers.IntegerField(min_value=0)
-    size = serializers.IntegerField(required=False, min_value=1)
+    size = serializers.IntegerField(
+        required=False, min_value=1, help_text="tree size (default: the log's size)"
+    )
 
 
-class ConsistencyIn(serializers.Serializer):
+class ConsistencyIn(QueryInput):
     first = serializers.IntegerField(min_value=1)
-    second = serializers.IntegerField(required=False, min_value=1)
-
-
-def _query(serializer_class, request) -> dict:
-    query = serializer_class(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return query.validated_data
+    second = serializers.IntegerField(
+        required=False, min_value=1, help_text="default: the log's size"
+    )
 
 
 def head_body(head: TreeHead) -> dict:
@@ -204,10 +200,7 @@ class EntriesView(APIView):
     """Entries start <= index < end (at most 1,000), as their exact bytes and parsed."""
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("start", int, description="first index (default 0)"),
-            OpenApiParameter("end", int, description="index after the last (exclusive)"),
-        ],
+        parameters=[RangeIn],
         responses={
             200: EntriesOut,
             400: _BAD_QUERY,
@@ -217,7 +210,7 @@ class EntriesView(APIView):
     )
     def get(self, request, log):
         found = log_for_user(request.user, log)
-        query = _query(RangeIn, request)
+        query = query_params(RangeIn, request)
         start = query["start"]
         end = query.get("end", start + MAX_ENTRIES)
         if end < start:
@@ -245,10 +238,7 @@ class InclusionProofView(APIView):
     """The audit path of the entry at `index` in the tree of `size` (default: the log's)."""
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("index", int, required=True),
-            OpenApiParameter("size", int, description="tree size (default: the log's size)"),
-        ],
+        parameters=[InclusionIn],
         responses={
             200: InclusionOut,
             400: _BAD_QUERY,
@@ -258,7 +248,7 @@ class InclusionProofView(APIView):
     )
     def get(self, request, log):
         found = log_for_user(request.user, log)
-        query = _query(InclusionIn, request)
+        query = query_params(InclusionIn, request)
         index, size = query["index"], query.get("size", found.size)
         try:
             path = proofs.inclusion(found.id, index, size, found.size)
@@ -271,10 +261,7 @@ class ConsistencyProofView(APIView):
     """The proof that the tree of `first` entries is the start of the tree of `second`."""
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("first", int, required=True),
-            OpenApiParameter("second", int, description="default: the log's size"),
-        ],
+        parameters=[ConsistencyIn],
         responses={
             200: ConsistencyOut,
             400: _BAD_QUERY,
@@ -284,7 +271,7 @@ class ConsistencyProofView(APIView):
     )
     def get(self, request, log):
         found = log_for_user(request.user, log)
-        query = _query(ConsistencyIn, request)
+        query = query_params(ConsistencyIn, request)
         first, second = query["first"], query.get("second", found.size)
         try:
             path = proofs.consistency(found.id, first, second, found.size)

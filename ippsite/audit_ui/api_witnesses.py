@@ -1,7 +1,6 @@
 """API (SPEC §7): registering witnesses (support) and posting their cosignatures (anyone)."""
 
 import base64
-import re
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -9,12 +8,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import witnesses
-from ippsite.api import ApiError
+from ippsite.api import ApiError, StrictInput
 from ippsite.audit_ui.api_logs import error
 from permissions import door
 
 
-class WitnessIn(serializers.Serializer):
+class WitnessIn(StrictInput):
     name = serializers.RegexField(
         r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,99}$",
         help_text="letters, digits, space . _ @ -; at most 100",
@@ -37,18 +36,15 @@ class WitnessOut(serializers.Serializer):
         return base64.b64encode(bytes(witness.public_key)).decode()
 
 
-class CosignatureIn(serializers.Serializer):
+class CosignatureIn(StrictInput):
     witness = serializers.CharField(max_length=100)
     size = serializers.IntegerField(min_value=1)
-    root_hash = serializers.CharField(help_text="lowercase hex, as the tree head gives it")
+    root_hash = serializers.RegexField(
+        r"^[0-9a-f]{64}$", help_text="64 lowercase hex digits, as the tree head gives it"
+    )
     signature = serializers.CharField(
         max_length=128, help_text="base64 Ed25519 over the cosignature message"
     )
-
-    def validate_root_hash(self, value: str) -> str:
-        if not re.fullmatch(r"[0-9a-f]{64}", value):
-            raise serializers.ValidationError("want 64 lowercase hex digits")
-        return value
 
 
 class CosignatureCreatedOut(serializers.Serializer):

@@ -2,26 +2,27 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.levels import Level
-from ippsite.api import ApiError
+from ippsite.api import ApiError, StrictInput, StrictJSONParser, errors
 from ippsite.registry_ui.api.infrastructures import PublishModuleOut, PublishVersionOut
 from permissions import door
 from publishing.copying import copy_default_environment, module_copy
 from publishing.preflight import environment_preflight
 
 
-class CopyIn(serializers.Serializer):
+class CopyIn(StrictInput):
     version = serializers.IntegerField(min_value=1, help_text="The source module's version number.")
     elements = serializers.ListField(
-        child=serializers.CharField(max_length=200), allow_empty=False, max_length=500
+        child=serializers.CharField(max_length=200), min_length=1, max_length=500
     )
-    target = serializers.IntegerField(help_text="The id of the module to copy into.")
+    target = serializers.IntegerField(min_value=1, help_text="The id of the module to copy into.")
     environment = serializers.IntegerField(
         required=False,
+        min_value=1,
         help_text="The id of the environment (of the target's infrastructure) the new version "
         "is published and deployed in. Default: where the target's most recently deployed "
         "current version runs. A protected one needs an administrator or a deployer.",
@@ -54,9 +55,24 @@ class ModuleCopyView(APIView):
     exposes one of the elements.
     """
 
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
-    @extend_schema(request=CopyIn, responses={201: CopyOut})
+    @extend_schema(
+        request=CopyIn,
+        responses={
+            201: CopyOut,
+            **errors(
+                {
+                    400: "invalid_request: a bad body, an element the version does not expose, "
+                    "or no environment to publish in",
+                    403: "permission_denied (open on this module, publish on the target), "
+                    "ipp_copy_blocked (rule 4) or environment_protected",
+                    404: "not_found: a module, version or environment you cannot see",
+                    409: "conflict: the target already exposes one of the elements",
+                }
+            ),
+        },
+    )
     def post(self, request, pk: int):
         source = door.module_for_user(request.user, pk, Level.OPEN)
         data = CopyIn(data=request.data)
@@ -85,11 +101,20 @@ class ModuleCopyView(APIView):
         return Response(CopyOut(result).data, status=status.HTTP_201_CREATED)
 
 
-class PreflightIn(serializers.Serializer):
+class PreflightVersionsIn(StrictInput):
     versions = serializers.ListField(
-        child=serializers.IntegerField(), required=False, max_length=500
+        child=serializers.IntegerField(min_value=1),
+        min_length=1,
+        max_length=500,
+        help_text="Ids of versions to deploy here.",
     )
-    package = serializers.FileField(required=False)
+
+
+class PreflightPackageIn(StrictInput):
+    package = serializers.FileField(
+        allow_empty_file=True,  # answered like any broken package: invalid_package
+        help_text="A package (ZIP) to publish here.",
+    )
 
 
 class PreflightResultOut(serializers.Serializer):
@@ -116,26 +141,26 @@ class EnvironmentPreflightView(APIView):
     would get, and why.
     """
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser]
 
     @extend_schema(
-        request={"application/json": PreflightIn, "multipart/form-data": PreflightIn},
-        responses={200: PreflightOut},
+        request={
+            "application/json": PreflightVersionsIn,
+            "multipart/form-data": PreflightPackageIn,
+        },
+        responses={
+            200: PreflightOut,
+            **errors({404: "not_found: an environment you cannot see"}),
+        },
     )
     def post(self, request, pk: int):
         env = door.environment_for_user(request.user, pk)
-        raw = request.data
-        if hasattr(raw, "getlist"):  # multipart: versions may repeat
-            raw = {
-                "versions": raw.getlist("versions"),
-                **({"package": raw["package"]} if "package" in raw else {}),
-            }
-        data = PreflightIn(data=raw)
+        # JSON names versions; multipart carries a package (the schema says which is which).
+        multipart = hasattr(request.data, "getlist")
+        data = (PreflightPackageIn if multipart else PreflightVersionsIn)(data=request.data)
         data.is_valid(raise_exception=True)
         versions = data.validated_data.get("versions") or []
         upload = data.validated_data.get("package")
-        if not versions and upload is None:
-            raise ApiError("invalid_request", "Give versions (a list of version ids) or a package.")
         try:
             results = environment_preflight(
                 user=request.user,

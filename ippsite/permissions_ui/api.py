@@ -5,12 +5,13 @@
 
 from django.contrib.auth import get_user_model
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.levels import Level
+from ippsite.api import QueryInput, StrictInput, errors, query_params
 from ippsite.registry_ui.api.common import paginate_keys, paginated
 from permissions import door, selectors, services
 
@@ -18,7 +19,7 @@ User = get_user_model()
 LEVEL_NAMES = [level.label for level in services.GRANTABLE]
 
 
-class GrantIn(serializers.Serializer):
+class GrantIn(StrictInput):
     level = serializers.ChoiceField(choices=LEVEL_NAMES)
 
 
@@ -47,23 +48,33 @@ def _user(username: str):
         raise Http404("No such user.") from None
 
 
+class UsernameQuery(QueryInput):
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=150, help_text="Part of the username."
+    )
+
+
 class ModulePermissionList(APIView):
     """GET: the members of the module's infrastructure with their level and its sources,
     by username, paginated `{count, next, previous, results}` (`?q=` part of a username)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("q", str, description="Part of the username.")],
+        parameters=[UsernameQuery],
         responses={
             200: paginated(PermissionOut),
-            403: OpenApiResponse(description="a module whose infrastructure you do not administer"),
-            404: OpenApiResponse(description="a module you cannot see"),
+            **errors(
+                {
+                    403: "permission_denied: a module whose infrastructure you do not administer",
+                    404: "not_found: a module you cannot see",
+                }
+            ),
         },
         operation_id="module_permissions_list",
         tags=["permissions"],
     )
     def get(self, request, pk: int):
         module = door.administered_module_for_user(request.user, pk)
-        q = request.query_params.get("q", "").replace("\x00", "").strip()
+        q = query_params(UsernameQuery, request).get("q", "").strip()
         return paginate_keys(
             self,
             request,

@@ -6,11 +6,12 @@ its infrastructure (support included: naming who ships to Production is the owne
 
 from django.contrib.auth import get_user_model
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ippsite.api import errors
 from ippsite.registry_ui.api.common import paginate, paginated
 from permissions import door
 from permissions.deployers import (
@@ -22,15 +23,13 @@ from permissions.deployers import (
 
 User = get_user_model()
 
-_ERROR = inline_serializer(
-    name="DeployerError",
-    fields={"error": serializers.CharField(), "detail": serializers.CharField()},
+_REFUSED = errors(
+    {
+        401: "not_authenticated",
+        403: "permission_denied: not an administrator of its infrastructure",
+        404: "not_found: an environment you cannot see, or no such user",
+    }
 )
-_REFUSED = {
-    401: OpenApiResponse(_ERROR, description="not signed in"),
-    403: OpenApiResponse(_ERROR, description="not an administrator of its infrastructure"),
-    404: OpenApiResponse(_ERROR, description="an environment you cannot see, or no such user"),
-}
 
 
 class DeployerOut(serializers.Serializer):
@@ -76,7 +75,7 @@ class EnvironmentDeployerDetail(APIView):
         responses={
             201: DeployerOut,
             200: DeployerOut,
-            400: OpenApiResponse(_ERROR, description="the user is not a member"),
+            **errors({400: "invalid_request: the user is not a member"}),
             **_REFUSED,
         },
         operation_id="environment_deployer_add",

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.levels import Level
+from ippsite.api import StrictInput
 from ippsite.permissions_ui.invitation_mail import invitation_mail, invitation_url
 from ippsite.permissions_ui.members_api import (
     BODY_REFUSALS,
@@ -34,7 +35,7 @@ from permissions.models import Invitation
 from registry.models import Membership
 
 
-class InvitationIn(serializers.Serializer):
+class InvitationIn(StrictInput):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=Membership.Role.choices, default="member")
     default_level = serializers.ChoiceField(choices=LEVEL_NAMES, default="none")
@@ -62,7 +63,7 @@ class InvitationOut(serializers.Serializer):
         return Level(invitation.default_level).label
 
 
-class AcceptIn(serializers.Serializer):
+class AcceptIn(StrictInput):
     """The schema says what the serializer checks; the rest (a username taken, a password
     the validators refuse) is decided once the secret is found."""
 

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.levels import Level
+from ippsite.api import StrictInput
 from permissions import door
 from permissions.members import membership_remove, membership_set, require_member_manager
 from registry.models import Membership
@@ -45,7 +46,7 @@ MEMBER_REFUSALS = {
 }
 
 
-class MemberChangeIn(serializers.Serializer):
+class MemberChangeIn(StrictInput):
     """Only the fields given change."""
 
     role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)

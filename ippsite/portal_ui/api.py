@@ -2,38 +2,29 @@
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ippsite.api import Pagination
+from ippsite.api import Pagination, StrictJSONParser, errors
 from ippsite.portal_ui.serializers import (
     DecisionOutput,
     RejectInput,
     TransferCreatedOutput,
-    TransferCreateInput,
     TransferDetailOutput,
+    TransferModulesInput,
     TransferOutput,
+    TransferPackageInput,
     TransferPublishInput,
     package_links,
 )
+from ippsite.registry_ui.api.common import paginated
 from ippsite.registry_ui.api.infrastructures import PublishOut
 from portal import selectors, services
 
-_ERROR = inline_serializer(
-    name="PortalError", fields={"error": serializers.CharField(), "detail": serializers.CharField()}
-)
-_PAGE = inline_serializer(
-    name="PaginatedTransferOutput",
-    fields={
-        "count": serializers.IntegerField(),
-        "next": serializers.URLField(allow_null=True),
-        "previous": serializers.URLField(allow_null=True),
-        "results": TransferOutput(many=True),
-    },
-)
+_PAGE = paginated(TransferOutput)
 
 
 def _decision(request, transfer) -> Response:
@@ -44,7 +35,7 @@ def _decision(request, transfer) -> Response:
 
 
 class TransferListCreateView(APIView):
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser]
 
     @extend_schema(
         operation_id="transfers_list",
@@ -73,20 +64,25 @@ class TransferListCreateView(APIView):
             "403 `ipp_portal_blocked` when the source's portal is blocked."
         ),
         request={
-            "application/json": TransferCreateInput,
-            "multipart/form-data": TransferCreateInput,
+            "application/json": TransferModulesInput,
+            "multipart/form-data": TransferPackageInput,
         },
         responses={
             201: TransferCreatedOutput,
-            400: OpenApiResponse(
-                _ERROR, description="invalid request, unknown or same destination"
+            **errors(
+                {
+                    400: "invalid_request, invalid_package or tampered_package; or an unknown "
+                    "or the same destination",
+                    403: "not allowed (publish on every module), ipp_portal_blocked, or "
+                    "invalid_intellectual_property",
+                    404: "not_found: a module you cannot see",
+                }
             ),
-            403: OpenApiResponse(_ERROR, description="not allowed, or ipp_portal_blocked"),
-            404: OpenApiResponse(_ERROR, description="a module you cannot see"),
         },
     )
     def post(self, request):
-        data = TransferCreateInput(data=request.data)
+        multipart = hasattr(request.data, "getlist")
+        data = (TransferPackageInput if multipart else TransferModulesInput)(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         transfer = services.transfer_request(
@@ -106,7 +102,10 @@ class TransferDetailView(APIView):
     @extend_schema(
         operation_id="transfers_retrieve",
         summary="One transfer request with its items and timeline",
-        responses={200: TransferDetailOutput, 404: OpenApiResponse(_ERROR)},
+        responses={
+            200: TransferDetailOutput,
+            **errors({404: "not_found: a request you cannot see"}),
+        },
     )
     def get(self, request, pk: int):
         transfer = selectors.transfer_for_user(request.user, pk, detail=True)
@@ -117,9 +116,13 @@ class TransferDetailView(APIView):
 
 _DECISION_RESPONSES = {
     200: DecisionOutput,
-    403: OpenApiResponse(_ERROR, description="not allowed, or ipp_portal_blocked"),
-    404: OpenApiResponse(_ERROR, description="a request you cannot see"),
-    409: OpenApiResponse(_ERROR, description="the request is already decided"),
+    **errors(
+        {
+            403: "not allowed, or ipp_portal_blocked",
+            404: "not_found: a request you cannot see",
+            409: "conflict: the request is already decided",
+        }
+    ),
 }
 
 
@@ -167,13 +170,14 @@ class TransferPackageView(APIView):
         summary="The re-marked sealed package of one module (requester, destination admins)",
         responses={
             (200, "application/zip"): OpenApiTypes.BINARY,
-            403: OpenApiResponse(_ERROR),
-            404: OpenApiResponse(_ERROR),
-            409: OpenApiResponse(
-                _ERROR,
-                description="`conflict`: the request is not approved; `package_preparing`: "
-                "approved, and its re-marked package is being built (a job stores it once, "
-                "at approval; the requester is e-mailed when it is ready): try again later",
+            **errors(
+                {
+                    403: "permission_denied: neither the requester nor a destination administrator",
+                    404: "not_found: a request or item you cannot see",
+                    409: "conflict: the request is not approved; package_preparing: approved, "
+                    "and its re-marked package is being built (a job stores it once, at "
+                    "approval; the requester is e-mailed when it is ready): try again later",
+                }
             ),
         },
     )
@@ -202,15 +206,13 @@ class TransferPublishView(APIView):
         responses={
             201: PublishOut,
             200: PublishOut,
-            400: OpenApiResponse(_ERROR, description="an environment outside the destination"),
-            403: OpenApiResponse(
-                _ERROR, description="not allowed to publish there, or environment_protected"
-            ),
-            404: OpenApiResponse(
-                _ERROR, description="a request, item or environment you cannot see"
-            ),
-            409: OpenApiResponse(
-                _ERROR, description="the request is not approved, or broken_reference"
+            **errors(
+                {
+                    400: "invalid_request: an environment outside the destination",
+                    403: "not allowed to publish there, or environment_protected",
+                    404: "not_found: a request, item or environment you cannot see",
+                    409: "the request is not approved, or broken_reference",
+                }
             ),
         },
     )

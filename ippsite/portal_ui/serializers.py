@@ -3,33 +3,36 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from ippsite.api import StrictInput
 from portal.models import TransferRequest
 
 
-class TransferCreateInput(serializers.Serializer):
+class TransferModulesInput(StrictInput):
+    """JSON: transfer modules (each one's latest version)."""
+
     modules = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, allow_empty=True
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=500
     )
-    package = serializers.FileField(required=False, allow_empty_file=False)
     target_activation_code = serializers.CharField(max_length=64)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
-    def validate(self, attrs):
-        if bool(attrs.get("modules")) == bool(attrs.get("package")):
-            raise serializers.ValidationError(
-                "Give either `modules` (a list of module ids) or a `package` (multipart), not both."
-            )
-        return attrs
+
+class TransferPackageInput(StrictInput):
+    """Multipart: transfer the module of an uploaded sealed package."""
+
+    package = serializers.FileField(allow_empty_file=False)
+    target_activation_code = serializers.CharField(max_length=64)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
-class TransferPublishInput(serializers.Serializer):
+class TransferPublishInput(StrictInput):
     module = serializers.IntegerField(min_value=1, help_text="The source module's id (an item).")
     environment = serializers.IntegerField(
         min_value=1, help_text="The id of an environment of the destination."
     )
 
 
-class RejectInput(serializers.Serializer):
+class RejectInput(StrictInput):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotAllowed
+from ippsite.api import StrictInput
 from ippsite.permissions_ui.members_api import BODY_REFUSALS, error_response_doc
 from ippsite.support_ui.accounts import user_set_active
 from permissions import door
@@ -17,7 +18,7 @@ from permissions import door
 User = get_user_model()
 
 
-class UserChangeIn(serializers.Serializer):
+class UserChangeIn(StrictInput):
     is_active = serializers.BooleanField(
         help_text="false ends the user's sessions and API tokens at once"
     )

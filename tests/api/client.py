@@ -38,10 +38,18 @@ class Api:
         return f"{self.base_url}/api/v1/{path}"
 
     def request(
-        self, method: str, path: str, *, json_body=None, files=None, fields=None, headers=None
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body=None,
+        files=None,
+        fields=None,
+        headers=None,
+        raw: bytes | None = None,
     ):
         headers = dict(headers or {})
-        data = None
+        data = raw
         if self.token:
             headers["Authorization"] = f"Token {self.token}"
         if files is not None or fields is not None:

@@ -73,8 +73,15 @@ def test_healthz_answers_200(live_server):
     assert reply.json()["status"] == "ok"
 
 
-def test_the_openapi_schema_describes_the_endpoints(live_server):
-    reply = Api(live_server.url).get("schema?format=json")
+def test_the_openapi_schema_is_for_signed_in_callers_only(live_server, api):
+    anonymous = Api(live_server.url).get("schema?format=json")
+    assert anonymous.status == 401 and anonymous.error == "not_authenticated"
+    assert b"paths" not in anonymous.body
+    assert api("contractor").get("schema?format=json").status == 200
+
+
+def test_the_openapi_schema_describes_the_endpoints(api):
+    reply = api("contractor").get("schema?format=json")
     assert reply.status == 200
     paths = reply.json()["paths"]
     for expected in (

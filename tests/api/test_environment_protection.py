@@ -147,7 +147,7 @@ def test_patch_changes_only_what_is_given_and_is_audited(world, call, production
 
 def test_patch_refuses_a_name_taken_in_the_infrastructure(world, call, production):
     reply = call("acme_admin", "patch", f"environments/{production.pk}", {"name": "Development"})
-    assert reply.status_code == 400 and reply.json()["error"] == "invalid_request"
+    assert reply.status_code == 409 and reply.json()["error"] == "name_taken"
     blank = call("acme_admin", "patch", f"environments/{production.pk}", {"name": "  "})
     assert blank.status_code == 400
     assert Environment.objects.get(pk=production.pk).name == "Production"

@@ -53,8 +53,9 @@ def test_only_support_creates_infrastructures(api, persona):
     "body, field",
     [
         ({"platform": "o11"}, "name"),
-        ({"name": "ACME", "platform": "o11"}, "name"),
         ({"name": "Globex", "platform": "o12"}, "platform"),
+        ({"name": "Globex", "platform": "o11", "owner": "me"}, "owner"),
+        ({"name": 7, "platform": "o11"}, "name"),
     ],
 )
 def test_invalid_infrastructures_are_refused(api, body, field):
@@ -62,6 +63,12 @@ def test_invalid_infrastructures_are_refused(api, body, field):
     assert reply.status == 400
     assert reply.json()["error"] == "invalid_request"
     assert field in reply.json()["detail"]
+    assert Infrastructure.objects.count() == 2
+
+
+def test_a_taken_infrastructure_name_is_a_conflict(api):
+    reply = api("support").post("infrastructures", {"name": "ACME", "platform": "o11"})
+    assert reply.status == 409 and reply.json()["error"] == "name_taken"
     assert Infrastructure.objects.count() == 2
 
 
@@ -201,10 +208,23 @@ def test_others_may_not_add_members(api, world, persona, status):
     assert not Membership.objects.filter(user=world.outsider).exists()
 
 
+def test_a_member_who_is_no_user_is_not_found(api, world):
+    body = {"username": "nobody", "role": "member", "default_level": "open"}
+    reply = api("acme_admin").post(f"infrastructures/{world.acme.pk}/members", body)
+    assert reply.status == 404 and "nobody" in reply.json()["detail"]
+
+
+def test_a_member_added_without_a_default_level_gets_none(api, world):
+    reply = api("acme_admin").post(
+        f"infrastructures/{world.acme.pk}/members", {"username": "outsider"}
+    )
+    assert reply.status == 201, reply.body
+    assert reply.json()["default_level"] == "none" and reply.json()["role"] == "member"
+
+
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({"username": "nobody", "role": "member", "default_level": "open"}, "username"),
         ({"username": "outsider", "role": "owner", "default_level": "open"}, "role"),
         ({"username": "outsider", "role": "member", "default_level": "admin"}, "default_level"),
     ],
@@ -261,8 +281,8 @@ def test_a_duplicate_environment_name_is_refused(api, world):
     reply = api("acme_admin").post(
         "environments", {"infrastructure": world.acme.pk, "name": "Production"}
     )
-    assert reply.status == 400
-    assert reply.json()["error"] == "invalid_request"
+    assert reply.status == 409
+    assert reply.json()["error"] == "name_taken"
     assert Environment.objects.filter(infrastructure=world.acme).count() == 2
 
 

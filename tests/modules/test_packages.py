@@ -336,6 +336,76 @@ def test_more_than_ten_thousand_entries_are_refused():
     assert refusal(with_manifest(*entries)).detail == "package has more than 10000 entries"
 
 
+def central_directory(count: int) -> bytes:
+    """`count` central directory records of one-byte names (zipfile reads nothing else
+    before building its list of entries)."""
+    record = struct.Struct(zipfile.structCentralDir)
+    return b"".join(
+        record.pack(b"PK\x01\x02", 20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0)
+        + bytes([97 + n % 26])
+        for n in range(count)
+    )
+
+
+def end_record(entries: int, cd_size: int, cd_offset: int) -> bytes:
+    return struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, entries, entries, cd_size, cd_offset, 0)
+
+
+def zip64_end_records(entries: int, cd_size: int, cd_offset: int, at: int) -> bytes:
+    record = struct.pack(
+        "<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, cd_size, cd_offset
+    )
+    return record + struct.pack("<4sLQL", b"PK\x06\x07", 0, at, 1)
+
+
+@pytest.fixture
+def zipinfos_built(monkeypatch):
+    """How many ZipInfo objects zipfile builds (its list of entries) while the test runs."""
+    built = []
+
+    class CountedZipInfo(zipfile.ZipInfo):
+        __slots__ = ()
+
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(zipfile, "ZipInfo", CountedZipInfo)
+    return built
+
+
+def test_a_forged_entry_count_is_refused_before_zipfile_builds_its_entries(zipinfos_built):
+    directory = central_directory(160_000)  # 7.5 MB: under the 8 MiB directory limit
+    data = directory + end_record(2, len(directory), 0)
+    detail = refusal(data).detail
+    assert detail.startswith("package has more than 10000 entries")
+    assert "end record declares 2" in detail
+    assert len(zipinfos_built) == 0
+
+
+def test_a_forged_zip64_entry_count_is_refused_before_zipfile_builds_its_entries(
+    zipinfos_built,
+):
+    # The classic end record declares 2 entries in 94 bytes, and so does the ZIP64 one for
+    # the count; zipfile believes the ZIP64 record's directory size and reads all 160,000.
+    directory = central_directory(160_000)
+    data = directory + zip64_end_records(2, len(directory), 0, at=len(directory))
+    data += end_record(2, 94, 0)
+    detail = refusal(data).detail
+    assert detail.startswith("package has more than 10000 entries")
+    assert len(zipinfos_built) == 0
+
+
+def test_an_end_record_that_declares_more_entries_than_there_are_is_refused():
+    data = bytearray(with_manifest(("src/a", b"x")))
+    at = data.rindex(b"PK\x05\x06")
+    struct.pack_into("<HH", data, at + 8, 3, 3)
+    assert refusal(bytes(data)).detail == (
+        "package is a damaged ZIP file: its end record declares 3 entries, "
+        "its central directory holds 2"
+    )
+
+
 def test_ten_thousand_entries_are_accepted():
     entries = [(f"src/{n}", b"") for n in range(9_999)]
     with open_package(io.BytesIO(with_manifest(*entries))) as package:

@@ -4,15 +4,16 @@ from django.db.models import OuterRef, Subquery
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.levels import Level
+from ippsite.api import errors, query_params
 from ippsite.registry_ui.api.common import (
+    InfrastructureQuery,
     LevelField,
-    int_param,
     paginate_keys,
     paginated,
 )
@@ -114,24 +115,25 @@ def _attach_exposes(modules: list) -> list:
     return modules
 
 
+class ModuleQuery(InfrastructureQuery):
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Part of the module name."
+    )
+
+
 class ModuleListView(APIView):
     """GET the modules you can see (reference or more), with your level and their interface."""
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("q", str, description="Part of the module name."),
-            OpenApiParameter("infrastructure", int, description="Infrastructure id."),
-        ],
-        responses=paginated(ModuleOut),
-        operation_id="modules_list",
+        parameters=[ModuleQuery], responses=paginated(ModuleOut), operation_id="modules_list"
     )
     def get(self, request):
         qs = door.visible_modules(request.user, Level.REFERENCE)
-        # NUL cannot be stored in PostgreSQL text, so no name contains it: drop it.
-        q = request.query_params.get("q", "").replace("\x00", "").strip()
-        if q:
-            qs = qs.filter(name__icontains=q)
-        infrastructure = int_param(request, "infrastructure")
+        # A NUL (which PostgreSQL text cannot hold) is refused with 400 like any bad value.
+        params = query_params(ModuleQuery, request)
+        if params.get("q"):
+            qs = qs.filter(name__icontains=params["q"])
+        infrastructure = params.get("infrastructure")
         if infrastructure is not None:
             qs = qs.filter(infrastructure_id=infrastructure)
         return paginate_keys(
@@ -150,10 +152,19 @@ class ModuleListView(APIView):
         )
 
 
+MODULE_404 = {404: "not_found: a module you cannot see (no level on it)"}
+VERSION_ERRORS = errors(
+    {
+        403: "permission_denied: open on the module needed",
+        404: "not_found: a module you cannot see, or no such version or file",
+    }
+)
+
+
 class ModuleDetailView(APIView):
     """GET one module (reference or more): interface, references, versions, deployments."""
 
-    @extend_schema(responses=ModuleDetailOut)
+    @extend_schema(responses={200: ModuleDetailOut, **errors(MODULE_404)})
     def get(self, request, pk: int):
         module = door.module_for_user(request.user, pk, Level.REFERENCE)
         versions = list(module.versions.order_by("-number"))
@@ -184,7 +195,10 @@ def _version_to_open(request, pk: int, number: int) -> ModuleVersion:
 class SourceListView(APIView):
     """GET the source files of a version (open or more)."""
 
-    @extend_schema(responses=SourceListOut, operation_id="modules_versions_source_list")
+    @extend_schema(
+        responses={200: SourceListOut, **VERSION_ERRORS},
+        operation_id="modules_versions_source_list",
+    )
     def get(self, request, pk: int, number: int):
         version = _version_to_open(request, pk, number)
         files = source_files(user=request.user, version=version)
@@ -202,7 +216,7 @@ class SourceFileView(APIView):
     """GET one source file's bytes (open or more); every read is audit-logged."""
 
     @extend_schema(
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **VERSION_ERRORS},
         operation_id="modules_versions_source_file",
     )
     def get(self, request, pk: int, number: int, path: str):
@@ -217,7 +231,7 @@ class SourceFileView(APIView):
 class PackageView(APIView):
     """GET the version's package as a ZIP (open or more; sealed when the version is marked)."""
 
-    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY, **VERSION_ERRORS})
     def get(self, request, pk: int, number: int):
         version = _version_to_open(request, pk, number)
         filename, fileobj = package_export(user=request.user, version=version)

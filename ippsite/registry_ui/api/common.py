@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from core.errors import NotAllowed
 from core.levels import Level
-from ippsite.api import ApiError, Pagination
+from ippsite.api import ApiError, Pagination, QueryInput
 from permissions import door
 
 LEVEL_NAMES = [level.label for level in Level]
@@ -55,23 +55,30 @@ def require_support(user) -> None:
         raise NotAllowed("Only support may do this.")
 
 
-def int_param(request, name: str) -> int | None:
-    """An optional integer query parameter; 400 invalid_request when it is not one."""
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError("invalid_request", f"{name}: must be an integer id.") from None
+class InfrastructureQuery(QueryInput):
+    infrastructure = serializers.IntegerField(
+        required=False, min_value=1, help_text="Only those of this infrastructure (its id)."
+    )
+
+
+UNIQUE_CODES = {"unique", "unique_together"}
 
 
 @contextmanager
 def model_validation():
-    """Turn a model's full_clean() refusal into 400 invalid_request."""
+    """Turn a model's full_clean() refusal into 400 invalid_request, or into 409
+    `name_taken` when what it refuses is a duplicate (a valid request that clashes with
+    what exists, which no schema can rule out)."""
     try:
         yield
     except DjangoValidationError as exc:
+        codes = (
+            {error.code for error in exc.error_list}
+            if not hasattr(exc, "error_dict")
+            else {error.code for errors in exc.error_dict.values() for error in errors}
+        )
+        if codes and codes <= UNIQUE_CODES:
+            raise ApiError("name_taken", " ".join(exc.messages), 409) from None
         if hasattr(exc, "message_dict"):
             text = "; ".join(
                 f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
@@ -90,6 +97,11 @@ class LevelField(serializers.ChoiceField):
 
     def to_internal_value(self, data):
         return Level.parse(super().to_internal_value(data))
+
+    def get_default(self):
+        # DRF hands a default over as given, not through to_internal_value.
+        value = super().get_default()
+        return Level.parse(value) if isinstance(value, str) else value
 
     def to_representation(self, value):
         return Level(int(value)).label

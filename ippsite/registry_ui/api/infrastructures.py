@@ -6,18 +6,17 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotAllowed
 from core.levels import Level
 from ipp.toggles import infrastructure_set_flags
-from ippsite.api import ApiError
-from ippsite.permissions_ui.members_api import MEMBER_REFUSALS, error_response_doc
+from ippsite.api import ApiError, StrictInput, errors, query_params
 from ippsite.registry_ui.api.common import (
+    InfrastructureQuery,
     LevelField,
-    int_param,
     model_validation,
     paginate,
     paginated,
@@ -40,12 +39,12 @@ User = get_user_model()
 # --- serializers -------------------------------------------------------------------------
 
 
-class InfrastructureIn(serializers.Serializer):
+class InfrastructureIn(StrictInput):
     name = serializers.CharField(max_length=120)
     platform = serializers.ChoiceField(choices=Infrastructure.Platform.values, default="o11")
 
 
-class InfrastructureFlagsIn(serializers.Serializer):
+class InfrastructureFlagsIn(StrictInput):
     ipp_protected = serializers.BooleanField(required=False)
     portal_blocked = serializers.BooleanField(required=False)
 
@@ -56,7 +55,7 @@ class InfrastructureOut(serializers.ModelSerializer):
         fields = ["id", "name", "platform", "activation_code", "ipp_protected", "portal_blocked"]
 
 
-class MembershipIn(serializers.Serializer):
+class MembershipIn(StrictInput):
     """A field left out keeps its value on a change; a new member gets the default shown."""
 
     username = serializers.RegexField(r"^[\w.@+-]+$", max_length=150)
@@ -76,8 +75,8 @@ class MembershipOut(serializers.ModelSerializer):
         fields = ["id", "infrastructure", "username", "role", "default_level", "create_modules"]
 
 
-class EnvironmentIn(serializers.Serializer):
-    infrastructure = serializers.IntegerField()
+class EnvironmentIn(StrictInput):
+    infrastructure = serializers.IntegerField(min_value=1)
     name = serializers.CharField(max_length=80)
     protected = serializers.BooleanField(
         default=False,
@@ -85,7 +84,7 @@ class EnvironmentIn(serializers.Serializer):
     )
 
 
-class EnvironmentChangeIn(serializers.Serializer):
+class EnvironmentChangeIn(StrictInput):
     protected = serializers.BooleanField(required=False)
     name = serializers.CharField(max_length=80, required=False)
 
@@ -174,13 +173,13 @@ class PublishOut(serializers.Serializer):
     deployment = PublishDeploymentOut()
 
 
-class PublishIn(serializers.Serializer):
+class PublishIn(StrictInput):
     package = serializers.FileField(help_text="The module package (ZIP).")
 
 
-class DeployIn(serializers.Serializer):
-    version = serializers.IntegerField(help_text="Module version id.")
-    environment = serializers.IntegerField(help_text="Environment id.")
+class DeployIn(StrictInput):
+    version = serializers.IntegerField(min_value=1, help_text="Module version id.")
+    environment = serializers.IntegerField(min_value=1, help_text="Environment id.")
 
 
 class DeploymentOut(serializers.Serializer):
@@ -192,6 +191,9 @@ class DeploymentOut(serializers.Serializer):
 
 # --- infrastructures ---------------------------------------------------------------------
 
+SUPPORT_ONLY = "permission_denied: support only"
+MANAGERS_ONLY = "permission_denied: support or an administrator of the infrastructure only"
+
 
 class InfrastructureListView(APIView):
     """GET the infrastructures you may see (support: all); POST creates one (support)."""
@@ -201,13 +203,19 @@ class InfrastructureListView(APIView):
         qs = door.infrastructures_for_user(request.user).order_by("name", "id")
         return paginate(self, request, qs, lambda rows: InfrastructureOut(rows, many=True).data)
 
-    @extend_schema(request=InfrastructureIn, responses={201: InfrastructureOut})
+    @extend_schema(
+        request=InfrastructureIn,
+        responses={
+            201: InfrastructureOut,
+            **errors({403: SUPPORT_ONLY, 409: "name_taken: an infrastructure has that name"}),
+        },
+    )
     def post(self, request):
         require_support(request.user)
         data = InfrastructureIn(data=request.data)
         data.is_valid(raise_exception=True)
         if Infrastructure.objects.filter(name=data.validated_data["name"]).exists():
-            raise ApiError("invalid_request", "name: an infrastructure with this name exists.")
+            raise ApiError("name_taken", "name: an infrastructure with this name exists.", 409)
         with model_validation():
             infra = infrastructure_create(actor=request.user, **data.validated_data)
         return Response(InfrastructureOut(infra).data, status=status.HTTP_201_CREATED)
@@ -220,7 +228,10 @@ class InfrastructureDetailView(APIView):
     def get(self, request, pk: int):
         return Response(InfrastructureOut(door.infrastructure_for_user(request.user, pk)).data)
 
-    @extend_schema(request=InfrastructureFlagsIn, responses=InfrastructureOut)
+    @extend_schema(
+        request=InfrastructureFlagsIn,
+        responses={200: InfrastructureOut, **errors({403: SUPPORT_ONLY})},
+    )
     def patch(self, request, pk: int):
         infra = door.infrastructure_for_user(request.user, pk)
         require_support(request.user)
@@ -244,7 +255,7 @@ class InfrastructureMembersView(APIView):
     """
 
     @extend_schema(
-        responses={200: paginated(MembershipOut), **MEMBER_REFUSALS},
+        responses={200: paginated(MembershipOut), **errors({403: MANAGERS_ONLY})},
         operation_id="infrastructure_members_list",
     )
     def get(self, request, pk: int):
@@ -262,9 +273,13 @@ class InfrastructureMembersView(APIView):
         responses={
             201: MembershipOut,
             200: MembershipOut,
-            400: error_response_doc("invalid_request: no such user, or a bad field"),
-            409: error_response_doc("last_administrator: that would demote the last one"),
-            **MEMBER_REFUSALS,
+            **errors(
+                {
+                    403: MANAGERS_ONLY,
+                    404: "not_found: an infrastructure you cannot see, or no such user",
+                    409: "last_administrator: that would demote the last administrator",
+                }
+            ),
         },
     )
     def post(self, request, pk: int):
@@ -275,7 +290,7 @@ class InfrastructureMembersView(APIView):
         values = data.validated_data
         member = User.objects.filter(username=values["username"]).first()
         if member is None:
-            raise ApiError("invalid_request", f"username: no user '{values['username']}'.")
+            raise ApiError("not_found", f"username: no user '{values['username']}'.", 404)
         existed = Membership.objects.filter(infrastructure=infra, user=member).exists()
         with model_validation():
             membership = membership_set(
@@ -308,16 +323,32 @@ def _current_deployments(user, environment):
 class EnvironmentListView(APIView):
     """GET the environments you may see (?infrastructure=); POST creates one."""
 
-    @extend_schema(responses=paginated(EnvironmentOut), operation_id="environments_list")
+    @extend_schema(
+        parameters=[InfrastructureQuery],
+        responses=paginated(EnvironmentOut),
+        operation_id="environments_list",
+    )
     def get(self, request):
         qs = door.environments_for_user(request.user)
-        infrastructure = int_param(request, "infrastructure")
+        infrastructure = query_params(InfrastructureQuery, request).get("infrastructure")
         if infrastructure is not None:
             qs = qs.filter(infrastructure_id=infrastructure)
         qs = qs.order_by("infrastructure__name", "id")
         return paginate(self, request, qs, lambda rows: EnvironmentOut(rows, many=True).data)
 
-    @extend_schema(request=EnvironmentIn, responses={201: EnvironmentOut})
+    @extend_schema(
+        request=EnvironmentIn,
+        responses={
+            201: EnvironmentOut,
+            **errors(
+                {
+                    403: MANAGERS_ONLY,
+                    404: "not_found: an infrastructure you cannot see",
+                    409: "name_taken: the infrastructure has an environment of that name",
+                }
+            ),
+        },
+    )
     def post(self, request):
         data = EnvironmentIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -355,9 +386,13 @@ class EnvironmentDetailView(APIView):
         request=EnvironmentChangeIn,
         responses={
             200: EnvironmentOut,
-            400: OpenApiResponse(description="invalid_request: a blank or taken name"),
-            403: OpenApiResponse(description="neither support nor its administrator"),
-            404: OpenApiResponse(description="an environment you cannot see"),
+            **errors(
+                {
+                    403: MANAGERS_ONLY,
+                    404: "not_found: an environment you cannot see",
+                    409: "name_taken: the infrastructure has an environment of that name",
+                }
+            ),
         },
     )
     def patch(self, request, pk: int):
@@ -408,6 +443,18 @@ def _refuse_oversized_body(request) -> None:
         )
 
 
+PUBLISH_ERRORS = errors(
+    {
+        400: "invalid_package (the rule it breaks is named) or tampered_package",
+        403: "permission_denied (no publish, or no create_modules for a new key), "
+        "environment_protected, or invalid_intellectual_property (SPEC rules 2, 9)",
+        404: "not_found: an environment you cannot see",
+        409: "broken_reference: a reference the environment cannot satisfy; or conflict",
+        413: "invalid_package: larger than IPP_MAX_PACKAGE_MB",
+    }
+)
+
+
 class EnvironmentPublishView(APIView):
     """POST a package (multipart field `package`) to publish it into the environment.
 
@@ -415,10 +462,11 @@ class EnvironmentPublishView(APIView):
     version of the module (nothing new is stored; that version is deployed again).
     """
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
 
     @extend_schema(
-        request={"multipart/form-data": PublishIn}, responses={201: PublishOut, 200: PublishOut}
+        request={"multipart/form-data": PublishIn},
+        responses={201: PublishOut, 200: PublishOut, **PUBLISH_ERRORS},
     )
     def post(self, request, pk: int):
         env = door.environment_for_user(request.user, pk)
@@ -428,6 +476,7 @@ class EnvironmentPublishView(APIView):
             raise ApiError(
                 "invalid_package", "No package: send the ZIP in the multipart field 'package'."
             )
+        PublishIn(data=request.data).is_valid(raise_exception=True)  # nothing else sent
         try:
             result = module_publish(
                 user=request.user, environment=env, upload=upload.file, size=upload.size
@@ -445,7 +494,20 @@ class EnvironmentPublishView(APIView):
 class DeploymentCreateView(APIView):
     """POST {version, environment}: deploy a version (publish on the module needed)."""
 
-    @extend_schema(request=DeployIn, responses={201: DeploymentOut})
+    @extend_schema(
+        request=DeployIn,
+        responses={
+            201: DeploymentOut,
+            **errors(
+                {
+                    403: "permission_denied (publish on the module needed), "
+                    "environment_protected, or invalid_intellectual_property",
+                    404: "not_found: a version or environment you cannot see",
+                    409: "broken_reference: a referenced module is not deployed there",
+                }
+            ),
+        },
+    )
     def post(self, request):
         data = DeployIn(data=request.data)
         data.is_valid(raise_exception=True)
