@@ -222,6 +222,10 @@ def _store_version(
 def deploy_current(
     *, user, module: Module, version: ModuleVersion, environment: Environment
 ) -> Deployment:
+    # The module's row lock orders concurrent deploys of one module: without it, two
+    # READ COMMITTED transactions each retire the old current row and both insert a new
+    # one, and the loser meets the one-current-deployment constraint (IntegrityError).
+    list(Module.objects.select_for_update().filter(pk=module.pk).values_list("pk"))
     Deployment.objects.filter(environment=environment, module=module, is_current=True).update(
         is_current=False
     )

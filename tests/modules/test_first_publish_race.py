@@ -10,8 +10,9 @@ import pytest
 from django.db import connection, connections
 
 from core.errors import NotAllowed
+from publishing.deploying import module_deploy
 from publishing.services import module_publish
-from registry.models import Module, ModuleVersion
+from registry.models import Deployment, Module, ModuleVersion
 from tests import factories
 
 
@@ -68,3 +69,43 @@ def test_four_concurrent_first_publishes_of_one_key_all_succeed(world):
     assert [o for o in outcomes if isinstance(o, Exception)] == []
     module = Module.objects.get(key=manifest["key"])
     assert ModuleVersion.objects.filter(module=module).count() == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deploys_of_one_module_into_one_environment_all_succeed(world):
+    """Two READ COMMITTED deploys each used to retire the old current deployment and insert
+    a new one: the loser met the one-current-deployment constraint (IntegrityError, 500)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serializes writers, so nothing races")
+    manifest = factories.manifest(name="Deployed")
+    versions = [
+        module_publish(
+            user=world.acme_admin,
+            environment=world.acme_dev_env,
+            upload=factories.package_file(manifest, {"a.txt": f"content {n}".encode()}),
+        ).version
+        for n in range(2)
+    ]
+    barrier = threading.Barrier(4)
+    outcomes: list = [None] * 4
+
+    def run(index):
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = module_deploy(
+                user=world.acme_admin, version=versions[index % 2], environment=world.acme_prod_env
+            )
+        except Exception as exc:  # reported to the main thread
+            outcomes[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
+    current = Deployment.objects.filter(environment=world.acme_prod_env, is_current=True)
+    assert current.count() == 1
