@@ -7,29 +7,21 @@ not a member of it, 403 when they can see it but do not manage its members.
 """
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.levels import Level
-from ippsite.api import StrictInput
+from ippsite.api import StrictInput, error_doc
 from permissions import door
 from permissions.members import membership_remove, membership_set, require_member_manager
 from registry.models import Membership
 
 LEVEL_NAMES = [level.label for level in Level]
 
-ERROR = inline_serializer(
-    name="MemberError",
-    fields={"error": serializers.CharField(), "detail": serializers.CharField()},
-)
-
-
-def error_response_doc(description: str) -> OpenApiResponse:
-    """An error reply in the API's one shape, {"error", "detail"}, for extend_schema."""
-    return OpenApiResponse(ERROR, description=description)
+# The API's one error body (ippsite.api.ErrorOut), documented with a description.
+error_response_doc = error_doc
 
 
 # The upload guard (ippsite.middleware) answers these from the headers, before any view.
@@ -85,8 +77,6 @@ _NOT_MEMBER = {**MEMBER_REFUSALS, 404: error_response_doc("not_found: no such me
 
 class InfrastructureMemberDetail(APIView):
     """PATCH {role?, default_level?, create_modules?}; DELETE removes the member (204)."""
-
-    parser_classes = [JSONParser]
 
     @extend_schema(
         request=MemberChangeIn,

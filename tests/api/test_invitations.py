@@ -227,9 +227,7 @@ def test_a_used_invitation_cannot_be_revoked(api, world):
     "body",
     [
         {"token": ""},
-        {"token": "has space"},
         {"token": "ok", "username": ""},
-        {"token": "ok", "username": "bad name"},
         {"token": "ok", "username": "x", "password": ""},
         {},
     ],

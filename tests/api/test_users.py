@@ -84,10 +84,17 @@ def test_only_support_deactivates_users(api, world, persona, status):
     )
 
 
-@pytest.mark.parametrize("body", [{}, {"is_active": "maybe"}, {"is_active": None}])
+@pytest.mark.parametrize("body", [{"is_active": "maybe"}, {"is_active": None}, {"active": False}])
 def test_deactivation_needs_a_boolean(api, body):
     reply = api("support").patch("users/outsider", body)
     assert reply.status == 400 and reply.json()["error"] == "invalid_request"
+
+
+def test_a_patch_that_names_no_field_changes_nothing(api, world):
+    reply = api("support").patch("users/outsider", {})
+    assert reply.status == 200 and reply.json()["is_active"] is True
+    world.outsider.refresh_from_db()
+    assert world.outsider.is_active
 
 
 def test_support_cannot_deactivate_themselves(api, world):
