@@ -37,17 +37,25 @@ class Normalizer:
         self.size = 0
 
     def feed(self, chunk: bytes) -> None:
-        data = self._carry + chunk if self._carry else chunk
-        end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
-        if end:
-            lines = data[:end].replace(b"\r", b"\n").split(b"\n")
+        end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) + 1
+        if not end:
+            self._carry += chunk
+        else:
+            # The chunk is not joined to the carry (a copy of the whole chunk): the carry
+            # only ever joins the chunk's first line.
+            block = chunk if end == len(chunk) else chunk[:end]
+            if b"\r" in block:
+                block = block.replace(b"\r", b"\n")
+            lines = block.split(b"\n")
             lines.pop()  # empty: what follows the last break is carried
+            if self._carry:
+                lines[0] = self._carry + lines[0]
             if self._midline:
                 self._write(lines[0].rstrip() + b"\n")
                 self._midline = False
-                del lines[0]
+                lines[0] = b""  # dropped by _emit as blank
             self._emit(lines)
-        self._carry = data[end:]
+            self._carry = chunk[end:]
         if len(self._carry) > _LONG_LINE:
             content = self._carry.rstrip()
             if content:

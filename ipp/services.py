@@ -14,7 +14,7 @@ from audit.services import audit_record
 from core.errors import DomainError, InvalidIntellectualProperty, IppCopyBlocked, TamperedPackage
 from core.streams import AdmittedSource
 from ipp import rules
-from ipp.fingerprints import fingerprint_chunks, fingerprint_key
+from ipp.fingerprints import Normalizer, fingerprint_chunks, fingerprint_key
 from ipp.marks import sign_mark, verify_mark
 from ipp.sealing import MAGIC, open_sealed
 from registry.models import Infrastructure, ModuleVersion
@@ -39,21 +39,57 @@ def source_fingerprints(source: AdmittedSource) -> frozenset:
     return frozenset(found)
 
 
-def _unsealed_source(package: Package) -> AdmittedSource:
-    """An unsealed package's source with its fingerprints; refuses a stripped seal."""
+class _SourceFileCheck:
+    """What IPP needs of one source file, fed its chunks: does it start like a sealed
+    payload, and its keyed fingerprint. `finish()` answers (sealed, fingerprint)."""
+
+    def __init__(self, key: bytes):
+        self._normalizer = Normalizer(key)
+        self._head = b""
+
+    def feed(self, chunk: bytes) -> None:
+        if len(self._head) < len(MAGIC):
+            self._head += chunk[: len(MAGIC) - len(self._head)]
+        self._normalizer.feed(chunk)
+
+    def finish(self) -> tuple[bool, str | None]:
+        return self._head == MAGIC, self._normalizer.finish()
+
+
+def package_observer():
+    """For `open_package(observe=...)`: fingerprints and the sealed-payload test computed
+    in the package's digest pass, so admission need not read the package again."""
     key = fingerprint_key()
-    found = set()
+    return lambda _path: _SourceFileCheck(key)
+
+
+def _file_checks(package: Package):
+    """(path, sealed, fingerprint) of each source file, from the digest pass if observed."""
+    if package.observed is not None:
+        for entry in package.files:
+            yield entry.path, *package.observed[entry.path]
+        return
+    key = fingerprint_key()
     for entry in package.files:
         with package.open_source(entry.path) as stream:
             first = stream.read(READ_CHUNK)
             if first.startswith(MAGIC):
-                # A sealed payload moved under src/ without its mark: nothing publishable.
-                raise TamperedPackage(
-                    f"src/{entry.path} is a sealed payload without its mark: a sealed package "
-                    "is published whole, with its mark.json, or not at all"
-                )
+                yield entry.path, True, None
+                return
             rest = iter(lambda: stream.read(READ_CHUNK), b"")
-            fp = fingerprint_chunks(_prepend(first, rest), key=key)
+            yield entry.path, False, fingerprint_chunks(_prepend(first, rest), key=key)
+
+
+def _unsealed_source(package: Package) -> AdmittedSource:
+    """An unsealed package's source with its fingerprints; refuses a stripped seal."""
+    found = set()
+    for path, sealed, fp in _file_checks(package):
+        if sealed:
+            # A sealed payload moved under src/ without its mark: nothing publishable.
+            raise TamperedPackage(
+                f"src/{path} is a sealed payload without its mark: a sealed package "
+                "is published whole, with its mark.json, or not at all"
+            )
         if fp is not None:
             found.add(fp)
     return AdmittedSource(

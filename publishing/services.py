@@ -19,7 +19,7 @@ from core.errors import NotAllowed, ValidationFailed
 from core.levels import Level
 from core.streams import AdmittedSource
 from ipp.provenance import provenance_record
-from ipp.services import ipp_admit, ipp_admit_source, ipp_mark_for
+from ipp.services import ipp_admit, ipp_admit_source, ipp_mark_for, package_observer
 from permissions import door
 from permissions.members import membership_set  # noqa: F401 - the one writer, re-exported
 from permissions.services import grant_creator
@@ -258,7 +258,8 @@ def module_publish(
     the same digest) and deploys it. `then(result)` runs inside the publish's transaction
     (a transfer records its timeline there); `extra_details` go into the audit entry.
     """
-    package = open_package(upload, size=size)
+    # One read of the package yields its digest, fingerprints and sealed-payload test.
+    package = open_package(upload, size=size, observe=package_observer())
     try:
         infrastructure = environment.infrastructure
         manifest = package.manifest

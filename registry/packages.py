@@ -27,9 +27,9 @@ import struct
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from django.conf import settings
 
@@ -65,8 +65,21 @@ MAX_SEGMENT_BYTES = 255
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, ValueError, OSError)
 _ZIP_ERRORS += (NotImplementedError, RuntimeError, IndexError, KeyError, OverflowError)
 
+# The digest pass reads each source file in chunks of this size (and feeds any observer):
+# small enough that a chunk stays in the CPU cache while CRC, SHA-256 and the observer
+# each go over it (measured: 1 MiB chunks make the fingerprint normalizer ~30% slower).
+DIGEST_CHUNK = 64 * 1024
+
 # A central directory record's fixed part (zipfile.structCentralDir).
 _CENTRAL_HEADER = struct.Struct(zipfile.structCentralDir)
+
+
+class FileObserver(Protocol):
+    """Sees one source file's chunks during the digest pass (`open_package(observe=...)`)."""
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def finish(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,9 @@ class Package:
     mark: dict | None
     files: list[SourceEntry]
     digest: str
+    # {path: observer's finish()} when opened with `observe`: computed in the digest pass,
+    # so a caller needing more per file than the digest need not read the package again.
+    observed: dict[str, Any] | None = None
     _zip: zipfile.ZipFile | None = field(default=None, repr=False, compare=False)
 
     def open_source(self, path: str) -> BinaryIO:
@@ -152,10 +168,17 @@ class _MemberStream(io.RawIOBase):
         super().close()
 
 
-def open_package(fileobj: BinaryIO, *, size: int | None = None) -> Package:
+def open_package(
+    fileobj: BinaryIO,
+    *,
+    size: int | None = None,
+    observe: Callable[[str], FileObserver] | None = None,
+) -> Package:
     """Validate a package completely and return it open for streaming reads.
 
     Raises InvalidPackage (status 413 when the file is too large) for any broken rule.
+    `observe(path)`, when given, is fed every chunk of each source file as the digest
+    pass reads it; what its `finish()` returns lands in `package.observed[path]`.
     """
     _check_file_size(fileobj, size)
     _check_end_record(fileobj)
@@ -164,7 +187,7 @@ def open_package(fileobj: BinaryIO, *, size: int | None = None) -> Package:
     except _ZIP_ERRORS as exc:
         raise InvalidPackage(f"package is a damaged ZIP file: {exc}") from exc
     try:
-        package = _validate(zf)
+        package = _validate(zf, observe)
     except BaseException:
         zf.close()
         raise
@@ -247,7 +270,7 @@ def _count_directory(directory: bytes) -> int:
     return count
 
 
-def _validate(zf: zipfile.ZipFile) -> Package:
+def _validate(zf: zipfile.ZipFile, observe: Callable[[str], FileObserver] | None) -> Package:
     infos = zf.infolist()
     if len(infos) > MAX_ENTRIES:
         raise InvalidPackage(f"package has more than {MAX_ENTRIES} entries")
@@ -282,12 +305,26 @@ def _validate(zf: zipfile.ZipFile) -> Package:
         raise InvalidPackage("package has no source files under src/")
     files = [SourceEntry(path, sources[path].file_size) for path in sorted(sources)]
 
+    observed: dict[str, Any] | None = None if observe is None else {}
+
+    def observed_chunks(path: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        observer = observe(path)
+        for chunk in chunks:
+            observer.feed(chunk)
+            yield chunk
+        observed[path] = observer.finish()
+
     def contents() -> Iterator[tuple[str, int, Iterable[bytes]]]:
         for entry in files:
-            yield entry.path, entry.size, _stream_chunks(zf, sources[entry.path])
+            chunks = _stream_chunks(zf, sources[entry.path], DIGEST_CHUNK)
+            if observe is not None:
+                chunks = observed_chunks(entry.path, chunks)
+            yield entry.path, entry.size, chunks
 
     digest = canonical_digest(manifest, contents())
-    return Package(manifest=manifest, sealed=False, mark=None, files=files, digest=digest)
+    return Package(
+        manifest=manifest, sealed=False, mark=None, files=files, digest=digest, observed=observed
+    )
 
 
 def _check_entries(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
@@ -388,9 +425,11 @@ def _check_nesting(sources: dict[str, zipfile.ZipInfo]) -> None:
                 )
 
 
-def _stream_chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+def _stream_chunks(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, chunk_size: int = READ_CHUNK
+) -> Iterator[bytes]:
     with _MemberStream(zf, info) as stream:
-        yield from iter(lambda: stream.read(READ_CHUNK), b"")
+        yield from iter(lambda: stream.read(chunk_size), b"")
 
 
 def _read_json(zf: zipfile.ZipFile, info: zipfile.ZipInfo):
