@@ -265,7 +265,14 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "in
 # Redis gives a job taken by a worker that died (and so never acknowledged it) to another
 # worker after this many seconds: keep it above the longest job (a longer job may run twice).
 IPP_JOB_VISIBILITY_TIMEOUT = envint("IPP_JOB_VISIBILITY_TIMEOUT", 3600, minimum=1)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": IPP_JOB_VISIBILITY_TIMEOUT}
+# kombu looks for unacknowledged jobs of dead workers every interval x throttle seconds
+# (10 x 10 by default): keep that well under the visibility timeout, so a killed worker's
+# job comes back soon after the timeout and not up to 100 s later.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": IPP_JOB_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": max(1, min(10, IPP_JOB_VISIBILITY_TIMEOUT // 10)),
+    "unacked_restore_throttle": 1 if IPP_JOB_VISIBILITY_TIMEOUT < 1000 else 10,
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # `celery -A ippsite beat` (or a worker with -B, as bin/cluster runs it) sends these.
 CELERY_BEAT_SCHEDULE = {
