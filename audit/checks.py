@@ -21,10 +21,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db.models import Max
 
-from audit import merkle, reading
+from audit import merkle
 from audit.entries import COLUMNS, columns_of
 from audit.models import AuditEntry, AuditLog, Cosignature, TreeHead
-from audit.streaming import CHUNK, PrefixRoots, hash_messages
+from audit.streaming import CHUNK, PrefixRoots
+from audit.summaries import chunk_summaries
 from core import keys
 
 
@@ -97,20 +98,29 @@ def _first_missing(log_id: str, start: int, end: int) -> int:
     return start + present.count()
 
 
-def tree_pass(state: LogState, chunk: int = CHUNK) -> list[Finding]:
-    """Entries against every stored head, the log row, the latest signature, cosignatures."""
+def tree_pass(state: LogState, chunk: int = CHUNK, jobs: int = 1) -> list[Finding]:
+    """Entries against every stored head, the log row, the latest signature, cosignatures.
+
+    With `jobs` > 1 the chunks are read and hashed by that many processes where that is
+    safe (audit.summaries); the findings are the same.
+    """
     log, size = state.log, state.size
     tree = PrefixRoots(chunk)
     sizes = sorted(state.heads)
+    wanted: dict[int, list[int]] = {}
+    for head_size in sizes:  # each head's size, within the chunk that ends it
+        if head_size:
+            k = (head_size - 1) // chunk
+            wanted.setdefault(k, []).append(head_size - k * chunk)
     next_head, good = 0, 0  # good: size of the last head whose root the entries give
     missing = None
-    chunks = reading.leaf_message_chunks(log, size, chunk)
+    summaries = chunk_summaries(log, size, chunk, wanted, jobs)
     try:
-        for start, messages in zip(range(0, size, chunk), chunks, strict=True):
-            if len(messages) != min(start + chunk, size) - start:
+        for start, summary in zip(range(0, size, chunk), summaries, strict=True):
+            if summary[0] != min(start + chunk, size) - start:
                 missing = start
                 break
-            tree.add(hash_messages(messages))
+            tree.add_summary(*summary)
             while next_head < len(sizes) and sizes[next_head] <= tree.size:
                 head = state.heads[sizes[next_head]]
                 if tree.root(head.size) != head.root:
@@ -124,7 +134,7 @@ def tree_pass(state: LogState, chunk: int = CHUNK) -> list[Finding]:
                     ]
                 good, next_head = head.size, next_head + 1
     finally:
-        chunks.close()  # no read left running before the queries below
+        summaries.close()  # no read left running before the queries below
     if missing is not None:
         index = _first_missing(log, missing, min(missing + chunk, size))
         return [Finding(log, index, f"entry {index} is missing (the log's size is {size})")]

@@ -70,9 +70,12 @@ def _prefixed_rows(raw, sql: str, params: tuple) -> list[bytes]:
         return list(map(_leaf_prefix, map(_first, cursor.fetchall())))
 
 
-def leaf_message_chunks(log_id: str, size: int, chunk: int) -> Iterator[list[bytes]]:
-    """0x00 ‖ entry bytes (what leaf hashes hash) of the entries of [0, chunk), [chunk, 2
-    chunk), … up to size, in index order; missing entries are absent from their chunk.
+def leaf_message_chunks(
+    log_id: str, size: int, chunk: int, first: int = 0
+) -> Iterator[list[bytes]]:
+    """0x00 ‖ entry bytes (what leaf hashes hash) of the entries of [first, first + chunk),
+    [first + chunk, first + 2 chunk), … up to size, in index order; missing entries are
+    absent from their chunk.
 
     On PostgreSQL the next chunk's query runs in a worker thread while the caller hashes
     this one: psycopg releases the GIL while the server works and converts the rows in one
@@ -82,7 +85,7 @@ def leaf_message_chunks(log_id: str, size: int, chunk: int) -> Iterator[list[byt
     every row, and a worker contending with the hashing thread row by row read slower than
     reading in turn.
     """
-    ranges = [(start, min(start + chunk, size)) for start in range(0, size, chunk)]
+    ranges = [(start, min(start + chunk, size)) for start in range(first, size, chunk)]
     connection.ensure_connection()
     if connection.vendor != "postgresql":
         for start, end in ranges:

@@ -65,11 +65,36 @@ def _fold(nodes: Sequence[bytes]) -> bytes:
     return root
 
 
+def nodes_of_prefix(levels: Sequence[Sequence[bytes]], size: int) -> list[bytes]:
+    """The perfect subtrees covering the first `size` leaves of a chunk, largest first.
+
+    `levels` are the chunk's (from `_levels`); `size` may be anything from 0 to its length.
+    """
+    nodes, offset = [], 0
+    for height in range(size.bit_length() - 1, -1, -1):
+        if size >> height & 1:
+            nodes.append(levels[height][offset >> height])
+            offset += 1 << height
+    return nodes
+
+
+def summarize(hashes: list[bytes], sizes: Iterable[int] = ()) -> tuple[int, dict[int, list[bytes]]]:
+    """What PrefixRoots needs of a chunk without its leaf hashes: (leaf count, {size: the
+    perfect subtrees covering the chunk's first `size` leaves}) for each of `sizes` that the
+    chunk reaches, and for the whole chunk. Small enough to send between processes."""
+    levels = _levels(hashes)
+    count = len(hashes)
+    wanted = {size for size in sizes if 0 <= size <= count} | {count}
+    return count, {size: nodes_of_prefix(levels, size) for size in wanted}
+
+
 class PrefixRoots:
     """Feed leaf hashes chunk by chunk (each CHUNK long but the last); ask prefix roots.
 
     After `add(hashes)`, `root(size)` answers for any size between the start and the end of
-    that chunk; `border()` and `root(self.size)` describe the whole tree read so far.
+    that chunk; `border()` and `root(self.size)` describe the whole tree read so far. A chunk
+    may also be given as `add_summary(*summarize(hashes, sizes))`, computed elsewhere (in
+    another process): `root` then answers for those sizes and the chunk's end only.
     """
 
     def __init__(self, chunk: int = CHUNK):
@@ -79,19 +104,36 @@ class PrefixRoots:
         self.start = 0  # leaves before the current chunk (a multiple of chunk)
         self.size = 0  # leaves read
         self._border: list[bytes] = []  # perfect subtrees covering [0, start)
-        self._levels: list[list[bytes]] = [[]]
+        self._prefix = _no_chunk  # size within the current chunk -> its perfect subtrees
         self._closed = False
 
     def add(self, hashes: list[bytes]) -> None:
         """The next chunk's leaf hashes. Requires every earlier chunk to have been full."""
+        levels = _levels(hashes)
+        self._next(len(hashes), lambda size: nodes_of_prefix(levels, size))
+
+    def add_summary(self, count: int, prefixes: dict[int, list[bytes]]) -> None:
+        """The next chunk as `summarize` gives it (count, {size: perfect subtrees})."""
+
+        def prefix(size: int) -> list[bytes]:
+            if size == 0:
+                return []
+            try:
+                return prefixes[size]
+            except KeyError:
+                raise ValueError(f"size {size} was not summarized") from None
+
+        self._next(count, prefix)
+
+    def _next(self, count: int, prefix) -> None:
         if self._closed:
             raise ValueError("a short chunk was the last one")
-        if len(hashes) > self.chunk:
-            raise ValueError(f"{len(hashes)} leaves in a chunk of {self.chunk}")
+        if count > self.chunk:
+            raise ValueError(f"{count} leaves in a chunk of {self.chunk}")
         self._merge_previous()
-        self._levels = _levels(hashes)
-        self.size = self.start + len(hashes)
-        self._closed = len(hashes) < self.chunk
+        self._prefix = prefix
+        self.size = self.start + count
+        self._closed = count < self.chunk
 
     def _merge_previous(self) -> None:
         """Fold the finished chunk's root into the border, as adding one unit carries."""
@@ -102,7 +144,7 @@ class PrefixRoots:
 
     def _carried(self) -> list[bytes]:
         """The border with the current (full) chunk's root added. Requires a full chunk."""
-        border, node = list(self._border), self._levels[-1][0]
+        border, (node,) = list(self._border), self._prefix(self.chunk)
         units = self.start // self.chunk
         while units & 1:
             node = node_hash(border.pop(), node)
@@ -114,15 +156,11 @@ class PrefixRoots:
         """The perfect subtrees of the tree of `size` leaves. Requires start <= size <= self.size."""
         if not self.start <= size <= self.size:
             raise ValueError(f"size {size} is outside the chunk [{self.start}, {self.size}]")
-        rest, offset = size - self.start, 0
+        rest = size - self.start
         if rest == self.chunk:
             return self._carried()
-        nodes = list(self._border)  # each covers chunk leaves or more: no carry below
-        for height in range(rest.bit_length() - 1, -1, -1):
-            if rest >> height & 1:
-                nodes.append(self._levels[height][offset >> height])
-                offset += 1 << height
-        return nodes
+        # each border node covers chunk leaves or more: no carry below
+        return [*self._border, *self._prefix(rest)]
 
     def root(self, size: int) -> bytes:
         """MTH(D[0:size]) for start <= size <= self.size."""
@@ -131,3 +169,9 @@ class PrefixRoots:
     def border(self) -> list[bytes]:
         """The border of the whole tree read so far (audit.merkle's representation)."""
         return self._nodes(self.size)
+
+
+def _no_chunk(size: int) -> list[bytes]:
+    if size:
+        raise ValueError("no chunk was added")
+    return []

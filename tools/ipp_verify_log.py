@@ -36,8 +36,10 @@ or a file cannot be read.
 
 import argparse
 import base64
+import concurrent.futures
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import sys
@@ -133,17 +135,16 @@ def _write_bytes(path: str, data: bytes) -> None:
 
 
 BLOCK = 1 << 17  # bytes of a lines export read at a time: the work stays in the CPU cache
+CHUNK = 1 << 12  # entries whose subtree a worker hashes whole (a power of two)
 
 
 class LinesExport:
     """An export in the lines format: its header line, and its entries read from the file.
 
-    The tree pass (leaf_hashes) reads the entries a block at a time: each block is cut at its
-    last newline, every newline becomes newline + 0x00 and one split gives what each leaf
-    hash hashes, 0x00 ‖ entry: C-level passes over a block that stays in the CPU cache, one
-    allocation per entry, where the JSON format costs a JSON parse, a base64 decode and a
-    re-encoding per entry. A last line with no newline is kept (the count or the root then
-    says the export is cut short). The content pass (entries) reads the lines again.
+    The tree pass (leaf_hashes, hashes_and_root) hashes the lines as they are read
+    (_hash_lines), where the JSON format costs a JSON parse, a base64 decode and a
+    re-encoding per entry; with several jobs, in several processes. The content pass
+    (entries) reads the lines again.
     """
 
     def __init__(self, path: str, header: dict, offset: int):
@@ -165,28 +166,114 @@ class LinesExport:
 
     def leaf_hashes(self) -> list[bytes]:
         """SHA-256(0x00 ‖ entry) of every entry line, in file order."""
-        hashes, carry = [], b""
-        extend, digest, sha256 = hashes.extend, _digest, _sha256
         with self._open() as handle:
-            while chunk := handle.read(BLOCK):
-                block = carry + chunk if carry else chunk
-                cut = block.rfind(b"\n")
-                if cut < 0:
-                    carry = block
-                    continue
-                carry = block[cut + 1 :]
-                parts = block[:cut].replace(b"\n", b"\n\x00").split(b"\n")
-                parts[0] = b"\x00" + parts[0]
-                extend(map(digest, map(sha256, parts)))
-        if carry:
-            hashes.append(sha256(b"\x00" + carry).digest())
-        return hashes
+            return _hash_lines(handle, None)
+
+    def hashes_and_root(self, jobs: int = 1, chunk: int = CHUNK) -> tuple[list[bytes], bytes]:
+        """The leaf hashes and the root of the tree they make.
+
+        With jobs > 1 and a big enough export, the lines are cut into that many runs of
+        whole chunks, each read and hashed (leaves and the chunks' subtrees) by a process
+        of its own: CPython hashes one short message per call holding the GIL, so more
+        processes are the only way to use more cores. The chunks are aligned at multiples
+        of `chunk` (a power of two) entries, so the tree over their roots is the log's tree.
+        """
+        runs = self._runs(jobs, chunk) if jobs > 1 else []
+        if len(runs) < 2:
+            hashes = self.leaf_hashes()
+            return hashes, tree_root(hashes)
+        hashes, roots = [], []
+        with _pool(len(runs)) as pool:
+            tasks = [(self.path, start, end, chunk) for start, end in runs]
+            for joined, chunk_roots in pool.map(_hash_run, tasks):
+                hashes += [joined[i : i + 32] for i in range(0, len(joined), 32)]
+                roots += chunk_roots
+        return hashes, tree_root(roots)
+
+    def _runs(self, jobs: int, chunk: int) -> list[tuple[int, int | None]]:
+        """Byte ranges [start, end) of up to `jobs` runs of whole chunks of lines (the last
+        to the end of the file), or none when the export holds fewer than 2 chunks a job."""
+        blocks, seen, tail = [], 0, False  # (offset, newlines before it, newlines in it)
+        with self._open() as handle:
+            offset = self.offset
+            while block := handle.read(BLOCK):
+                count = block.count(b"\n")
+                blocks.append((offset, seen, count))
+                seen, offset = seen + count, offset + len(block)
+                tail = not block.endswith(b"\n")
+            lines = seen + tail
+            chunks = -(-lines // chunk)
+            if chunks < 2 * jobs:
+                return []
+            starts = [chunks * k // jobs * chunk for k in range(jobs)]
+            offsets = [self.offset] + [_line_offset(handle, blocks, line) for line in starts[1:]]
+        return list(zip(offsets, [*offsets[1:], None], strict=True))
 
     def entries(self):
         """Each entry line's bytes, in file order."""
         with self._open() as handle:
             for line in handle:
                 yield line[:-1] if line.endswith(b"\n") else line
+
+
+def _hash_lines(handle, limit: int | None) -> list[bytes]:
+    """SHA-256(0x00 ‖ line) of each line read from `handle` (at most `limit` bytes).
+
+    Read a block at a time: each block is cut at its last newline, every newline becomes
+    newline + 0x00 and one split gives what each leaf hash hashes, 0x00 ‖ entry: C-level
+    passes over a block that stays in the CPU cache, one allocation per entry. A last line
+    with no newline is kept (the count or the root then says the export is cut short).
+    """
+    hashes, carry = [], b""
+    extend, digest, sha256 = hashes.extend, _digest, _sha256
+    while True:
+        size = BLOCK if limit is None else min(BLOCK, limit)
+        chunk = handle.read(size) if size else b""
+        if not chunk:
+            break
+        if limit is not None:
+            limit -= len(chunk)
+        block = carry + chunk if carry else chunk
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            carry = block
+            continue
+        carry = block[cut + 1 :]
+        parts = block[:cut].replace(b"\n", b"\n\x00").split(b"\n")
+        parts[0] = b"\x00" + parts[0]
+        extend(map(digest, map(sha256, parts)))
+    if carry:
+        hashes.append(sha256(b"\x00" + carry).digest())
+    return hashes
+
+
+def _line_offset(handle, blocks: list[tuple[int, int, int]], line: int) -> int:
+    """Where line number `line` (0-based; > 0) starts: just after newline number `line`."""
+    for offset, before, count in blocks:
+        if before < line <= before + count:
+            handle.seek(offset)
+            block, position = handle.read(BLOCK), -1
+            for _ in range(line - before):
+                position = block.index(b"\n", position + 1)
+            return offset + position + 1
+    raise ValueError(f"no line {line}")
+
+
+def _hash_run(task) -> tuple[bytes, list[bytes]]:
+    """In a worker: the leaf hashes (joined) of one run of lines and its chunks' roots."""
+    path, start, end, chunk = task
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        hashes = _hash_lines(handle, None if end is None else end - start)
+    roots = [tree_root(hashes[i : i + chunk]) for i in range(0, len(hashes), chunk)]
+    return b"".join(hashes), roots
+
+
+def _pool(workers: int):
+    """Worker processes: forked where the system can, else started afresh."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    return concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
 
 
 def read_export(path: str):
@@ -465,13 +552,21 @@ def check_lines(log: str, entries, hashes: list[bytes]) -> None:
 
 
 def verify(
-    export, *, pinned: dict, witnesses: dict, required: list[str], previous=None, content=True
+    export,
+    *,
+    pinned: dict,
+    witnesses: dict,
+    required: list[str],
+    previous=None,
+    content=True,
+    jobs: int = 1,
 ) -> str:
     """Every check, in the order that names the first real problem; returns the ok line.
 
     A LinesExport is checked in two passes: the tree (count, leaf hashes, root, signatures)
     and then, unless `content` is false, each entry's content (check_lines); the JSON format
-    checks each entry as it reads it.
+    checks each entry as it reads it. With `jobs` > 1 a big lines export is hashed in that
+    many processes.
     """
     lines = export if isinstance(export, LinesExport) else None
     if (lines is None and not isinstance(export, dict)) or not isinstance(export.get("log"), str):
@@ -483,15 +578,16 @@ def verify(
     cosigners = check_cosignatures(log, head, witnesses, required)
     if lines is None:
         hashes = leaf_hashes(check_entries(log, export.get("entries")))
+        root = None
     else:
-        hashes = lines.leaf_hashes()
+        hashes, root = lines.hashes_and_root(jobs)
     if len(hashes) != head["size"]:
         if lines is not None:
             check_lines(log, lines.entries(), hashes)  # names the first entry out of place
         raise Failed(
             f"log {log}: the tree head counts {head['size']} entries, the log holds {len(hashes)}"
         )
-    root = tree_root(hashes).hex()
+    root = (tree_root(hashes) if root is None else root).hex()
     if root != head["root_hash"]:
         if lines is not None:
             check_lines(log, lines.entries(), hashes)
@@ -527,11 +623,20 @@ def _arguments(argv):
     parser.add_argument("--witness", action="append", default=[], metavar="NAME:BASE64")
     parser.add_argument("--require-witness", action="append", default=[], metavar="NAME")
     parser.add_argument("--state", metavar="FILE", help="last verified heads: no rollback or fork")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="hash a big lines export in N processes (default: the machine's cores)",
+    )
     args = parser.parse_args(argv)
     if args.url and not (args.token and args.log):
         parser.error("--url needs --token (or IPP_TOKEN) and --log")
     if args.save and not args.url:
         parser.error("--save goes with --url")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     unknown = set(args.require_witness) - {w.rpartition(":")[0] for w in args.witness}
     if unknown:
         parser.error(f"--require-witness {', '.join(sorted(unknown))} needs its --witness NAME:KEY")
@@ -578,6 +683,7 @@ def main(argv=None) -> int:
             witnesses=witnesses,
             required=args.require_witness,
             previous=state.get(log) if isinstance(log, str) else None,
+            jobs=args.jobs,
         )
         if args.state:
             _write_json(args.state, {**state, log: export["tree_head"]})

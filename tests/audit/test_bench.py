@@ -39,4 +39,7 @@ def test_the_bench_script_builds_verifies_and_compares_with_raw_sha256(tmp_path)
     assert "ok: 250 entries in log site" in done.stdout
     assert "ratio: verify_audit's tree pass runs at " in done.stdout
     assert "and the verifier at " in done.stdout
-    assert "of raw SHA-256 over the same bytes in memory" in done.stdout
+    assert "of raw SHA-256 over the same bytes in memory, one process" in done.stdout
+    jobs = os.cpu_count() or 1
+    assert f"\ntree, {jobs} jobs " in done.stdout
+    assert f"\nverifier, {jobs} jobs " in done.stdout

@@ -1,3 +1,5 @@
+import os
+
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.models import AuditLog
@@ -27,14 +29,24 @@ class Command(BaseCommand):
             help="only the tree pass (hashes, heads, signatures): skip decoding every entry "
             "to compare the columns beside it",
         )
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=os.cpu_count() or 1,
+            metavar="N",
+            help="read and hash big logs in N processes (default: the machine's cores; 1: "
+            "in this process only)",
+        )
 
-    def handle(self, *args, logs=None, skip_columns=False, **options):
+    def handle(self, *args, logs=None, skip_columns=False, jobs=1, **options):
+        if jobs < 1:
+            raise CommandError("--jobs must be at least 1")
         if logs:
             known = set(AuditLog.objects.filter(id__in=logs).values_list("id", flat=True))
             unknown = sorted(set(logs) - known)
             if unknown:
                 raise CommandError(f"no such log: {', '.join(unknown)}")
-        reports = verify_logs(logs, columns=not skip_columns)
+        reports = verify_logs(logs, columns=not skip_columns, jobs=jobs)
         failed = [report for report in reports if not report.ok]
         if failed:
             lines = [str(finding) for report in failed for finding in report.findings]
