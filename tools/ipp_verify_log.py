@@ -47,6 +47,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from itertools import repeat
 
 from cryptography.exceptions import InvalidSignature
@@ -169,7 +170,7 @@ class LinesExport:
         with self._open() as handle:
             return _hash_lines(handle, None)
 
-    def hashes_and_root(self, jobs: int = 1, chunk: int = CHUNK) -> tuple[list[bytes], bytes]:
+    def hashes_and_root(self, jobs: int = 1, chunk: int = CHUNK) -> tuple[Sequence[bytes], bytes]:
         """The leaf hashes and the root of the tree they make.
 
         With jobs > 1 and a big enough export, the lines are cut into that many runs of
@@ -182,13 +183,13 @@ class LinesExport:
         if len(runs) < 2:
             hashes = self.leaf_hashes()
             return hashes, tree_root(hashes)
-        hashes, roots = [], []
+        joined, roots = [], []
         with _pool(len(runs)) as pool:
             tasks = [(self.path, start, end, chunk) for start, end in runs]
-            for joined, chunk_roots in pool.map(_hash_run, tasks):
-                hashes += [joined[i : i + 32] for i in range(0, len(joined), 32)]
+            for hashes, chunk_roots in pool.map(_hash_run, tasks):
+                joined.append(hashes)
                 roots += chunk_roots
-        return hashes, tree_root(roots)
+        return Packed(b"".join(joined)), tree_root(roots)
 
     def _runs(self, jobs: int, chunk: int) -> list[tuple[int, int | None]]:
         """Byte ranges [start, end) of up to `jobs` runs of whole chunks of lines (the last
@@ -214,6 +215,27 @@ class LinesExport:
         with self._open() as handle:
             for line in handle:
                 yield line[:-1] if line.endswith(b"\n") else line
+
+
+class Packed(Sequence):
+    """Leaf hashes kept as one bytes object, 32 bytes each: what workers send back, with no
+    object per hash until one is asked for."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+
+    def __len__(self) -> int:
+        return len(self._data) // 32
+
+    def __getitem__(self, at):
+        if isinstance(at, slice):
+            start, stop, step = at.indices(len(self))
+            return [self._data[i * 32 : i * 32 + 32] for i in range(start, stop, step)]
+        if at < 0:
+            at += len(self)
+        if not 0 <= at < len(self):
+            raise IndexError(at)
+        return self._data[at * 32 : at * 32 + 32]
 
 
 def _hash_lines(handle, limit: int | None) -> list[bytes]:

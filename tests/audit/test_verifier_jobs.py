@@ -37,9 +37,10 @@ def test_runs_in_processes_give_the_trees_hashes_and_root(tmp_path, monkeypatch,
     assert export._runs(jobs, 4), "the export is cut into runs"
     hashes, root = export.hashes_and_root(jobs, chunk=4)
     expected = [merkle.leaf_hash(line) for line in lines]
-    assert hashes == expected
+    assert list(hashes) == expected
     assert root == merkle.root_from_leaf_hashes(expected)
-    assert export.hashes_and_root(1, chunk=4) == (hashes, root)
+    alone, same = export.hashes_and_root(1, chunk=4)
+    assert (list(alone), same) == (expected, root)
 
 
 def test_runs_start_at_whole_chunks(tmp_path, monkeypatch):
@@ -71,3 +72,12 @@ def test_the_command_line_takes_jobs(tmp_path, capsys):
     with pytest.raises(SystemExit):
         tool.main(["--export", str(tmp_path / "none.jsonl"), "--jobs", "0"])
     assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
+def test_packed_hashes_read_as_a_list():
+    hashes = [bytes([i]) * 32 for i in range(5)]
+    packed = tool.Packed(b"".join(hashes))
+    assert len(packed) == 5 and list(packed) == hashes
+    assert packed[3] == hashes[3] and packed[-1] == hashes[-1] and packed[1:4] == hashes[1:4]
+    with pytest.raises(IndexError):
+        packed[5]
