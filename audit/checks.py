@@ -25,7 +25,7 @@ from audit import merkle
 from audit.entries import COLUMNS, columns_of
 from audit.models import AuditEntry, AuditLog, Cosignature, TreeHead
 from audit.streaming import CHUNK, PrefixRoots
-from audit.summaries import chunk_summaries
+from audit.summaries import chunk_summaries, in_workers, parallel
 from core import keys
 
 
@@ -287,11 +287,27 @@ def _column_problem(row: tuple) -> str | None:
     return f"column(s) {', '.join(differ)} disagree with the entry's bytes"
 
 
-def column_pass(log_id: str, size: int, chunk: int = CHUNK) -> list[Finding]:
-    """Every row's columns against its bytes, in index order; the first disagreement."""
-    for start in range(0, size, chunk):
+def column_pass(log_id: str, size: int, chunk: int = CHUNK, jobs: int = 1) -> list[Finding]:
+    """Every row's columns against its bytes, in index order; the first disagreement.
+
+    With `jobs` > 1, runs of chunks are checked by that many processes where that is safe
+    (audit.summaries): decoding JSON holds the GIL, as hashing does.
+    """
+    if not parallel(size, chunk, jobs):
+        return columns_of_run(log_id, 0, size, chunk, None)
+    for findings in in_workers(columns_of_run, log_id, size, chunk, jobs, None):
+        if findings:
+            return findings
+    return []
+
+
+def columns_of_run(log_id: str, first: int, end: int, chunk: int, _extra) -> list[Finding]:
+    """The first disagreement between columns and bytes among the entries [first, end)."""
+    for start in range(first, end, chunk):
         rows = (
-            AuditEntry.objects.filter(log_id=log_id, index__gte=start, index__lt=start + chunk)
+            AuditEntry.objects.filter(
+                log_id=log_id, index__gte=start, index__lt=min(start + chunk, end)
+            )
             .order_by("index")
             .values_list(*_ROW)
         )

@@ -37,10 +37,14 @@ def chunk_summaries(
     """summarize() of each chunk [k chunk, (k + 1) chunk) of the log up to `size`, in
     order, with the sizes `wanted[k]` (relative to the chunk's start). Close the iterator
     (or exhaust it) before querying again."""
-    starts = range(0, size, chunk)
-    if jobs > 1 and len(starts) >= 2 * jobs and may_fork():
-        return _in_workers(log_id, size, chunk, wanted, jobs)
-    return _here(log_id, size, chunk, wanted, 0)
+    if parallel(size, chunk, jobs):
+        return _flat(in_workers(summaries_of_run, log_id, size, chunk, jobs, wanted))
+    return summaries_of_run(log_id, 0, size, chunk, wanted)
+
+
+def parallel(size: int, chunk: int, jobs: int) -> bool:
+    """Whether to spread a log of `size` entries over `jobs` workers: big enough, and safe."""
+    return jobs > 1 and -(-size // chunk) >= 2 * jobs and may_fork()
 
 
 def may_fork() -> bool:
@@ -52,12 +56,13 @@ def may_fork() -> bool:
     return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
 
 
-def _here(
-    log_id: str, size: int, chunk: int, wanted: dict[int, list[int]], first: int
+def summaries_of_run(
+    log_id: str, first: int, end: int, chunk: int, wanted: dict[int, list[int]]
 ) -> Iterator[Summary]:
-    chunks = reading.leaf_message_chunks(log_id, size, chunk, first)
+    """The summaries of the chunks of [first, end) (first a multiple of chunk), read here."""
+    chunks = reading.leaf_message_chunks(log_id, end, chunk, first)
     try:
-        for start, messages in zip(range(first, size, chunk), chunks, strict=True):
+        for start, messages in zip(range(first, end, chunk), chunks, strict=True):
             yield summarize(hash_messages(messages), wanted.get(start // chunk, ()))
     finally:
         chunks.close()  # no read left running
@@ -70,23 +75,27 @@ def _runs(size: int, chunk: int, jobs: int) -> list[tuple[int, int]]:
     return [(bounds[k], min(bounds[k + 1], size)) for k in range(jobs) if bounds[k] < size]
 
 
-def _in_workers(
-    log_id: str, size: int, chunk: int, wanted: dict[int, list[int]], jobs: int
-) -> Iterator[Summary]:
+def in_workers(work, log_id: str, size: int, chunk: int, jobs: int, extra) -> Iterator:
+    """work(log_id, first, end, chunk, extra) over `jobs` contiguous runs of whole chunks,
+    each in a worker process with a database connection of its own; the results in run
+    order. `work` is a module-level function (workers find it by name); what it yields or
+    returns comes back as a list when it is a generator."""
     connections.close_all()  # nothing inherited: each worker connects on its own
-    tasks = [
-        (log_id, end, chunk, first, {k: v for k, v in wanted.items() if first <= k * chunk < end})
-        for first, end in _runs(size, chunk, jobs)
-    ]
+    tasks = [(work, log_id, first, end, chunk, extra) for first, end in _runs(size, chunk, jobs)]
     with multiprocessing.get_context("fork").Pool(len(tasks)) as pool:
-        for summaries in pool.imap(_work, tasks):
-            yield from summaries
+        yield from pool.imap(_run, tasks)
 
 
-def _work(task) -> list[Summary]:
-    """In a worker: one run of chunks, read on the worker's own connection."""
-    log_id, end, chunk, first, wanted = task
+def _flat(results: Iterator[list]) -> Iterator:
+    for result in results:
+        yield from result
+
+
+def _run(task):
+    """In a worker: one run, read on the worker's own connection."""
+    work, log_id, first, end, chunk, extra = task
     try:
-        return list(_here(log_id, end, chunk, wanted, first))
+        result = work(log_id, first, end, chunk, extra)
+        return list(result) if isinstance(result, Iterator) else result
     finally:
         connections.close_all()

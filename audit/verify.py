@@ -37,13 +37,13 @@ class LogReport:
 def verify_log(log_id: str, *, columns: bool = True, jobs: int = 1) -> LogReport:
     """Every check of one log; its findings, the smallest bad index first.
 
-    `jobs` > 1 lets the tree pass read and hash the log in that many processes where that
-    is safe (audit.summaries): for the command line, not for a web or job worker.
+    `jobs` > 1 lets both passes read the log in that many processes where that is safe
+    (audit.summaries): for the command line, not for a web or job worker.
     """
     state = read_state(log_id)
     findings = tree_pass(state, jobs=jobs)
     if columns:
-        findings += column_pass(log_id, state.size)
+        findings += column_pass(log_id, state.size, jobs=jobs)
     findings += beyond_the_log(log_id)
     findings.sort(key=lambda f: (f.index is None, f.index or 0))
     return LogReport(log_id, state.size, findings, columns)

@@ -46,21 +46,16 @@ def log(world) -> str:
 def test_workers_are_used_where_they_can_read_the_database(log):
     in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
     assert summaries.may_fork() is not in_memory
-    wanted = summaries.chunk_summaries(log, SIZE, CHUNK, {}, jobs=3)
-    assert wanted.__name__ == ("_here" if in_memory else "_in_workers")
-    wanted.close()
-    alone = summaries.chunk_summaries(log, SIZE, CHUNK, {}, jobs=1)
-    assert alone.__name__ == "_here"
-    alone.close()
+    assert summaries.parallel(SIZE, CHUNK, 3) is not in_memory
+    assert not summaries.parallel(SIZE, CHUNK, 1)
+    assert not summaries.parallel(SIZE, SIZE // 5, 3)  # fewer than two chunks a job
 
 
 def test_never_inside_a_transaction(log):
     """A worker would not see what the transaction wrote: the pass stays here."""
     with transaction.atomic():
         assert not summaries.may_fork()
-        wanted = summaries.chunk_summaries(log, SIZE, CHUNK, {}, jobs=3)
-        assert wanted.__name__ == "_here"
-        wanted.close()
+        assert not summaries.parallel(SIZE, CHUNK, 3)
 
 
 def test_an_honest_log_verifies_in_workers(log):
@@ -88,6 +83,16 @@ def test_a_deleted_entry_in_a_later_workers_run_is_named(log):
     assert _both(log) == [(35, f"entry 35 is missing (the log's size is {SIZE})")]
 
 
+@pytest.mark.parametrize("indexes", [[2], [27], [39], [35, 5]])
+def test_a_column_that_disagrees_is_caught_at_its_index_in_workers(log, indexes):
+    for index in indexes:
+        tamper.rows(log).filter(index=index).update(actor_name="mallory")
+    alone = checks.column_pass(log, SIZE, CHUNK, jobs=1)
+    spread = checks.column_pass(log, SIZE, CHUNK, jobs=3)
+    assert spread == alone
+    assert [(f.index, "actor_name" in f.problem) for f in spread] == [(min(indexes), True)]
+
+
 def test_the_command_takes_jobs(log, capsys):
     from django.core.management import call_command
     from django.core.management.base import CommandError
@@ -112,12 +117,16 @@ def test_workers_over_a_sqlite_database_file(tmp_path):
         from tests.audit import tamper
         bulk_append({SIZE}, batch=3)
         assert summaries.may_fork()
-        assert summaries.chunk_summaries("site", {SIZE}, {CHUNK}, {{}}, 3).__name__ == "_in_workers"
+        assert summaries.parallel({SIZE}, {CHUNK}, 3)
         assert checks.tree_pass(checks.read_state("site"), {CHUNK}, jobs=3) == []
         tamper.edit_details("site", 26, n="forged")
         alone = checks.tree_pass(checks.read_state("site"), {CHUNK}, jobs=1)
         spread = checks.tree_pass(checks.read_state("site"), {CHUNK}, jobs=3)
         assert spread == alone and [f.index for f in spread] == [24], spread
+        tamper.rows("site").filter(index=33).update(action="forged")
+        found = checks.column_pass("site", {SIZE}, {CHUNK}, jobs=3)
+        assert found == checks.column_pass("site", {SIZE}, {CHUNK}, jobs=1), found
+        assert [f.index for f in found] == [33], found  # 26 was edited with its columns
         print("workers ok")
         """
     )
