@@ -318,8 +318,16 @@ def administered_infrastructure_for_user(user, pk) -> Infrastructure:
 
 
 def administered_module_for_user(user, pk) -> Module:
-    """A module whose infrastructure the user administers: 404 invisible, 403 otherwise."""
-    module = module_for_user(user, pk, Level.REFERENCE)
+    """A module whose infrastructure the user administers: 404 invisible, 403 otherwise.
+
+    Visibility is the door's filter alone, without the level annotation `module_for_user`
+    adds (nothing here reads it; the level CASE costs more to compile than the page's rows).
+    """
+    qs = visible_modules(user, Level.REFERENCE, Module.objects.select_related("infrastructure"))
+    try:
+        module = qs.get(pk=pk)
+    except (Module.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such module.") from None
     if not is_infrastructure_admin(user, module.infrastructure_id):
         raise PermissionDenied(
             f"Only administrators of {module.infrastructure.name} manage levels on {module.name}."

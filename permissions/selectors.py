@@ -16,7 +16,14 @@ from permissions.levels_sql import (
     team_name_subquery,
 )
 from permissions.models import Team
-from registry.models import ExposedElement, Infrastructure, Membership, Module, ModuleVersion
+from registry.models import (
+    Deployment,
+    ExposedElement,
+    Infrastructure,
+    Membership,
+    Module,
+    ModuleVersion,
+)
 
 
 def _level_filter(value) -> Level | None:
@@ -38,6 +45,20 @@ def catalog_keys(user, *, q: str = "", infrastructure=None, level: str = "") -> 
     if wanted is not None:
         qs = qs.filter(door.level_exactly_q(user, wanted))
     return qs.order_by("name", "id")
+
+
+def current_deployment_keys(user, environment, *, q: str = "") -> QuerySet:
+    """The current deployments in `environment` of the modules `user` can see, by module
+    name, without per-row work: page this, then load the page's rows by pk (the
+    environment page and GET /environments/{id}/deployments)."""
+    deployments = Deployment.objects.filter(
+        environment=environment,
+        is_current=True,
+        module__in=door.visible_modules(user).values("pk"),
+    )
+    if q:
+        deployments = deployments.filter(module__name__icontains=q)
+    return deployments.order_by("module__name", "module_id")
 
 
 def _latest_version_id():

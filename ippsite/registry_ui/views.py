@@ -20,7 +20,7 @@ from core.errors import DomainError, NotAllowed
 from core.levels import Level
 from ippsite.paging import paginate, paginate_keys, url_maker
 from ippsite.registry_ui.forms import DeployForm, EnvironmentForm, ProtectionForm, PublishForm
-from permissions import door
+from permissions import door, selectors
 from permissions.deployers import deployers_of
 from publishing import source as source_service
 from publishing.deploying import module_deploy
@@ -186,13 +186,6 @@ def _deployments_page(request, env: Environment):
     (count, the page's keys, its rows, their levels), none for the rows before it.
     """
     q = request.GET.get("q", "").strip()
-    deployments = Deployment.objects.filter(
-        environment=env,
-        is_current=True,
-        module__in=door.visible_modules(request.user).values("pk"),
-    )
-    if q:
-        deployments = deployments.filter(module__name__icontains=q)
     exposed = (
         ExposedElement.objects.filter(version=OuterRef("version"))
         .order_by()
@@ -202,7 +195,7 @@ def _deployments_page(request, env: Environment):
     )
     page = paginate_keys(
         request,
-        deployments.order_by("module__name", "module_id"),
+        selectors.current_deployment_keys(request.user, env, q=q),
         lambda pks: (
             Deployment.objects.filter(pk__in=pks)
             .select_related("module", "version", "deployed_by")
