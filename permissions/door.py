@@ -25,7 +25,7 @@ non-member discloses nothing. Support (is_staff/superuser) gets nothing for bein
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.lookups import Exact
 from django.http import Http404
 
@@ -320,19 +320,31 @@ def administered_infrastructure_for_user(user, pk) -> Infrastructure:
 def administered_module_for_user(user, pk) -> Module:
     """A module whose infrastructure the user administers: 404 invisible, 403 otherwise.
 
-    Visibility is the door's filter alone, without the level annotation `module_for_user`
-    adds (nothing here reads it; the level CASE costs more to compile than the page's rows).
+    One query when the user administers it (an administrator has publish on every module
+    of the infrastructure, so the module is visible to them); otherwise the door's
+    visibility filter decides between 404 and 403. The level itself is not computed:
+    nothing here reads it, and the level CASE costs more to compile than a page's rows.
     """
-    qs = visible_modules(user, Level.REFERENCE, Module.objects.select_related("infrastructure"))
+    if not _authenticated(user):
+        raise Http404("No such module.")
+    administers = Membership.objects.filter(
+        user=user, infrastructure=OuterRef("infrastructure"), role=Membership.Role.ADMINISTRATOR
+    )
     try:
-        module = qs.get(pk=pk)
+        module = (
+            Module.objects.select_related("infrastructure")
+            .annotate(administered=Exists(administers))
+            .get(pk=pk)
+        )
     except (Module.DoesNotExist, ValueError, TypeError):
         raise Http404("No such module.") from None
-    if not is_infrastructure_admin(user, module.infrastructure_id):
-        raise PermissionDenied(
-            f"Only administrators of {module.infrastructure.name} manage levels on {module.name}."
-        )
-    return module
+    if module.administered:
+        return module
+    if not visible_modules(user, Level.REFERENCE).filter(pk=module.pk).exists():
+        raise Http404("No such module.")
+    raise PermissionDenied(
+        f"Only administrators of {module.infrastructure.name} manage levels on {module.name}."
+    )
 
 
 def environments_for_user(user) -> QuerySet:

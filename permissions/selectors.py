@@ -198,28 +198,49 @@ def _with_module_level(memberships: QuerySet, module: Module) -> QuerySet:
     )
 
 
-_MODULE_LEVEL_PARTS = PageStatement(
+_MEMBERSHIP_COLUMNS = ("id", "infrastructure_id", "user_id", "role", "default_level")
+_USER_COLUMNS = ("id", "username")
+
+_MODULE_PERMISSION_ROWS = PageStatement(
     lambda key, pks: _with_module_level(
-        Membership.objects.filter(pk__in=pks), Module(pk=key[0], infrastructure_id=key[1])
-    ).values_list("pk", "level", "team_level", "team_name", "grant_level")
+        Membership.objects.filter(pk__in=pks, infrastructure_id=key[1]),
+        Module(pk=key[0], infrastructure_id=key[1]),
+    ).values_list(
+        *_MEMBERSHIP_COLUMNS,
+        "user__username",
+        "level",
+        "team_level",
+        "team_name",
+        "grant_level",
+    )
 )
 
 
+def _loaded(model, db, **values):
+    """A `model` instance as loaded from the database with only `values` (attnames); its
+    other fields are deferred, so reading one is a query (and the query counts see it)."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(db, names, [values[name] for name in names])
+
+
 def module_permission_rows(module: Module, pks) -> list:
-    """The memberships `pks` with the member's level on `module` and its parts (two
-    queries: the rows, then their levels by a statement compiled once per module)."""
-    rows = list(
-        Membership.objects.filter(
-            infrastructure_id=module.infrastructure_id, pk__in=list(pks)
-        ).select_related("user", "infrastructure")
-    )
+    """The memberships `pks` (of the module's infrastructure) with the member's level on
+    `module` and its parts: one query, by a statement compiled once per module. Each
+    membership carries its user (id and username; other fields deferred) and the
+    module's infrastructure."""
+    db = Membership.objects.db
+    user_model = Membership._meta.get_field("user").related_model
+    rows = []
     key = (module.pk, module.infrastructure_id)
-    parts = {row[0]: row[1:] for row in _MODULE_LEVEL_PARTS.rows(key, pks)}
-    for membership in rows:
-        level, membership.team_level, membership.team_name, membership.grant_level = parts.get(
-            membership.pk, (0, None, None, None)
-        )
+    for values in _MODULE_PERMISSION_ROWS.rows(key, pks):
+        membership = _loaded(Membership, db, **dict(zip(_MEMBERSHIP_COLUMNS, values, strict=False)))
+        username, level, team_level, team_name, grant_level = values[len(_MEMBERSHIP_COLUMNS) :]
+        membership.user = _loaded(user_model, db, id=membership.user_id, username=username)
+        membership.infrastructure = module.infrastructure
         membership.level = level or 0
+        membership.team_level, membership.team_name = team_level, team_name
+        membership.grant_level = grant_level
+        rows.append(membership)
     return rows
 
 
