@@ -83,7 +83,7 @@ def visible_modules(user, level: Level = Level.REFERENCE, queryset: QuerySet | N
 _LEVELS = PageStatement(
     lambda user_pk, pks: (
         Module.objects.filter(pk__in=pks)
-        .annotate(level=effective_level_expression(user_pk))
+        .annotate(level=effective_level_expression(user_pk, among=pks))
         .values_list("pk", "level")
     )
 )

@@ -108,19 +108,19 @@ def user_module_keys(membership: Membership, *, q: str = "", level: str = "") ->
     return qs.order_by("name", "id")
 
 
-def _with_level_parts(qs: QuerySet, user) -> QuerySet:
+def _with_level_parts(qs: QuerySet, user, among=None) -> QuerySet:
     return qs.annotate(
         team_level=team_level_subquery(user),
         team_name=team_name_subquery(user),
         grant_level=grant_level_subquery(user),
-        level=effective_level_expression(user),
+        level=effective_level_expression(user, among=among),
     )
 
 
 _MEMBER_LEVEL_PARTS = PageStatement(
-    lambda user_pk, pks: _with_level_parts(Module.objects.filter(pk__in=pks), user_pk).values_list(
-        "pk", "level", "team_level", "team_name", "grant_level"
-    )
+    lambda user_pk, pks: _with_level_parts(
+        Module.objects.filter(pk__in=pks), user_pk, among=pks
+    ).values_list("pk", "level", "team_level", "team_name", "grant_level")
 )
 
 
