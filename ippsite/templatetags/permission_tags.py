@@ -67,6 +67,27 @@ def source_list(links):
     )
 
 
+_LEVEL_OPTIONS = {
+    selected: mark_safe(
+        "".join(
+            f'<option value="{level.label}"{" selected" if level == selected else ""}>'
+            f"{level.label}</option>"
+            for level in Level
+        )
+    )
+    for selected in Level
+}
+
+
+@register.simple_tag
+def level_options(selected):
+    """The <option>s of a level <select>, `selected` (a level, None for none) selected."""
+    try:
+        return _LEVEL_OPTIONS[Level(int(selected or 0))]
+    except (TypeError, ValueError):
+        return _LEVEL_OPTIONS[Level.NONE]
+
+
 @register.filter
 def giving(sources) -> list:
     """The sources that give some level (a default of none is not worth a mention)."""
