@@ -122,9 +122,15 @@ def _is_member(row: _Row) -> Q:
     return Q(In(row.infrastructure, row.memberships()))
 
 
+def strong_membership(level: Level) -> Q:
+    """On memberships: one that gives `level` or more on every module of its
+    infrastructure by itself (administrator, or a default level of `level` or more)."""
+    return Q(role=Membership.Role.ADMINISTRATOR) | Q(default_level__gte=int(level))
+
+
 def _some_source_reaches(level: Level, row: _Row) -> Q:
     """SQL: one of the member's sources is at least `level` (membership checked apart)."""
-    strong = Q(role=Membership.Role.ADMINISTRATOR) | Q(default_level__gte=int(level))
+    strong = strong_membership(level)
     return (
         Q(In(row.infrastructure, row.memberships(strong)))
         | Q(In(row.module, row.granted(level)))
@@ -179,7 +185,7 @@ def level_at_least_condition(
         if not authenticated(user):
             return Q(pk__in=[])
     row = _Row(user, module, infrastructure)
-    strong = Q(role=Membership.Role.ADMINISTRATOR) | Q(default_level__gte=int(level))
+    strong = strong_membership(level)
     return Q(In(row.infrastructure, row.memberships(strong))) | (
         _is_member(row)
         & (Q(In(row.module, row.granted(level))) | Q(In(row.module, row.teamed(level))))

@@ -61,6 +61,20 @@ def test_visible_modules_and_levels_of_agree_with_effective_level(world):
             )
             annotated = dict(door.modules_for_user(user, level).values_list("pk", "level"))
             assert annotated == {pk: expected[pk] for pk in visible}
+            # One infrastructure's list: the membership shortcut (administrator, or a
+            # default level that high) and the door's filter give the same modules.
+            for infrastructure in (world.acme, world.emca):
+                within = set(
+                    door.visible_modules_in(user, infrastructure, level).values_list(
+                        "pk", flat=True
+                    )
+                )
+                mine = set(
+                    Module.objects.filter(infrastructure=infrastructure).values_list(
+                        "pk", flat=True
+                    )
+                )
+                assert within == visible & mine, (user.username, level, infrastructure.name)
 
 
 def test_the_tabs_rows_carry_the_door_level_and_its_parts(world):
