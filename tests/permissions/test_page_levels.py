@@ -99,3 +99,16 @@ def test_the_tabs_rows_carry_the_door_level_and_its_parts(world):
         assert {m.user_id: m.level for m in members} == {
             m.user_id: door.effective_level(m.user, module) for m in members
         }
+
+
+def test_catalog_rows_give_the_door_level_and_none_to_an_inactive_user(world):
+    modules = _modules(world.acme, 55, "C")  # past one batch of the statement
+    make_grant(world.contractor, modules[0], Level.PUBLISH)
+    pks = [m.pk for m in modules]
+    rows = {m.pk: m for m in selectors.catalog_rows(world.contractor, pks)}
+    assert {pk: m.level for pk, m in rows.items()} == {
+        m.pk: door.effective_level(world.contractor, m) for m in modules
+    }
+    assert {m.infrastructure.name for m in rows.values()} == {world.acme.name}
+    world.contractor.is_active = False
+    assert {m.level for m in selectors.catalog_rows(world.contractor, pks)} == {Level.NONE}
