@@ -30,15 +30,21 @@ class PageStatement:
         self._size = cache_size
         self._lock = Lock()
 
-    def _compiled(self, key: Hashable) -> tuple[str, tuple, tuple]:
+    def _compiled(self, key: Hashable) -> tuple:
         cache_key = (connection.vendor, connection.settings_dict["NAME"], key)
         with self._lock:
             found = self._cache.get(cache_key)
             if found is not None:
                 self._cache.move_to_end(cache_key)
                 return found
-        sql, params = self._build(key, list(_PLACEHOLDERS)).order_by().query.sql_with_params()
+        query = self._build(key, list(_PLACEHOLDERS)).order_by().query
+        compiler = query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
         params = tuple(params)
+        # The columns' converters, as a queryset applies them (a UUID or a datetime comes
+        # back from SQLite as text).
+        converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
+        convert = (lambda rows: compiler.apply_converters(rows, converters)) if converters else None
         # (position in params, index in the batch) of every placeholder.
         slots = tuple(
             (at, _SLOT[value])
@@ -48,10 +54,10 @@ class PageStatement:
         if sorted({n for _, n in slots}) != list(range(BATCH)):
             raise RuntimeError("the statement does not take the page's pks as parameters")
         with self._lock:
-            self._cache[cache_key] = (sql, params, slots)
+            self._cache[cache_key] = (sql, params, slots, convert)
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
-        return sql, params, slots
+        return sql, params, slots, convert
 
     def rows(self, key: Hashable, pks: Iterable[int]) -> list[tuple]:
         """The statement's rows for `pks` (any number: run per batch of BATCH)."""
@@ -60,11 +66,12 @@ class PageStatement:
         for start in range(0, len(pks), BATCH):
             batch = pks[start : start + BATCH]
             batch += [_NOTHING] * (BATCH - len(batch))
-            sql, params, slots = self._compiled(key)
+            sql, params, slots, convert = self._compiled(key)
             values = list(params)
             for at, n in slots:
                 values[at] = batch[n]
             with connection.cursor() as cursor:
                 cursor.execute(sql, values)
-                found.extend(cursor.fetchall())
+                rows = cursor.fetchall()
+            found.extend(map(tuple, convert(rows)) if convert else rows)
         return found

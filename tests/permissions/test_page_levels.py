@@ -110,5 +110,8 @@ def test_catalog_rows_give_the_door_level_and_none_to_an_inactive_user(world):
         m.pk: door.effective_level(world.contractor, m) for m in modules
     }
     assert {m.infrastructure.name for m in rows.values()} == {world.acme.name}
+    # Values converted as a queryset converts them (SQLite gives a UUID and a datetime as text).
+    fresh = Module.objects.get(pk=modules[0].pk)
+    assert (rows[fresh.pk].key, rows[fresh.pk].created_at) == (fresh.key, fresh.created_at)
     world.contractor.is_active = False
     assert {m.level for m in selectors.catalog_rows(world.contractor, pks)} == {Level.NONE}
