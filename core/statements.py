@@ -5,7 +5,9 @@ than running them (the level CASE of permissions/levels_sql and its parts).
 `pk IN pks` whose first column is the pk; the statement is compiled once per `key` with
 BATCH placeholder pks and then run with each page's pks (padded with a pk that matches
 nothing), so a page costs one execution and no compilation. `key` must determine
-everything else in the SQL (a user pk, a module pk...).
+everything else in the SQL (a user pk, a module pk...). `pks` may be used more than once
+in the statement (e.g. to narrow a subquery to the page's rows as well): every parameter
+that is one of the placeholders is replaced by the page's pk at that place.
 """
 
 from collections import OrderedDict
@@ -16,6 +18,9 @@ from django.db import connection
 
 BATCH = 50
 _NOTHING = -1  # no row has this pk
+# Placeholder pks: distinct, negative (no row has them) and unlike any other parameter.
+_PLACEHOLDERS = [-(10**12) - n for n in range(BATCH)]
+_SLOT = {value: n for n, value in enumerate(_PLACEHOLDERS)}
 
 
 class PageStatement:
@@ -25,24 +30,34 @@ class PageStatement:
         self._size = cache_size
         self._lock = Lock()
 
-    def _compiled(self, key: Hashable) -> tuple[str, tuple, int]:
+    def _compiled(self, key: Hashable) -> tuple:
         cache_key = (connection.vendor, connection.settings_dict["NAME"], key)
         with self._lock:
             found = self._cache.get(cache_key)
             if found is not None:
                 self._cache.move_to_end(cache_key)
                 return found
-        placeholders = list(range(-BATCH - 1, -1))  # distinct, below _NOTHING
-        sql, params = self._build(key, placeholders).order_by().query.sql_with_params()
+        query = self._build(key, list(_PLACEHOLDERS)).order_by().query
+        compiler = query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
         params = tuple(params)
-        start = len(params) - BATCH
-        if list(params[start:]) != placeholders:
-            raise RuntimeError("the pks are not the statement's last parameters")
+        # The columns' converters, as a queryset applies them (a UUID or a datetime comes
+        # back from SQLite as text).
+        converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
+        convert = (lambda rows: compiler.apply_converters(rows, converters)) if converters else None
+        # (position in params, index in the batch) of every placeholder.
+        slots = tuple(
+            (at, _SLOT[value])
+            for at, value in enumerate(params)
+            if type(value) is int and value in _SLOT
+        )
+        if sorted({n for _, n in slots}) != list(range(BATCH)):
+            raise RuntimeError("the statement does not take the page's pks as parameters")
         with self._lock:
-            self._cache[cache_key] = (sql, params, start)
+            self._cache[cache_key] = (sql, params, slots, convert)
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
-        return sql, params, start
+        return sql, params, slots, convert
 
     def rows(self, key: Hashable, pks: Iterable[int]) -> list[tuple]:
         """The statement's rows for `pks` (any number: run per batch of BATCH)."""
@@ -50,9 +65,13 @@ class PageStatement:
         found: list[tuple] = []
         for start in range(0, len(pks), BATCH):
             batch = pks[start : start + BATCH]
-            sql, params, at = self._compiled(key)
-            values = [*params[:at], *batch, *[_NOTHING] * (BATCH - len(batch))]
+            batch += [_NOTHING] * (BATCH - len(batch))
+            sql, params, slots, convert = self._compiled(key)
+            values = list(params)
+            for at, n in slots:
+                values[at] = batch[n]
             with connection.cursor() as cursor:
                 cursor.execute(sql, values)
-                found.extend(cursor.fetchall())
+                rows = cursor.fetchall()
+            found.extend(map(tuple, convert(rows)) if convert else rows)
         return found

@@ -48,8 +48,9 @@ def paginate_keys(request, keys, fill, *, param: str = "page", per_page: int = P
 _MARKER = 987654321987654321
 
 
-def url_maker(name: str):
-    """`pk -> reverse(name, args=[pk])` for a route whose one argument is an int: reversed
-    once, so a page of rows does not pay a reverse() per row."""
-    prefix, _, suffix = reverse(name, args=[_MARKER]).partition(str(_MARKER))
+def url_maker(name: str, *first, after=()):
+    """`pk -> reverse(name, args=[*first, pk, *after])` for a route whose varying argument
+    is an int: reversed once, so a page of rows does not pay a reverse() per row."""
+    url = reverse(name, args=[*first, _MARKER, *after])
+    prefix, _, suffix = url.partition(str(_MARKER))
     return lambda pk: f"{prefix}{int(pk)}{suffix}"

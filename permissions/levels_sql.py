@@ -80,8 +80,9 @@ class _Row:
     scan of the user's grants. Narrowing only repeats what `module IN (…)` already says.
     """
 
-    def __init__(self, user, module, infrastructure):
+    def __init__(self, user, module, infrastructure, among=None):
         self.user = _user_ref(user)
+        self.among = None if among is None else list(among)
         self.module_pk, self.infrastructure_pk = _constant(module), _constant(infrastructure)
         self.module = _as_expression(module, self.module_pk)
         self.infrastructure = _as_expression(infrastructure, self.infrastructure_pk)
@@ -98,6 +99,8 @@ class _Row:
         """SQL: the modules on which the user holds a grant of `level` or more."""
         codenames = [codename for lvl, codename in LEVEL_CODENAMES.items() if lvl >= level]
         narrow = {} if self.module_pk is None else {"content_object": self.module_pk}
+        if self.among is not None:
+            narrow["content_object__in"] = self.among
         grants = ModuleUserObjectPermission.objects.filter(
             user=self.user, permission__codename__in=codenames, **narrow
         )
@@ -109,6 +112,8 @@ class _Row:
         narrow = (
             {"modules__isnull": False} if self.module_pk is None else {"modules": self.module_pk}
         )
+        if self.among is not None:
+            narrow["modules__in"] = self.among
         teams = Team.objects.filter(members=self.user, level__gte=int(level), **narrow)
         return teams.order_by().values("modules")
 
@@ -117,9 +122,15 @@ def _is_member(row: _Row) -> Q:
     return Q(In(row.infrastructure, row.memberships()))
 
 
+def strong_membership(level: Level) -> Q:
+    """On memberships: one that gives `level` or more on every module of its
+    infrastructure by itself (administrator, or a default level of `level` or more)."""
+    return Q(role=Membership.Role.ADMINISTRATOR) | Q(default_level__gte=int(level))
+
+
 def _some_source_reaches(level: Level, row: _Row) -> Q:
     """SQL: one of the member's sources is at least `level` (membership checked apart)."""
-    strong = Q(role=Membership.Role.ADMINISTRATOR) | Q(default_level__gte=int(level))
+    strong = strong_membership(level)
     return (
         Q(In(row.infrastructure, row.memberships(strong)))
         | Q(In(row.module, row.granted(level)))
@@ -128,7 +139,7 @@ def _some_source_reaches(level: Level, row: _Row) -> Q:
 
 
 def effective_level_expression(
-    user, *, module=F("pk"), infrastructure=F("infrastructure")
+    user, *, module=F("pk"), infrastructure=F("infrastructure"), among=None
 ) -> Expression:
     """SQL: `user`'s effective level (0-3) on the module of the current row.
 
@@ -138,11 +149,14 @@ def effective_level_expression(
     - `module`, `infrastructure`: the current row's module and its infrastructure.
       The defaults fit rows of modules; for one module pass it (or its pk) and its
       infrastructure (or pk).
+    - `among`: module pks the current row's module is one of (a page of rows by pk). Every
+      grant and team source is narrowed to them as well: that says nothing new about the
+      row, but each subquery then reads the page's few rows instead of all of the user's.
     """
     if not hasattr(user, "resolve_expression") and not isinstance(user, int):
         if not authenticated(user):
             return Value(int(Level.NONE), output_field=IntegerField())
-    row = _Row(user, module, infrastructure)
+    row = _Row(user, module, infrastructure, among)
     return Case(
         When(~_is_member(row), then=Value(int(Level.NONE))),
         *[
@@ -171,7 +185,7 @@ def level_at_least_condition(
         if not authenticated(user):
             return Q(pk__in=[])
     row = _Row(user, module, infrastructure)
-    strong = Q(role=Membership.Role.ADMINISTRATOR) | Q(default_level__gte=int(level))
+    strong = strong_membership(level)
     return Q(In(row.infrastructure, row.memberships(strong))) | (
         _is_member(row)
         & (Q(In(row.module, row.granted(level))) | Q(In(row.module, row.teamed(level))))

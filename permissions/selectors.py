@@ -10,13 +10,21 @@ from core.statements import PageStatement
 from permissions import door
 from permissions.door import Source
 from permissions.levels_sql import (
+    authenticated,
     effective_level_expression,
     grant_level_subquery,
     team_level_subquery,
     team_name_subquery,
 )
 from permissions.models import Team
-from registry.models import ExposedElement, Infrastructure, Membership, Module, ModuleVersion
+from registry.models import (
+    Deployment,
+    ExposedElement,
+    Infrastructure,
+    Membership,
+    Module,
+    ModuleVersion,
+)
 
 
 def _level_filter(value) -> Level | None:
@@ -40,20 +48,71 @@ def catalog_keys(user, *, q: str = "", infrastructure=None, level: str = "") -> 
     return qs.order_by("name", "id")
 
 
+def current_deployment_keys(user, environment, *, q: str = "") -> QuerySet:
+    """The current deployments in `environment` of the modules `user` can see, by module
+    name, without per-row work: page this, then load the page's rows by pk (the
+    environment page and GET /environments/{id}/deployments)."""
+    deployments = Deployment.objects.filter(
+        environment=environment,
+        is_current=True,
+        module__in=door.visible_modules(user).values("pk"),
+    )
+    if q:
+        deployments = deployments.filter(module__name__icontains=q)
+    return deployments.order_by("module__name", "module_id")
+
+
 def _latest_version_id():
     return Subquery(
         ModuleVersion.objects.filter(module=OuterRef("pk")).order_by("-number").values("id")[:1]
     )
 
 
-def catalog_rows(user, pks) -> list:
-    """The modules `pks` (a page of `catalog_keys`) with `level` and `latest_version_id`."""
-    rows = list(
-        Module.objects.filter(pk__in=list(pks))
-        .select_related("infrastructure")
-        .annotate(latest_version_id=_latest_version_id())
+def _loaded(model, db, **values):
+    """A `model` instance as loaded from the database with only `values` (attnames); its
+    other fields are deferred, so reading one is a query (and the query counts see it)."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(db, names, [values[name] for name in names])
+
+
+_MODULE_COLUMNS = tuple(f.attname for f in Module._meta.concrete_fields)
+
+# The catalog's rows of one user: the modules, their infrastructure's name, their latest
+# version and the user's level in one statement compiled once per user.
+_CATALOG_ROWS = PageStatement(
+    lambda user_pk, pks: (
+        Module.objects.filter(pk__in=pks)
+        .annotate(
+            latest_version_id=_latest_version_id(),
+            level=effective_level_expression(user_pk, among=pks),
+        )
+        .values_list(*_MODULE_COLUMNS, "infrastructure__name", "latest_version_id", "level")
     )
-    return door.with_levels(user, rows)
+)
+
+
+def catalog_rows(user, pks) -> list:
+    """The modules `pks` (a page of `catalog_keys`) with `level`, `latest_version_id` and
+    their infrastructure (id and name; its other fields deferred): one query."""
+    if not authenticated(user):
+        rows = list(
+            Module.objects.filter(pk__in=list(pks))
+            .select_related("infrastructure")
+            .annotate(latest_version_id=_latest_version_id())
+        )
+        return door.with_levels(user, rows)
+    db = Module.objects.db
+    rows = []
+    for values in _CATALOG_ROWS.rows(int(user.pk), pks):
+        width = len(_MODULE_COLUMNS)
+        module = Module.from_db(db, _MODULE_COLUMNS, values[:width])
+        infrastructure_name, module.latest_version_id, level = values[width:]
+        module.infrastructure = _loaded(
+            Infrastructure, db, id=module.infrastructure_id, name=infrastructure_name
+        )
+        module.level = Level(level or 0)
+        rows.append(module)
+    return rows
 
 
 def catalog_modules(user, *, q: str = "", infrastructure=None, level: str = "") -> QuerySet:
@@ -87,19 +146,19 @@ def user_module_keys(membership: Membership, *, q: str = "", level: str = "") ->
     return qs.order_by("name", "id")
 
 
-def _with_level_parts(qs: QuerySet, user) -> QuerySet:
+def _with_level_parts(qs: QuerySet, user, among=None) -> QuerySet:
     return qs.annotate(
         team_level=team_level_subquery(user),
         team_name=team_name_subquery(user),
         grant_level=grant_level_subquery(user),
-        level=effective_level_expression(user),
+        level=effective_level_expression(user, among=among),
     )
 
 
 _MEMBER_LEVEL_PARTS = PageStatement(
-    lambda user_pk, pks: _with_level_parts(Module.objects.filter(pk__in=pks), user_pk).values_list(
-        "pk", "level", "team_level", "team_name", "grant_level"
-    )
+    lambda user_pk, pks: _with_level_parts(
+        Module.objects.filter(pk__in=pks), user_pk, among=pks
+    ).values_list("pk", "level", "team_level", "team_name", "grant_level")
 )
 
 
@@ -177,28 +236,42 @@ def _with_module_level(memberships: QuerySet, module: Module) -> QuerySet:
     )
 
 
-_MODULE_LEVEL_PARTS = PageStatement(
+_MEMBERSHIP_COLUMNS = ("id", "infrastructure_id", "user_id", "role", "default_level")
+_USER_COLUMNS = ("id", "username")
+
+_MODULE_PERMISSION_ROWS = PageStatement(
     lambda key, pks: _with_module_level(
-        Membership.objects.filter(pk__in=pks), Module(pk=key[0], infrastructure_id=key[1])
-    ).values_list("pk", "level", "team_level", "team_name", "grant_level")
+        Membership.objects.filter(pk__in=pks, infrastructure_id=key[1]),
+        Module(pk=key[0], infrastructure_id=key[1]),
+    ).values_list(
+        *_MEMBERSHIP_COLUMNS,
+        "user__username",
+        "level",
+        "team_level",
+        "team_name",
+        "grant_level",
+    )
 )
 
 
 def module_permission_rows(module: Module, pks) -> list:
-    """The memberships `pks` with the member's level on `module` and its parts (two
-    queries: the rows, then their levels by a statement compiled once per module)."""
-    rows = list(
-        Membership.objects.filter(
-            infrastructure_id=module.infrastructure_id, pk__in=list(pks)
-        ).select_related("user", "infrastructure")
-    )
+    """The memberships `pks` (of the module's infrastructure) with the member's level on
+    `module` and its parts: one query, by a statement compiled once per module. Each
+    membership carries its user (id and username; other fields deferred) and the
+    module's infrastructure."""
+    db = Membership.objects.db
+    user_model = Membership._meta.get_field("user").related_model
+    rows = []
     key = (module.pk, module.infrastructure_id)
-    parts = {row[0]: row[1:] for row in _MODULE_LEVEL_PARTS.rows(key, pks)}
-    for membership in rows:
-        level, membership.team_level, membership.team_name, membership.grant_level = parts.get(
-            membership.pk, (0, None, None, None)
-        )
+    for values in _MODULE_PERMISSION_ROWS.rows(key, pks):
+        membership = _loaded(Membership, db, **dict(zip(_MEMBERSHIP_COLUMNS, values, strict=False)))
+        username, level, team_level, team_name, grant_level = values[len(_MEMBERSHIP_COLUMNS) :]
+        membership.user = _loaded(user_model, db, id=membership.user_id, username=username)
+        membership.infrastructure = module.infrastructure
         membership.level = level or 0
+        membership.team_level, membership.team_name = team_level, team_name
+        membership.grant_level = grant_level
+        rows.append(membership)
     return rows
 
 

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.errors import DomainError
 from core.levels import Level
-from ippsite.paging import paginate_keys
+from ippsite.paging import paginate_keys, url_maker
 from ippsite.permissions_ui.forms import BulkLevelForm, ModuleFilterForm, RowLevelForm
 from ippsite.permissions_ui.sources import link_sources
 from permissions import door, selectors, services
@@ -40,9 +40,14 @@ def _matching(request, membership):
 
 
 def _rows(page, membership) -> list:
-    """The page's modules, each with the sources of its level (teams linked)."""
+    """The page's modules, each with the sources of its level (teams linked) and its
+    links (reversed once for the page)."""
     rows = list(page.object_list)
+    module_url = url_maker("module")
+    explain_url = url_maker("explain", after=[membership.user_id])
     for module in rows:
+        module.url = module_url(module.pk)
+        module.explain_url = explain_url(module.pk)
         module.sources = selectors.row_sources(
             membership=membership,
             level=module.level,

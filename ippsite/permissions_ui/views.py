@@ -195,6 +195,9 @@ def module_permissions(request, pk):
     )
     rows = selectors.permission_rows(page.object_list)
     link_sources(rows, module.infrastructure_id)
+    explain_url = url_maker("explain", module.pk)
+    for row in rows:
+        row.explain_url = explain_url(row.user.pk)
     return render(
         request,
         "permissions/module_permissions.html",

@@ -9,7 +9,7 @@ upload form also answers XMLHttpRequest with JSON so the page can show upload pr
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,7 +20,7 @@ from core.errors import DomainError, NotAllowed
 from core.levels import Level
 from ippsite.paging import paginate, paginate_keys, url_maker
 from ippsite.registry_ui.forms import DeployForm, EnvironmentForm, ProtectionForm, PublishForm
-from permissions import door
+from permissions import door, selectors
 from permissions.deployers import deployers_of
 from publishing import source as source_service
 from publishing.deploying import module_deploy
@@ -59,7 +59,8 @@ def _error_message(request, exc: DomainError) -> None:
 @require_http_methods(["GET", "POST"])
 def infrastructure(request, pk):
     infra = door.infrastructure_for_user(request.user, pk)
-    can_manage = door.is_support(request.user) or door.is_infrastructure_admin(request.user, infra)
+    membership = door.membership_for(request.user, infra)
+    can_manage = door.is_support(request.user) or bool(membership and membership.is_admin)
     form = EnvironmentForm(infrastructure=infra) if can_manage else None
     status = 200
     if request.method == "POST":
@@ -84,18 +85,29 @@ def infrastructure(request, pk):
                 return redirect("infrastructure", infra.pk)
         else:
             status = 400
-    return _render_infrastructure(request, infra, form, can_manage, status)
+    return _render_infrastructure(request, infra, membership, form, can_manage, status)
 
 
-def _render_infrastructure(request, infra, form, can_manage: bool, status: int):
-    environments = infra.environments.annotate(
-        deployed_count=Count("deployments", filter=Q(deployments__is_current=True))
-    ).order_by("id")
+def _render_infrastructure(request, infra, membership, form, can_manage: bool, status: int):
+    environments = paginate(
+        request, infra.environments.order_by("id"), param="envs", per_page=ENVIRONMENTS_PER_PAGE
+    )
+    # The page's environments' counts in one pass over their current deployments (the
+    # page's count then counts environments, not a join of every deployment).
+    deployed = dict(
+        Deployment.objects.filter(environment__in=list(environments.object_list), is_current=True)
+        .order_by()
+        .values("environment")
+        .annotate(n=Count("pk"))
+        .values_list("environment", "n")
+    )
+    for env in environments.object_list:
+        env.deployed_count = deployed.get(env.pk, 0)
     latest_number = Subquery(
         ModuleVersion.objects.filter(module=OuterRef("pk")).order_by("-number").values("number")[:1]
     )
     q = request.GET.get("q", "").strip()
-    modules = door.visible_modules(request.user).filter(infrastructure=infra)
+    modules = door.visible_modules_in(request.user, infra)
     if q:
         modules = modules.filter(name__icontains=q)
     modules = paginate_keys(
@@ -109,12 +121,9 @@ def _render_infrastructure(request, infra, form, can_manage: bool, status: int):
     module_url = url_maker("module")
     for module in modules.object_list:
         module.url = module_url(module.pk)
-    membership = door.membership_for(request.user, infra)
     context = {
         "infrastructure": infra,
-        "environments": paginate(
-            request, environments, param="envs", per_page=ENVIRONMENTS_PER_PAGE
-        ),
+        "environments": environments,
         "modules": modules,
         "q": q,
         "module_total": infra.modules.count(),
@@ -186,13 +195,6 @@ def _deployments_page(request, env: Environment):
     (count, the page's keys, its rows, their levels), none for the rows before it.
     """
     q = request.GET.get("q", "").strip()
-    deployments = Deployment.objects.filter(
-        environment=env,
-        is_current=True,
-        module__in=door.visible_modules(request.user).values("pk"),
-    )
-    if q:
-        deployments = deployments.filter(module__name__icontains=q)
     exposed = (
         ExposedElement.objects.filter(version=OuterRef("version"))
         .order_by()
@@ -202,7 +204,7 @@ def _deployments_page(request, env: Environment):
     )
     page = paginate_keys(
         request,
-        deployments.order_by("module__name", "module_id"),
+        selectors.current_deployment_keys(request.user, env, q=q),
         lambda pks: (
             Deployment.objects.filter(pk__in=pks)
             .select_related("module", "version", "deployed_by")

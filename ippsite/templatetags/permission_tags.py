@@ -1,7 +1,7 @@
 """Level badges: reference=info, open=primary, publish=success, none=secondary."""
 
 from django import template
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from core.levels import Level
@@ -38,6 +38,54 @@ def level_label(level) -> str:
         return Level(int(level or 0)).label
     except (TypeError, ValueError):
         return "none"
+
+
+_NO_SOURCE = mark_safe('<span class="text-body-secondary">no source gives a level</span>')
+
+
+@register.simple_tag
+def source_list(links):
+    """The sources of a level, `links` being [(source, href or None)]: each a span, the
+    winner bold, a team linked when it has an href. A tag, not an include: the
+    Permissions and Modules tabs render it once per row."""
+    if not links:
+        return _NO_SOURCE
+    return format_html_join(
+        ", ",
+        '<span class="{}" data-testid="source" data-kind="{}">{} ({})</span>',
+        (
+            (
+                "fw-semibold" if source.wins else "text-body-secondary",
+                source.kind,
+                format_html('<a href="{}" data-testid="team-link">{}</a>', href, source.label)
+                if href
+                else source.label,
+                level_label(source.level),
+            )
+            for source, href in links
+        ),
+    )
+
+
+_LEVEL_OPTIONS = {
+    selected: mark_safe(
+        "".join(
+            f'<option value="{level.label}"{" selected" if level == selected else ""}>'
+            f"{level.label}</option>"
+            for level in Level
+        )
+    )
+    for selected in Level
+}
+
+
+@register.simple_tag
+def level_options(selected):
+    """The <option>s of a level <select>, `selected` (a level, None for none) selected."""
+    try:
+        return _LEVEL_OPTIONS[Level(int(selected or 0))]
+    except (TypeError, ValueError):
+        return _LEVEL_OPTIONS[Level.NONE]
 
 
 @register.filter

@@ -61,6 +61,20 @@ def test_visible_modules_and_levels_of_agree_with_effective_level(world):
             )
             annotated = dict(door.modules_for_user(user, level).values_list("pk", "level"))
             assert annotated == {pk: expected[pk] for pk in visible}
+            # One infrastructure's list: the membership shortcut (administrator, or a
+            # default level that high) and the door's filter give the same modules.
+            for infrastructure in (world.acme, world.emca):
+                within = set(
+                    door.visible_modules_in(user, infrastructure, level).values_list(
+                        "pk", flat=True
+                    )
+                )
+                mine = set(
+                    Module.objects.filter(infrastructure=infrastructure).values_list(
+                        "pk", flat=True
+                    )
+                )
+                assert within == visible & mine, (user.username, level, infrastructure.name)
 
 
 def test_the_tabs_rows_carry_the_door_level_and_its_parts(world):
@@ -85,3 +99,19 @@ def test_the_tabs_rows_carry_the_door_level_and_its_parts(world):
         assert {m.user_id: m.level for m in members} == {
             m.user_id: door.effective_level(m.user, module) for m in members
         }
+
+
+def test_catalog_rows_give_the_door_level_and_none_to_an_inactive_user(world):
+    modules = _modules(world.acme, 55, "C")  # past one batch of the statement
+    make_grant(world.contractor, modules[0], Level.PUBLISH)
+    pks = [m.pk for m in modules]
+    rows = {m.pk: m for m in selectors.catalog_rows(world.contractor, pks)}
+    assert {pk: m.level for pk, m in rows.items()} == {
+        m.pk: door.effective_level(world.contractor, m) for m in modules
+    }
+    assert {m.infrastructure.name for m in rows.values()} == {world.acme.name}
+    # Values converted as a queryset converts them (SQLite gives a UUID and a datetime as text).
+    fresh = Module.objects.get(pk=modules[0].pk)
+    assert (rows[fresh.pk].key, rows[fresh.pk].created_at) == (fresh.key, fresh.created_at)
+    world.contractor.is_active = False
+    assert {m.level for m in selectors.catalog_rows(world.contractor, pks)} == {Level.NONE}

@@ -1,6 +1,5 @@
 """API: the module catalog, a module's detail, its versions' source and packages."""
 
-from django.db.models import OuterRef, Subquery
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -17,9 +16,9 @@ from ippsite.registry_ui.api.common import (
     paginate_keys,
     paginated,
 )
-from permissions import door
+from permissions import door, selectors
 from publishing.source import package_export, source_files, source_read
-from registry.models import Deployment, ExposedElement, Module, ModuleVersion, Reference
+from registry.models import Deployment, ExposedElement, ModuleVersion, Reference
 
 # Extensions served as text/plain; anything else is application/octet-stream.
 TEXT_EXTENSIONS = {
@@ -98,12 +97,6 @@ class SourceListOut(serializers.Serializer):
     files = SourceFileOut(many=True)
 
 
-def _latest_version_id():
-    return Subquery(
-        ModuleVersion.objects.filter(module=OuterRef("pk")).order_by("-number").values("id")[:1]
-    )
-
-
 def _attach_exposes(modules: list) -> list:
     """Give each module `exposes` of its latest version: one query for the whole page."""
     by_version: dict = {}
@@ -140,14 +133,7 @@ class ModuleListView(APIView):
             self,
             request,
             qs.order_by("name", "id"),
-            lambda pks: door.with_levels(
-                request.user,
-                list(
-                    Module.objects.filter(pk__in=pks).annotate(
-                        latest_version_id=_latest_version_id()
-                    )
-                ),
-            ),
+            lambda pks: selectors.catalog_rows(request.user, pks),
             lambda rows: module_rows_out(_attach_exposes(rows)),
         )
 

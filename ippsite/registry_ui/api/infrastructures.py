@@ -19,10 +19,11 @@ from ippsite.registry_ui.api.common import (
     LevelField,
     model_validation,
     paginate,
+    paginate_keys,
     paginated,
     require_support,
 )
-from permissions import door
+from permissions import door, selectors
 from publishing.deploying import module_deploy
 from publishing.services import (
     environment_change,
@@ -310,16 +311,6 @@ class InfrastructureMembersView(APIView):
 # --- environments ------------------------------------------------------------------------
 
 
-def _current_deployments(user, environment):
-    """Current deployments in `environment` of the modules `user` can see (door-filtered)."""
-    visible = door.modules_for_user(user, Level.REFERENCE).values("pk")
-    return (
-        Deployment.objects.filter(environment=environment, is_current=True, module__in=visible)
-        .select_related("module", "version", "deployed_by")
-        .order_by("module__name", "module_id")
-    )
-
-
 class EnvironmentListView(APIView):
     """GET the environments you may see (?infrastructure=); POST creates one."""
 
@@ -418,10 +409,13 @@ class EnvironmentDeploymentsView(APIView):
     )
     def get(self, request, pk: int):
         env = door.environment_for_user(request.user, pk)
-        return paginate(
+        return paginate_keys(
             self,
             request,
-            _current_deployments(request.user, env),
+            selectors.current_deployment_keys(request.user, env),
+            lambda pks: Deployment.objects.filter(pk__in=pks).select_related(
+                "module", "version", "deployed_by"
+            ),
             deployment_rows_out,
         )
 
