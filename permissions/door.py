@@ -271,11 +271,16 @@ def _granted_by(user, module: Module) -> str:
     )
 
 
-def membership_for(user, infrastructure) -> Membership | None:
+def membership_for(user, infrastructure, *, for_update: bool = False) -> Membership | None:
+    """The user's membership row in `infrastructure`, or None. `for_update` locks it until
+    the transaction ends (a grant write that follows: see permissions.services)."""
     if not _authenticated(user):
         return None
     # One row at most (unique): no ordering, so no join for Membership's default one.
-    return Membership.objects.filter(user=user, infrastructure=infrastructure).order_by().first()
+    rows = Membership.objects.filter(user=user, infrastructure=infrastructure).order_by()
+    if for_update:
+        rows = rows.select_for_update()
+    return rows.first()
 
 
 def is_infrastructure_admin(user, infrastructure) -> bool:

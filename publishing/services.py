@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from audit.services import audit_record
+from audit.services import audit_event, audit_record, audit_record_all
 from core import metrics
 from core.errors import NotAllowed, ValidationFailed
 from core.levels import Level
@@ -137,36 +137,66 @@ class PublishResult:
     created_version: bool
 
 
-def target_module(*, user, manifest: Manifest, infrastructure: Infrastructure, for_update: bool):
+_UNREAD = object()
+
+
+def target_module(
+    *,
+    user,
+    manifest: Manifest,
+    infrastructure: Infrastructure,
+    for_update: bool,
+    membership=_UNREAD,
+):
     """The module the key names in `infrastructure`, checking publish / create_modules.
 
     A module the user cannot see is answered like a key new to them (the create_modules
     refusal, or a refusal that names no module), so publishing discloses no existence.
+    `membership`: the user's membership there when the caller has read it already.
+    """
+    return _target(
+        user=user,
+        manifest=manifest,
+        infrastructure=infrastructure,
+        for_update=for_update,
+        membership=membership,
+    )[0]
+
+
+def _target(*, user, manifest: Manifest, infrastructure: Infrastructure, for_update, membership):
+    """(module or None, the membership read for a new module's create_modules check).
+
+    With `for_update` the module's row is locked, and for a new key the user's membership
+    row too: the creator's grant that follows is a grant write (permissions.services).
     """
     qs = Module.objects.filter(infrastructure=infrastructure, key=manifest.key)
     if for_update:
         qs = qs.select_for_update()
     module = qs.first()
-    membership = door.membership_for(user, infrastructure)
-    may_create = membership is not None and (membership.is_admin or membership.create_modules)
-    if module is None or door.effective_level(user, module) == Level.NONE:
+    level = Level.NONE if module is None else door.effective_level(user, module)
+    if level == Level.NONE:
+        if membership is _UNREAD:
+            membership = door.membership_for(
+                user, infrastructure, for_update=for_update and module is None
+            )
+        may_create = membership is not None and (membership.is_admin or membership.create_modules)
         if not may_create:
             raise NotAllowed(
                 f"You may not create modules in {infrastructure.name}: "
                 "ask an administrator to allow you to create modules."
             )
         if module is None:
-            return None
+            return None, membership
         raise NotAllowed(
             f"You may not publish a module with key {manifest.key} in {infrastructure.name}: "
             "ask an administrator of it."
         )
-    if door.effective_level(user, module) < Level.PUBLISH:
+    if level < Level.PUBLISH:
         raise NotAllowed(
             f"You may not publish module {manifest.name} ({manifest.key}) in {infrastructure.name}: "
             "ask an administrator for publish on it."
         )
-    return module
+    return module, None
 
 
 def _store_version(
@@ -177,6 +207,7 @@ def _store_version(
     source: AdmittedSource,
     mark: dict | None,
     written: list,
+    new_module: bool = False,
 ) -> ModuleVersion:
     """Encrypt the source and create the version row (inside the caller's transaction).
 
@@ -188,7 +219,8 @@ def _store_version(
     stored = packs.store_source(
         storage_id=storage_id, files=source.files, open_file=source.open_file
     )
-    number = (module.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    # A module this transaction inserted has no versions yet (no other transaction sees it).
+    number = 1 if new_module else (module.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = ModuleVersion(
         module=module,
         number=number,
@@ -220,25 +252,34 @@ def _store_version(
 
 
 def deploy_current(
-    *, user, module: Module, version: ModuleVersion, environment: Environment
+    *,
+    user,
+    module: Module,
+    version: ModuleVersion,
+    environment: Environment,
+    module_held: bool = False,
+    new_module: bool = False,
 ) -> Deployment:
+    """Make `version` the current deployment of its module in `environment`.
+
+    `module_held`: this transaction already holds the module's row exclusively (locked
+    by select_for_update, or inserted by it), so no lock is taken again. `new_module`:
+    this transaction inserted the module, so it has no deployment to retire.
+    """
     # The module's row lock orders concurrent deploys of one module: without it, two
     # READ COMMITTED transactions each retire the old current row and both insert a new
     # one, and the loser meets the one-current-deployment constraint (IntegrityError).
-    list(Module.objects.select_for_update().filter(pk=module.pk).values_list("pk"))
-    Deployment.objects.filter(environment=environment, module=module, is_current=True).update(
-        is_current=False
-    )
+    if not (module_held or new_module):
+        list(Module.objects.select_for_update().filter(pk=module.pk).values_list("pk"))
+    if not new_module:
+        Deployment.objects.filter(environment=environment, module=module, is_current=True).update(
+            is_current=False
+        )
     deployment = Deployment(
         environment=environment, module=module, version=version, is_current=True, deployed_by=user
     )
     deployment.save()
     return deployment
-
-
-def _grant_creator(*, user, module: Module) -> None:
-    # Through the grant service, so the creator's publish is audited like any grant.
-    grant_creator(user=user, module=module)
 
 
 @metrics.observe_publish
@@ -287,10 +328,17 @@ def module_publish(
 
 
 def _module_for_manifest(
-    *, user, module: Module | None, manifest: Manifest, infrastructure: Infrastructure
-) -> Module:
-    """`module`, renamed to the manifest's name and description, or a new module for it
-    (its creator gets publish on it) when `module` is None.
+    *,
+    user,
+    module: Module | None,
+    membership,
+    manifest: Manifest,
+    infrastructure: Infrastructure,
+    pending: list,
+) -> tuple[Module, bool]:
+    """(`module`, renamed to the manifest's name and description, False), or (a new module
+    for it, True) when `module` is None: its creator gets publish on it, the grant's entry
+    going to `pending`. `membership` is the creator's, locked by this transaction.
     """
     if module is None:
         module = Module(
@@ -312,24 +360,35 @@ def _module_for_manifest(
         except IntegrityError:
             # Another publish created this key first (they raced past the row lock, which
             # cannot lock a row that does not exist yet): publish into theirs, if allowed.
-            found = target_module(
-                user=user, manifest=manifest, infrastructure=infrastructure, for_update=True
+            found, membership = _target(
+                user=user,
+                manifest=manifest,
+                infrastructure=infrastructure,
+                for_update=True,
+                membership=_UNREAD,
             )
             return _module_for_manifest(
-                user=user, module=found, manifest=manifest, infrastructure=infrastructure
+                user=user,
+                module=found,
+                membership=membership,
+                manifest=manifest,
+                infrastructure=infrastructure,
+                pending=pending,
             )
-        _grant_creator(user=user, module=module)
-    elif module.name != manifest.name or module.description != manifest.description:
+        # Through the grant service, so the creator's publish is audited like any grant.
+        grant_creator(user=user, module=module, membership=membership, pending=pending)
+        return module, True
+    if module.name != manifest.name or module.description != manifest.description:
         module.name, module.description = manifest.name, manifest.description
         module.save(update_fields=["name", "description"])
-    return module
+    return module, False
 
 
-def _audit_publish(
+def _publish_event(
     *, user, action: str, result: PublishResult, environment: Environment, details: dict
-) -> None:
+):
     module, version = result.module, result.version
-    audit_record(
+    return audit_event(
         actor=user,
         action=action,
         infrastructure=environment.infrastructure,
@@ -365,15 +424,27 @@ def publish_admitted(
     written: list = []
     try:
         with transaction.atomic():
-            module = target_module(
-                user=user, manifest=manifest, infrastructure=infrastructure, for_update=True
+            module, membership = _target(
+                user=user,
+                manifest=manifest,
+                infrastructure=infrastructure,
+                for_update=True,
+                membership=_UNREAD,
             )
             check_references(user=user, manifest_refs=manifest.references, environment=environment)
-            created_module = module is None
-            module = _module_for_manifest(
-                user=user, module=module, manifest=manifest, infrastructure=infrastructure
+            pending: list = []
+            module, created_module = _module_for_manifest(
+                user=user,
+                module=module,
+                membership=membership,
+                manifest=manifest,
+                infrastructure=infrastructure,
+                pending=pending,
             )
-            version = module.versions.filter(digest=source.digest).first()
+            # A module this transaction inserted has no versions yet.
+            version = (
+                None if created_module else module.versions.filter(digest=source.digest).first()
+            )
             created_version = version is None
             if created_version:
                 mark = source.incoming_mark or ipp_mark_for(
@@ -386,19 +457,30 @@ def publish_admitted(
                     source=source,
                     mark=mark,
                     written=written,
+                    new_module=created_module,
                 )
                 provenance_record(version=version, fingerprints=source.fingerprints)
+            # The module's row is held: locked by _target, or inserted by this transaction.
             deployment = deploy_current(
-                user=user, module=module, version=version, environment=environment
+                user=user,
+                module=module,
+                version=version,
+                environment=environment,
+                module_held=True,
+                new_module=created_module,
             )
             result = PublishResult(module, version, deployment, created_version)
-            _audit_publish(
-                user=user,
-                action=action,
-                result=result,
-                environment=environment,
-                details={"new_module": created_module, **(extra_details or {})},
+            pending.append(
+                _publish_event(
+                    user=user,
+                    action=action,
+                    result=result,
+                    environment=environment,
+                    details={"new_module": created_module, **(extra_details or {})},
+                )
             )
+            # The creator's grant and the publish: one append, one signed head.
+            audit_record_all(pending)
             if then is not None:
                 then(result)
     except BaseException:
@@ -413,10 +495,15 @@ def publish_precheck(*, user, manifest: Manifest, infrastructure: Infrastructure
 
     Writes nothing; shared by publishing, cross-infrastructure deploys and preflight.
     """
-    if door.membership_for(user, infrastructure) is None:
+    membership = door.membership_for(user, infrastructure)
+    if membership is None:
         raise NotAllowed(f"You are not a member of {infrastructure.name}.")
     return target_module(
-        user=user, manifest=manifest, infrastructure=infrastructure, for_update=False
+        user=user,
+        manifest=manifest,
+        infrastructure=infrastructure,
+        for_update=False,
+        membership=membership,
     )
 
 
