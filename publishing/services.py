@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max
 
 from audit.services import audit_event, audit_record, audit_record_all
 from core import metrics
 from core.errors import NotAllowed, ValidationFailed
 from core.levels import Level
+from core.statements import insert_unless_taken
 from core.streams import AdmittedSource
 from ipp.provenance import provenance_record
 from ipp.services import ipp_admit, ipp_admit_source, ipp_mark_for, package_observer
@@ -354,10 +355,7 @@ def _module_for_manifest(
             validate_unique=False,
             validate_constraints=False,
         )
-        try:
-            with transaction.atomic():
-                module.save()
-        except IntegrityError:
+        if not insert_unless_taken(module, unique=("infrastructure", "key")):
             # Another publish created this key first (they raced past the row lock, which
             # cannot lock a row that does not exist yet): publish into theirs, if allowed.
             found, membership = _target(
