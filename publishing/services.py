@@ -164,6 +164,14 @@ def target_module(
     )[0]
 
 
+def _require_may_create(membership, infrastructure: Infrastructure) -> None:
+    if membership is None or not (membership.is_admin or membership.create_modules):
+        raise NotAllowed(
+            f"You may not create modules in {infrastructure.name}: "
+            "ask an administrator to allow you to create modules."
+        )
+
+
 def _target(*, user, manifest: Manifest, infrastructure: Infrastructure, for_update, membership):
     """(module or None, the membership read for a new module's create_modules check).
 
@@ -180,12 +188,7 @@ def _target(*, user, manifest: Manifest, infrastructure: Infrastructure, for_upd
             membership = door.membership_for(
                 user, infrastructure, for_update=for_update and module is None
             )
-        may_create = membership is not None and (membership.is_admin or membership.create_modules)
-        if not may_create:
-            raise NotAllowed(
-                f"You may not create modules in {infrastructure.name}: "
-                "ask an administrator to allow you to create modules."
-            )
+        _require_may_create(membership, infrastructure)
         if module is None:
             return None, membership
         raise NotAllowed(
@@ -493,9 +496,13 @@ def publish_precheck(*, user, manifest: Manifest, infrastructure: Infrastructure
 
     Writes nothing; shared by publishing, cross-infrastructure deploys and preflight.
     """
-    membership = door.membership_for(user, infrastructure)
+    membership = door.membership_for(user, infrastructure, module_key=manifest.key)
     if membership is None:
         raise NotAllowed(f"You are not a member of {infrastructure.name}.")
+    if membership.module_pk is None:
+        # A key new to the infrastructure (one query told both): create_modules decides.
+        _require_may_create(membership, infrastructure)
+        return None
     return target_module(
         user=user,
         manifest=manifest,

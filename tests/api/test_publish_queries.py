@@ -11,14 +11,15 @@ from tests.pages.test_list_costs import _modules
 
 pytestmark = pytest.mark.django_db
 
-# Session and user (2), the environment, membership and module checks (3), IPP (1), in the
-# publish's transaction (its savepoint here: 2) the module's row lock and the creator's
+# Session and user (2), the environment (1), the membership with whether the key is
+# taken (1), IPP (1); in the publish's transaction (its savepoint here: 2; BEGIN and COMMIT
+# in production, which Django does not count) the module's row lock and the creator's
 # membership lock (2), the module row (1: INSERT ... ON CONFLICT DO NOTHING, for a
 # concurrent creator), the creator's grant (2), the version and its interface (2),
 # provenance (3), the deployment (1), and one append for both audit entries (lock,
 # entries, head, log row: 4); PostgreSQL adds the master key's shared lock
-# (registry/keylocks.py): 23 on SQLite, 24 there.
-SMALL_PUBLISH_QUERIES = 24
+# (registry/keylocks.py): 22 on SQLite, 23 there.
+SMALL_PUBLISH_QUERIES = 23
 
 
 def _publish(client, world, n: int) -> int:
