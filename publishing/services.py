@@ -16,7 +16,6 @@ from django.db.models import Max
 from audit.services import audit_event, audit_record, audit_record_all
 from core import metrics
 from core.errors import NotAllowed, ValidationFailed
-from core.levels import Level
 from core.statements import insert_unless_taken
 from core.streams import AdmittedSource
 from ipp.provenance import provenance_record
@@ -26,6 +25,12 @@ from permissions.members import membership_set  # noqa: F401 - the one writer, r
 from permissions.services import grant_creator
 from publishing.protection import require_may_deploy
 from publishing.references import check_references
+from publishing.targets import (
+    UNREAD,
+    find_target,
+    publish_precheck,
+    require_may_create,
+)
 from registry import packs
 from registry.models import (
     Deployment,
@@ -138,71 +143,6 @@ class PublishResult:
     created_version: bool
 
 
-_UNREAD = object()
-
-
-def target_module(
-    *,
-    user,
-    manifest: Manifest,
-    infrastructure: Infrastructure,
-    for_update: bool,
-    membership=_UNREAD,
-):
-    """The module the key names in `infrastructure`, checking publish / create_modules.
-
-    A module the user cannot see is answered like a key new to them (the create_modules
-    refusal, or a refusal that names no module), so publishing discloses no existence.
-    `membership`: the user's membership there when the caller has read it already.
-    """
-    return _target(
-        user=user,
-        manifest=manifest,
-        infrastructure=infrastructure,
-        for_update=for_update,
-        membership=membership,
-    )[0]
-
-
-def _require_may_create(membership, infrastructure: Infrastructure) -> None:
-    if membership is None or not (membership.is_admin or membership.create_modules):
-        raise NotAllowed(
-            f"You may not create modules in {infrastructure.name}: "
-            "ask an administrator to allow you to create modules."
-        )
-
-
-def _target(*, user, manifest: Manifest, infrastructure: Infrastructure, for_update, membership):
-    """(module or None, the membership read for a new module's create_modules check).
-
-    With `for_update` the module's row is locked, and for a new key the user's membership
-    row too: the creator's grant that follows is a grant write (permissions.services).
-    """
-    qs = Module.objects.filter(infrastructure=infrastructure, key=manifest.key)
-    if for_update:
-        qs = qs.select_for_update()
-    module = qs.first()
-    level = Level.NONE if module is None else door.effective_level(user, module)
-    if level == Level.NONE:
-        if membership is _UNREAD:
-            membership = door.membership_for(
-                user, infrastructure, for_update=for_update and module is None
-            )
-        _require_may_create(membership, infrastructure)
-        if module is None:
-            return None, membership
-        raise NotAllowed(
-            f"You may not publish a module with key {manifest.key} in {infrastructure.name}: "
-            "ask an administrator of it."
-        )
-    if level < Level.PUBLISH:
-        raise NotAllowed(
-            f"You may not publish module {manifest.name} ({manifest.key}) in {infrastructure.name}: "
-            "ask an administrator for publish on it."
-        )
-    return module, None
-
-
 def _store_version(
     *,
     user,
@@ -309,7 +249,7 @@ def module_publish(
         infrastructure = environment.infrastructure
         manifest = package.manifest
         # Permission first (cheap, and a refused user learns nothing about IPP state).
-        publish_precheck(user=user, manifest=manifest, infrastructure=infrastructure)
+        existing = publish_precheck(user=user, manifest=manifest, infrastructure=infrastructure)
         require_may_deploy(
             user=user,
             environment=environment,
@@ -326,6 +266,7 @@ def module_publish(
             action="module.published",
             extra_details=extra_details,
             then=then,
+            key_was_new=existing is None,
         )
     finally:
         package.close()
@@ -361,12 +302,12 @@ def _module_for_manifest(
         if not insert_unless_taken(module, unique=("infrastructure", "key")):
             # Another publish created this key first (they raced past the row lock, which
             # cannot lock a row that does not exist yet): publish into theirs, if allowed.
-            found, membership = _target(
+            found, membership = find_target(
                 user=user,
                 manifest=manifest,
                 infrastructure=infrastructure,
                 for_update=True,
-                membership=_UNREAD,
+                membership=UNREAD,
             )
             return _module_for_manifest(
                 user=user,
@@ -416,22 +357,33 @@ def publish_admitted(
     action: str,
     extra_details: dict | None = None,
     then: Callable[[PublishResult], None] | None = None,
+    key_was_new: bool = False,
 ) -> PublishResult:
     """Store, deploy and audit source that every check has admitted, in one transaction.
 
     The module's row is locked and its publish / create_modules checked again inside it.
+    `key_was_new`: the precheck found no module with the key. Then only create_modules is
+    checked again (on the locked membership) and the module's INSERT, whose ON CONFLICT
+    finds a module created since, is the existence check: when there is one, the publish
+    goes on as into an existing module (its row locked, publish checked), as when the
+    lookup finds it.
     """
     infrastructure = environment.infrastructure
     written: list = []
     try:
         with transaction.atomic():
-            module, membership = _target(
-                user=user,
-                manifest=manifest,
-                infrastructure=infrastructure,
-                for_update=True,
-                membership=_UNREAD,
-            )
+            if key_was_new:
+                membership = door.membership_for(user, infrastructure, for_update=True)
+                require_may_create(membership, infrastructure)
+                module = None
+            else:
+                module, membership = find_target(
+                    user=user,
+                    manifest=manifest,
+                    infrastructure=infrastructure,
+                    for_update=True,
+                    membership=UNREAD,
+                )
             check_references(user=user, manifest_refs=manifest.references, environment=environment)
             pending: list = []
             module, created_module = _module_for_manifest(
@@ -461,7 +413,7 @@ def publish_admitted(
                     new_module=created_module,
                 )
                 provenance_record(version=version, fingerprints=source.fingerprints)
-            # The module's row is held: locked by _target, or inserted by this transaction.
+            # The module's row is held: locked by find_target, or inserted by this transaction.
             deployment = deploy_current(
                 user=user,
                 module=module,
@@ -489,27 +441,6 @@ def publish_admitted(
             packs.remove_source(storage_id)
         raise
     return result
-
-
-def publish_precheck(*, user, manifest: Manifest, infrastructure: Infrastructure):
-    """Membership and publish/create_modules for `manifest`'s key; the module or None if new.
-
-    Writes nothing; shared by publishing, cross-infrastructure deploys and preflight.
-    """
-    membership = door.membership_for(user, infrastructure, module_key=manifest.key)
-    if membership is None:
-        raise NotAllowed(f"You are not a member of {infrastructure.name}.")
-    if membership.module_pk is None:
-        # A key new to the infrastructure (one query told both): create_modules decides.
-        _require_may_create(membership, infrastructure)
-        return None
-    return target_module(
-        user=user,
-        manifest=manifest,
-        infrastructure=infrastructure,
-        for_update=False,
-        membership=membership,
-    )
 
 
 def module_publish_source(

@@ -13,13 +13,13 @@ pytestmark = pytest.mark.django_db
 
 # Session and user (2), the environment (1), the membership with whether the key is
 # taken (1), IPP (1); in the publish's transaction (its savepoint here: 2; BEGIN and COMMIT
-# in production, which Django does not count) the module's row lock and the creator's
-# membership lock (2), the module row (1: INSERT ... ON CONFLICT DO NOTHING, for a
-# concurrent creator), the creator's grant (2), the version and its interface (2),
+# in production, which Django does not count) the creator's membership lock (1), the
+# module row (1: INSERT ... ON CONFLICT DO NOTHING, the existence check for a key the
+# precheck saw new), the creator's grant (2), the version and its interface (2),
 # provenance (3), the deployment (1), and one append for both audit entries (lock,
 # entries, head, log row: 4); PostgreSQL adds the master key's shared lock
-# (registry/keylocks.py): 22 on SQLite, 23 there.
-SMALL_PUBLISH_QUERIES = 23
+# (registry/keylocks.py): 21 on SQLite, 22 there.
+SMALL_PUBLISH_QUERIES = 22
 
 
 def _publish(client, world, n: int) -> int:
