@@ -110,15 +110,36 @@ def _prune_heads(log_id: str, *, before: int, after: int) -> None:
 
 
 @metrics.observe_audit_append
+def append_batch(batch: list[tuple[Event, dict[str, int | None]]]) -> list[dict[str, AuditEntry]]:
+    """Append events, in order, each to its logs ({log id: infrastructure id}), in one step.
+
+    Every log written is locked once (all of them in log-id order, like `lock_logs`), gets
+    its events in the order given and one signed head over them. Returns, per event, {log
+    id: its entry}. No savepoint: the caller's transaction commits or rolls back the lot
+    (outside one, this opens it).
+    """
+    owners: dict[str, int | None] = {}
+    for _event, event_owners in batch:
+        owners.update(event_owners)
+    appended: list[dict[str, AuditEntry]] = [{} for _ in batch]
+    with transaction.atomic(savepoint=False):
+        for log in lock_logs(owners):
+            mine = [i for i, (_event, event_owners) in enumerate(batch) if log.id in event_owners]
+            entries = append_leaves(
+                log,
+                [
+                    (batch[i][0].leaf(log.id, log.size + n), batch[i][0].columns())
+                    for n, i in enumerate(mine)
+                ],
+            )
+            for i, entry in zip(mine, entries, strict=True):
+                appended[i][log.id] = entry
+    return appended
+
+
 def append_event(event: Event, owners: dict[str, int | None]) -> dict[str, AuditEntry]:
     """Append one event to each of these logs; {log id: its entry}."""
-    appended = {}
-    with transaction.atomic():
-        for log in lock_logs(owners):
-            leaf = event.leaf(log.id, log.size)
-            (entry,) = append_leaves(log, [(leaf, event.columns())])
-            appended[log.id] = entry
-    return appended
+    return append_batch([(event, owners)])[0]
 
 
 def append_events(events: list[Event], owners: dict[str, int | None]) -> list[AuditEntry]:
@@ -126,9 +147,5 @@ def append_events(events: list[Event], owners: dict[str, int | None]) -> list[Au
     them all (a bulk change of thousands of rows signs once, not once per row)."""
     if len(owners) != 1:
         raise ValueError("append_events writes to exactly one log")
-    with transaction.atomic():
-        (log,) = lock_logs(owners)
-        return append_leaves(
-            log,
-            [(event.leaf(log.id, log.size + i), event.columns()) for i, event in enumerate(events)],
-        )
+    (log_id,) = owners
+    return [entries[log_id] for entries in append_batch([(event, owners) for event in events])]

@@ -8,13 +8,17 @@ nothing), so a page costs one execution and no compilation. `key` must determine
 everything else in the SQL (a user pk, a module pk...). `pks` may be used more than once
 in the statement (e.g. to narrow a subquery to the page's rows as well): every parameter
 that is one of the placeholders is replaced by the page's pk at that place.
+
+`insert_unless_taken(obj, unique=...)`: one INSERT ... ON CONFLICT DO NOTHING RETURNING,
+for a row that a concurrent transaction may insert first (no savepoint needed).
 """
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from threading import Lock
 
-from django.db import connection
+from django.db import connection, connections, router
+from django.db.models.sql import InsertQuery
 
 BATCH = 50
 _NOTHING = -1  # no row has this pk
@@ -75,3 +79,42 @@ class PageStatement:
                 rows = cursor.fetchall()
             found.extend(map(tuple, convert(rows)) if convert else rows)
         return found
+
+
+def insert_unless_taken(obj, *, unique: tuple[str, ...]) -> bool:
+    """INSERT `obj` unless a row with the same values of the `unique` fields (a unique
+    constraint of its model) is there: `ON CONFLICT (...) DO NOTHING RETURNING pk`.
+
+    True, with obj's pk set, when inserted; False when such a row exists (on PostgreSQL,
+    after waiting for a concurrent inserter of it to commit). One statement and no
+    savepoint: the transaction stays usable after a conflict, where catching the
+    IntegrityError of a plain INSERT needs a savepoint around it on PostgreSQL. Django's
+    `bulk_create(ignore_conflicts=True)` would run the same INSERT but returns no pk (and
+    on SQLite ignores NOT NULL and CHECK failures too: `INSERT OR IGNORE`); this one
+    ignores only a conflict on `unique`. Like bulk_create, it sends no model signals.
+    """
+    model = type(obj)
+    meta = model._meta
+    using = router.db_for_write(model, instance=obj)
+    db = connections[using]
+    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+    query = InsertQuery(model)
+    query.insert_values(fields, [obj])
+    compiler = query.get_compiler(using=using)
+    values = [compiler.prepare_value(f, compiler.pre_save_val(f, obj)) for f in fields]
+    placeholders, params = compiler.assemble_as_sql(fields, [values])
+    qn = db.ops.quote_name
+    target = ", ".join(qn(meta.get_field(name).column) for name in unique)
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(placeholders[0])}) "
+        f"ON CONFLICT ({target}) DO NOTHING RETURNING {qn(meta.pk.column)}"
+    )
+    with db.cursor() as cursor:
+        cursor.execute(sql, params[0])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
+    obj._state.adding, obj._state.db = False, using
+    return True

@@ -21,6 +21,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import IntegerField, Value
+
 from ipp.models import ContentProvenance, KeyProvenance, VersionFingerprint
 from registry.models import Infrastructure, ModuleVersion
 
@@ -88,25 +90,34 @@ def judge(candidate: Candidate, infrastructure: Infrastructure) -> Verdict:
     own_code = infrastructure.activation_code
     if candidate.mark_code:
         return ALLOWED if candidate.mark_code == own_code else Verdict(FOREIGN_MARK)
-    key_row = (
+    # Where the key and the files were first marked for someone else: one query.
+    marked_key = (
         KeyProvenance.objects.filter(key=candidate.key)
         .exclude(marked_code="")
         .exclude(marked_code=own_code)
-        .first()
+        .order_by()
+        .annotate(by_key=Value(1, output_field=IntegerField()))
+        .values_list("key", "by_key")
     )
-    content_keys = set()
     if candidate.fingerprints:
-        content_keys = set(
+        marked_files = (
             ContentProvenance.objects.filter(fingerprint__in=list(candidate.fingerprints))
             .exclude(marked_code="")
             .exclude(marked_code=own_code)
-            .values_list("module_key", flat=True)
+            .order_by()
+            .annotate(by_key=Value(0, output_field=IntegerField()))
+            .values_list("module_key", "by_key")
         )
-    wanted = content_keys | ({candidate.key} if key_row else set())
+        rows = list(marked_key.union(marked_files, all=True))
+    else:
+        rows = list(marked_key)
+    key_marked = any(by_key for _key, by_key in rows)
+    content_keys = {key for key, by_key in rows if not by_key}
+    wanted = content_keys | ({candidate.key} if key_marked else set())
     if not wanted:
         return ALLOWED
     held = _holds_transfer(infrastructure, wanted)
-    if key_row is not None and candidate.key not in held:
+    if key_marked and candidate.key not in held:
         return Verdict(KEY_MARKED_ELSEWHERE)
     if content_keys - held:
         return Verdict(CONTENT_MARKED_ELSEWHERE)

@@ -25,7 +25,7 @@ non-member discloses nothing. Support (is_staff/superuser) gets nothing for bein
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.lookups import Exact
 from django.http import Http404
 
@@ -290,11 +290,25 @@ def _granted_by(user, module: Module) -> str:
     )
 
 
-def membership_for(user, infrastructure) -> Membership | None:
+def membership_for(
+    user, infrastructure, *, for_update: bool = False, module_key=None
+) -> Membership | None:
+    """The user's membership row in `infrastructure`, or None. `for_update` locks it until
+    the transaction ends (a grant write that follows: see permissions.services).
+    `module_key`: the row also carries `module_pk`, the pk of the module with that key in
+    `infrastructure` or None (a publish's precheck: one query for both)."""
     if not _authenticated(user):
         return None
     # One row at most (unique): no ordering, so no join for Membership's default one.
-    return Membership.objects.filter(user=user, infrastructure=infrastructure).order_by().first()
+    rows = Membership.objects.filter(user=user, infrastructure=infrastructure).order_by()
+    if module_key is not None:
+        same_key = Module.objects.filter(
+            infrastructure=OuterRef("infrastructure_id"), key=module_key
+        ).order_by()
+        rows = rows.annotate(module_pk=Subquery(same_key.values("pk")[:1]))
+    if for_update:
+        rows = rows.select_for_update()
+    return rows.first()
 
 
 def is_infrastructure_admin(user, infrastructure) -> bool:

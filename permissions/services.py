@@ -17,7 +17,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
-from audit.services import audit_record, audit_record_many
+from audit.services import audit_event, audit_record, audit_record_all, audit_record_many
 from core.errors import NotAllowed, ValidationFailed
 from core.levels import CODENAME_LEVELS, LEVEL_CODENAMES, Level
 from permissions import door, selectors
@@ -68,11 +68,12 @@ def _require_member(user, infrastructure: Infrastructure, *, lock: bool = False)
 
 
 def _permissions_by_level() -> dict[Level, Permission]:
+    # With their content type: guardian's save() checks it against the module's.
     rows = Permission.objects.filter(
         content_type__app_label="modules",
         content_type__model="module",
         codename__in=LEVEL_CODENAMES.values(),
-    )
+    ).select_related("content_type")
     return {CODENAME_LEVELS[p.codename]: p for p in rows}
 
 
@@ -87,10 +88,10 @@ def _current_grants(user, module_ids: Iterable[int]) -> dict[int, Level]:
     return grants
 
 
-def _audit_change(
+def _change_event(
     *, actor, module: Module, user, before: Level, after: Level, source: str, **extra
 ):
-    audit_record(
+    return audit_event(
         actor=actor,
         action="permission.changed",
         infrastructure=module.infrastructure,
@@ -103,6 +104,24 @@ def _audit_change(
             "source": source,
             **extra,
         },
+    )
+
+
+def _audit_change(
+    *, actor, module: Module, user, before: Level, after: Level, source: str, **extra
+):
+    audit_record_all(
+        [
+            _change_event(
+                actor=actor,
+                module=module,
+                user=user,
+                before=before,
+                after=after,
+                source=source,
+                **extra,
+            )
+        ]
     )
 
 
@@ -133,7 +152,9 @@ def grant_set(*, actor, module: Module, user, level) -> Level:
         return _replace_grant(actor=actor, module=module, user=user, level=level, source="grant")
 
 
-def grant_creator(*, user, module: Module) -> Level:
+def grant_creator(
+    *, user, module: Module, membership: Membership | None = None, pending=None
+) -> Level:
     """Give the creator of a new module `publish` on it (SPEC §3: "the creator gets
     `publish` on the new module"), with its `permission.changed` entry (source "creator").
 
@@ -144,13 +165,40 @@ def grant_creator(*, user, module: Module) -> Level:
     administrator first) receives this grant. The creator must be a member of the
     module's infrastructure (levels only count for members); their membership row is
     locked like every other grant write, so grant changes for one user run one at a time.
+
+    Publishing, which inserts the module in this very transaction, passes `membership`:
+    the creator's membership row, which it locked (select_for_update) in this transaction
+    before inserting the module, so it is not read again; and no earlier grant is looked
+    for or deleted: no other transaction can see, let alone grant on, a row this one has
+    inserted and not committed. With `pending` (a list), the entry is added to it for the
+    caller to append with its own entries in one step (`audit_record_all`), in this
+    transaction, instead of being appended now.
     """
     infrastructure = module.infrastructure
-    with transaction.atomic():
-        _require_member(user, infrastructure, lock=True)
-        return _replace_grant(
-            actor=user, module=module, user=user, level=Level.PUBLISH, source="creator"
-        )
+    if membership is None:
+        with transaction.atomic():
+            _require_member(user, infrastructure, lock=True)
+            return _replace_grant(
+                actor=user, module=module, user=user, level=Level.PUBLISH, source="creator"
+            )
+    if membership.user_id != user.pk or membership.infrastructure_id != infrastructure.pk:
+        raise ValueError("grant_creator: the membership given is not the creator's there")
+    ModuleUserObjectPermission.objects.create(
+        user=user, content_object=module, permission=_permissions_by_level()[Level.PUBLISH]
+    )
+    event = _change_event(
+        actor=user,
+        module=module,
+        user=user,
+        before=Level.NONE,
+        after=Level.PUBLISH,
+        source="creator",
+    )
+    if pending is None:
+        audit_record_all([event])
+    else:
+        pending.append(event)
+    return Level.PUBLISH
 
 
 def grants_set(

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max
 
-from audit.services import audit_record
+from audit.services import audit_event, audit_record, audit_record_all
 from core import metrics
 from core.errors import NotAllowed, ValidationFailed
-from core.levels import Level
+from core.statements import insert_unless_taken
 from core.streams import AdmittedSource
 from ipp.provenance import provenance_record
 from ipp.services import ipp_admit, ipp_admit_source, ipp_mark_for, package_observer
@@ -25,6 +25,12 @@ from permissions.members import membership_set  # noqa: F401 - the one writer, r
 from permissions.services import grant_creator
 from publishing.protection import require_may_deploy
 from publishing.references import check_references
+from publishing.targets import (
+    UNREAD,
+    find_target,
+    publish_precheck,
+    require_may_create,
+)
 from registry import packs
 from registry.models import (
     Deployment,
@@ -137,38 +143,6 @@ class PublishResult:
     created_version: bool
 
 
-def target_module(*, user, manifest: Manifest, infrastructure: Infrastructure, for_update: bool):
-    """The module the key names in `infrastructure`, checking publish / create_modules.
-
-    A module the user cannot see is answered like a key new to them (the create_modules
-    refusal, or a refusal that names no module), so publishing discloses no existence.
-    """
-    qs = Module.objects.filter(infrastructure=infrastructure, key=manifest.key)
-    if for_update:
-        qs = qs.select_for_update()
-    module = qs.first()
-    membership = door.membership_for(user, infrastructure)
-    may_create = membership is not None and (membership.is_admin or membership.create_modules)
-    if module is None or door.effective_level(user, module) == Level.NONE:
-        if not may_create:
-            raise NotAllowed(
-                f"You may not create modules in {infrastructure.name}: "
-                "ask an administrator to allow you to create modules."
-            )
-        if module is None:
-            return None
-        raise NotAllowed(
-            f"You may not publish a module with key {manifest.key} in {infrastructure.name}: "
-            "ask an administrator of it."
-        )
-    if door.effective_level(user, module) < Level.PUBLISH:
-        raise NotAllowed(
-            f"You may not publish module {manifest.name} ({manifest.key}) in {infrastructure.name}: "
-            "ask an administrator for publish on it."
-        )
-    return module
-
-
 def _store_version(
     *,
     user,
@@ -177,6 +151,7 @@ def _store_version(
     source: AdmittedSource,
     mark: dict | None,
     written: list,
+    new_module: bool = False,
 ) -> ModuleVersion:
     """Encrypt the source and create the version row (inside the caller's transaction).
 
@@ -188,7 +163,8 @@ def _store_version(
     stored = packs.store_source(
         storage_id=storage_id, files=source.files, open_file=source.open_file
     )
-    number = (module.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    # A module this transaction inserted has no versions yet (no other transaction sees it).
+    number = 1 if new_module else (module.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = ModuleVersion(
         module=module,
         number=number,
@@ -220,25 +196,34 @@ def _store_version(
 
 
 def deploy_current(
-    *, user, module: Module, version: ModuleVersion, environment: Environment
+    *,
+    user,
+    module: Module,
+    version: ModuleVersion,
+    environment: Environment,
+    module_held: bool = False,
+    new_module: bool = False,
 ) -> Deployment:
+    """Make `version` the current deployment of its module in `environment`.
+
+    `module_held`: this transaction already holds the module's row exclusively (locked
+    by select_for_update, or inserted by it), so no lock is taken again. `new_module`:
+    this transaction inserted the module, so it has no deployment to retire.
+    """
     # The module's row lock orders concurrent deploys of one module: without it, two
     # READ COMMITTED transactions each retire the old current row and both insert a new
     # one, and the loser meets the one-current-deployment constraint (IntegrityError).
-    list(Module.objects.select_for_update().filter(pk=module.pk).values_list("pk"))
-    Deployment.objects.filter(environment=environment, module=module, is_current=True).update(
-        is_current=False
-    )
+    if not (module_held or new_module):
+        list(Module.objects.select_for_update().filter(pk=module.pk).values_list("pk"))
+    if not new_module:
+        Deployment.objects.filter(environment=environment, module=module, is_current=True).update(
+            is_current=False
+        )
     deployment = Deployment(
         environment=environment, module=module, version=version, is_current=True, deployed_by=user
     )
     deployment.save()
     return deployment
-
-
-def _grant_creator(*, user, module: Module) -> None:
-    # Through the grant service, so the creator's publish is audited like any grant.
-    grant_creator(user=user, module=module)
 
 
 @metrics.observe_publish
@@ -264,7 +249,7 @@ def module_publish(
         infrastructure = environment.infrastructure
         manifest = package.manifest
         # Permission first (cheap, and a refused user learns nothing about IPP state).
-        publish_precheck(user=user, manifest=manifest, infrastructure=infrastructure)
+        existing = publish_precheck(user=user, manifest=manifest, infrastructure=infrastructure)
         require_may_deploy(
             user=user,
             environment=environment,
@@ -281,16 +266,24 @@ def module_publish(
             action="module.published",
             extra_details=extra_details,
             then=then,
+            key_was_new=existing is None,
         )
     finally:
         package.close()
 
 
 def _module_for_manifest(
-    *, user, module: Module | None, manifest: Manifest, infrastructure: Infrastructure
-) -> Module:
-    """`module`, renamed to the manifest's name and description, or a new module for it
-    (its creator gets publish on it) when `module` is None.
+    *,
+    user,
+    module: Module | None,
+    membership,
+    manifest: Manifest,
+    infrastructure: Infrastructure,
+    pending: list,
+) -> tuple[Module, bool]:
+    """(`module`, renamed to the manifest's name and description, False), or (a new module
+    for it, True) when `module` is None: its creator gets publish on it, the grant's entry
+    going to `pending`. `membership` is the creator's, locked by this transaction.
     """
     if module is None:
         module = Module(
@@ -306,30 +299,38 @@ def _module_for_manifest(
             validate_unique=False,
             validate_constraints=False,
         )
-        try:
-            with transaction.atomic():
-                module.save()
-        except IntegrityError:
+        if not insert_unless_taken(module, unique=("infrastructure", "key")):
             # Another publish created this key first (they raced past the row lock, which
             # cannot lock a row that does not exist yet): publish into theirs, if allowed.
-            found = target_module(
-                user=user, manifest=manifest, infrastructure=infrastructure, for_update=True
+            found, membership = find_target(
+                user=user,
+                manifest=manifest,
+                infrastructure=infrastructure,
+                for_update=True,
+                membership=UNREAD,
             )
             return _module_for_manifest(
-                user=user, module=found, manifest=manifest, infrastructure=infrastructure
+                user=user,
+                module=found,
+                membership=membership,
+                manifest=manifest,
+                infrastructure=infrastructure,
+                pending=pending,
             )
-        _grant_creator(user=user, module=module)
-    elif module.name != manifest.name or module.description != manifest.description:
+        # Through the grant service, so the creator's publish is audited like any grant.
+        grant_creator(user=user, module=module, membership=membership, pending=pending)
+        return module, True
+    if module.name != manifest.name or module.description != manifest.description:
         module.name, module.description = manifest.name, manifest.description
         module.save(update_fields=["name", "description"])
-    return module
+    return module, False
 
 
-def _audit_publish(
+def _publish_event(
     *, user, action: str, result: PublishResult, environment: Environment, details: dict
-) -> None:
+):
     module, version = result.module, result.version
-    audit_record(
+    return audit_event(
         actor=user,
         action=action,
         infrastructure=environment.infrastructure,
@@ -356,24 +357,47 @@ def publish_admitted(
     action: str,
     extra_details: dict | None = None,
     then: Callable[[PublishResult], None] | None = None,
+    key_was_new: bool = False,
 ) -> PublishResult:
     """Store, deploy and audit source that every check has admitted, in one transaction.
 
     The module's row is locked and its publish / create_modules checked again inside it.
+    `key_was_new`: the precheck found no module with the key. Then only create_modules is
+    checked again (on the locked membership) and the module's INSERT, whose ON CONFLICT
+    finds a module created since, is the existence check: when there is one, the publish
+    goes on as into an existing module (its row locked, publish checked), as when the
+    lookup finds it.
     """
     infrastructure = environment.infrastructure
     written: list = []
     try:
         with transaction.atomic():
-            module = target_module(
-                user=user, manifest=manifest, infrastructure=infrastructure, for_update=True
-            )
+            if key_was_new:
+                membership = door.membership_for(user, infrastructure, for_update=True)
+                require_may_create(membership, infrastructure)
+                module = None
+            else:
+                module, membership = find_target(
+                    user=user,
+                    manifest=manifest,
+                    infrastructure=infrastructure,
+                    for_update=True,
+                    membership=UNREAD,
+                )
             check_references(user=user, manifest_refs=manifest.references, environment=environment)
-            created_module = module is None
-            module = _module_for_manifest(
-                user=user, module=module, manifest=manifest, infrastructure=infrastructure
+            pending: list = []
+            module, created_module = _module_for_manifest(
+                user=user,
+                module=module,
+                membership=membership,
+                manifest=manifest,
+                infrastructure=infrastructure,
+                pending=pending,
             )
-            version = module.versions.filter(digest=source.digest).first()
+            # A module this transaction inserted has no versions yet.
+            version = (
+                None if created_module else module.versions.filter(digest=source.digest).first()
+            )
             created_version = version is None
             if created_version:
                 mark = source.incoming_mark or ipp_mark_for(
@@ -386,19 +410,30 @@ def publish_admitted(
                     source=source,
                     mark=mark,
                     written=written,
+                    new_module=created_module,
                 )
                 provenance_record(version=version, fingerprints=source.fingerprints)
+            # The module's row is held: locked by find_target, or inserted by this transaction.
             deployment = deploy_current(
-                user=user, module=module, version=version, environment=environment
+                user=user,
+                module=module,
+                version=version,
+                environment=environment,
+                module_held=True,
+                new_module=created_module,
             )
             result = PublishResult(module, version, deployment, created_version)
-            _audit_publish(
-                user=user,
-                action=action,
-                result=result,
-                environment=environment,
-                details={"new_module": created_module, **(extra_details or {})},
+            pending.append(
+                _publish_event(
+                    user=user,
+                    action=action,
+                    result=result,
+                    environment=environment,
+                    details={"new_module": created_module, **(extra_details or {})},
+                )
             )
+            # The creator's grant and the publish: one append, one signed head.
+            audit_record_all(pending)
             if then is not None:
                 then(result)
     except BaseException:
@@ -406,18 +441,6 @@ def publish_admitted(
             packs.remove_source(storage_id)
         raise
     return result
-
-
-def publish_precheck(*, user, manifest: Manifest, infrastructure: Infrastructure):
-    """Membership and publish/create_modules for `manifest`'s key; the module or None if new.
-
-    Writes nothing; shared by publishing, cross-infrastructure deploys and preflight.
-    """
-    if door.membership_for(user, infrastructure) is None:
-        raise NotAllowed(f"You are not a member of {infrastructure.name}.")
-    return target_module(
-        user=user, manifest=manifest, infrastructure=infrastructure, for_update=False
-    )
 
 
 def module_publish_source(

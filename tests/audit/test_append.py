@@ -9,7 +9,7 @@ from django.db import transaction
 from audit import appending, merkle
 from audit.entries import canonical
 from audit.models import AuditEntry, AuditLog, Cosignature, TreeHead, Witness
-from audit.services import audit_record, audit_record_many
+from audit.services import audit_event, audit_record, audit_record_all, audit_record_many
 from audit.synthetic import bulk_append
 from audit.verify import verify_log
 from core import keys
@@ -169,11 +169,11 @@ def test_append_cost_does_not_grow_with_the_log(world, django_assert_num_queries
         audit_record(actor=world.support, action="module.deployed", infrastructure=world.acme)
 
     record()
-    with django_assert_num_queries(7):  # with the savepoint and its release
+    with django_assert_num_queries(5):  # no savepoint: the caller's transaction
         record()
     for _ in range(40):
         record()
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5):
         record()
 
 
@@ -199,7 +199,7 @@ def test_an_append_hashes_and_queries_alike_at_2_entries_and_at_1024(
     def append_at(size: int) -> dict:
         assert AuditLog.objects.get(id=str(world.acme.pk)).size == size
         counted.update(leaf=0, node=0)
-        with django_assert_num_queries(7):  # lock, entry, head, prune, log row, savepoint
+        with django_assert_num_queries(5):  # lock, entry, head, prune, log row
             audit_record(actor=world.support, action="module.deployed", infrastructure=world.acme)
         return dict(counted)
 
@@ -248,3 +248,43 @@ def test_many_entries_appended_at_once_are_signed_once_and_verify(world):
     assert [json.loads(e.leaf)["index"] for e in entries] == [0, 1, 2, 3, 4]
     assert [h.size for h in TreeHead.objects.filter(log_id=log_id).order_by("size")] == [1, 5]
     assert verify_log(log_id).ok
+
+
+def test_events_recorded_together_lock_each_log_once_and_sign_one_head_each(
+    world, django_assert_num_queries
+):
+    """A publish's grant and publish entries (and a two-sided event with them) go in one
+    step: each log written is locked once and signs one head over its new entries, which
+    are those appending them one by one would have written, at consecutive indexes."""
+    audit_record(actor=None, action="module.published", infrastructure=world.acme)
+    audit_record(actor=None, action="module.published", infrastructure=world.emca)
+    acme, emca = str(world.acme.pk), str(world.emca.pk)
+    pending = [
+        audit_event(actor=world.developer, action="permission.changed", infrastructure=world.acme),
+        audit_event(actor=world.developer, action="module.published", infrastructure=world.acme),
+    ]
+    with django_assert_num_queries(4):  # lock, both entries, one head, the log row
+        first, second = audit_record_all(pending)
+    assert (first.log_id, first.index, second.index) == (acme, 1, 2)
+    assert [json.loads(e.leaf)["action"] for e in (first, second)] == [
+        "permission.changed",
+        "module.published",
+    ]
+    heads = TreeHead.objects.filter(log_id=acme).order_by("size")
+    assert list(heads.values_list("size", flat=True)) == [1, 3]
+
+    both = audit_event(
+        actor=world.acme_admin,
+        action="transfer.requested",
+        infrastructure=world.acme,
+        also=world.emca,
+    )
+    mine = audit_event(actor=world.acme_admin, action="module.exported", infrastructure=world.acme)
+    requested, exported = audit_record_all([both, mine])
+    assert (requested.log_id, requested.index, exported.index) == (acme, 3, 4)
+    copy = AuditEntry.objects.get(log_id=emca, index=1)
+    assert json.loads(copy.leaf)["action"] == "transfer.requested"
+    assert TreeHead.objects.filter(log_id=acme, size=5).count() == 1
+    assert TreeHead.objects.filter(log_id=emca, size=2).count() == 1
+    assert not TreeHead.objects.filter(log_id=acme, size=4).exists()
+    assert verify_log(acme).ok and verify_log(emca).ok

@@ -9,6 +9,7 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from audit.models import AuditEntry
 from core.errors import NotAllowed
 from publishing.deploying import module_deploy
 from publishing.services import module_publish
@@ -109,3 +110,59 @@ def test_concurrent_deploys_of_one_module_into_one_environment_all_succeed(world
     assert [o for o in outcomes if isinstance(o, Exception)] == []
     current = Deployment.objects.filter(environment=world.acme_prod_env, is_current=True)
     assert current.count() == 1
+
+
+def test_a_creator_who_loses_the_race_for_a_new_key_publishes_into_the_winners_module(
+    world, publish, monkeypatch
+):
+    """The in-transaction lookup found no module, but another publish committed one with
+    the key before the INSERT: the INSERT yields (ON CONFLICT DO NOTHING, no savepoint,
+    the transaction stays usable) and the version goes into that module, as a publish
+    into an existing one: no second module, no creator grant."""
+    from permissions import door
+    from publishing import services
+
+    manifest = factories.manifest(name="Contested")
+    winner = publish(world.acme_admin, world.acme_dev_env, manifest, {"a.txt": b"1"}).module
+    real_target = services.find_target
+    calls = []
+
+    def missed_it(**kwargs):
+        calls.append(kwargs["for_update"])
+        if len(calls) == 1:  # the in-transaction lookup, as if before their commit
+            return None, door.membership_for(
+                kwargs["user"], kwargs["infrastructure"], for_update=True
+            )
+        return real_target(**kwargs)
+
+    monkeypatch.setattr(services, "find_target", missed_it)
+    grants = AuditEntry.objects.filter(action="permission.changed").count()
+    result = publish(world.acme_admin, world.acme_dev_env, manifest, {"a.txt": b"2"})
+    assert calls == [True, True]  # the lookup that missed, the retry after the INSERT
+    assert result.module.pk == winner.pk and result.version.number == 2
+    assert Module.objects.filter(key=winner.key).count() == 1
+    assert AuditEntry.objects.filter(action="permission.changed").count() == grants
+    published = AuditEntry.objects.filter(action="module.published").latest("seq")
+    assert published.details["new_module"] is False
+
+
+def test_a_key_taken_between_the_precheck_and_the_publish_is_checked_as_an_existing_module(
+    world, publish, monkeypatch
+):
+    """The precheck saw a new key, so the publish's INSERT is its existence check: a module
+    committed with the key in between is found by the INSERT's ON CONFLICT and then
+    checked like any existing module (publish needed: the developer has open on it)."""
+    from publishing import services
+
+    manifest = factories.manifest(name="Taken")
+    winner = publish(world.acme_admin, world.acme_dev_env, manifest, {"a.txt": b"1"}).module
+    monkeypatch.setattr(services, "publish_precheck", lambda **kwargs: None)
+    with pytest.raises(NotAllowed, match="for publish on it"):
+        publish(world.developer, world.acme_dev_env, manifest, {"a.txt": b"2"})
+    assert ModuleVersion.objects.filter(module=winner).count() == 1
+
+    result = publish(world.acme_admin, world.acme_dev_env, manifest, {"a.txt": b"3"})
+    assert result.module.pk == winner.pk and result.version.number == 2
+    assert Module.objects.filter(key=winner.key).count() == 1
+    published = AuditEntry.objects.filter(action="module.published").latest("seq")
+    assert published.details["new_module"] is False

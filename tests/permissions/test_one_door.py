@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from audit.models import AuditEntry
+from audit.models import AuditEntry, TreeHead
 from core.errors import ValidationFailed
 from core.levels import Level
 from ippsite.models import ApiToken
@@ -176,6 +176,31 @@ def test_the_creator_grant_needs_a_member(world):
         grant_creator(user=world.developer, module=ledger)
     assert not ModuleUserObjectPermission.objects.filter(content_object=ledger).exists()
     assert not AuditEntry.objects.filter(action="permission.changed").exists()
+
+
+def test_the_creator_grant_takes_only_the_creators_own_locked_membership(world):
+    """Publishing hands over the membership row it locked; one of someone else, or of
+    another infrastructure, is refused before anything is written."""
+    ledger = make_module(world.acme, "Ledger")
+    others = door.membership_for(world.contractor, world.acme)
+    elsewhere = factories.make_member(world.emca, world.developer)
+    for wrong in (others, elsewhere):
+        with pytest.raises(ValueError, match="not the creator's"):
+            grant_creator(user=world.developer, module=ledger, membership=wrong)
+    assert not ModuleUserObjectPermission.objects.filter(content_object=ledger).exists()
+    assert not AuditEntry.objects.filter(action="permission.changed").exists()
+
+
+def test_a_publishs_creator_grant_and_its_publish_share_one_signed_head(world, publish):
+    log_id = str(world.acme.pk)
+    before = TreeHead.objects.filter(log_id=log_id).count()
+    manifest = factories.manifest(key=str(uuid.uuid4()), name="Fresh")
+    publish(world.developer, world.acme_dev_env, manifest, {"A.oml": b"a\n"})
+    actions = (
+        AuditEntry.objects.filter(log_id=log_id).order_by("index").values_list("action", flat=True)
+    )
+    assert list(actions)[-2:] == ["permission.changed", "module.published"]
+    assert TreeHead.objects.filter(log_id=log_id).count() == before + 1
 
 
 # --- (d) guards: `open` in front of source, an active user behind every token ---------
