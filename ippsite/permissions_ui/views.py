@@ -53,7 +53,7 @@ def catalog(request):
     infrastructures = list(door.infrastructures_for_user(request.user).only("id", "name"))
     form = CatalogFilterForm(request.GET or None, infrastructures=infrastructures)
     filters = form.cleaned_data if form.is_valid() else {}
-    keys = selectors.catalog_keys(
+    keys = selectors.catalog_page_keys(
         request.user,
         q=filters.get("q", ""),
         infrastructure=filters.get("infrastructure"),
@@ -64,8 +64,8 @@ def catalog(request):
     interfaces = selectors.interfaces_for(rows)
     module_url = url_maker("module")
     for module in rows:
-        module.interface = interfaces.get(module.pk, [])
-        module.url = module_url(module.pk)
+        module["interface"] = interfaces.get(module["pk"], [])
+        module["url"] = module_url(module["pk"])
     return render(
         request,
         "permissions/catalog.html",
