@@ -67,12 +67,13 @@ class CompiledKeys:
 
     ordered = True  # the Paginator's check: the SQL keeps the queryset's ORDER BY
 
-    def __init__(self, sql: str, params: tuple):
+    def __init__(self, sql: str, params: tuple, count_sql: str, count_params: tuple):
         self._sql, self._params = sql, params
+        self._count_sql, self._count_params = count_sql, count_params
 
     def count(self) -> int:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT COUNT(*) FROM ({self._sql}) keys", self._params)
+            cursor.execute(self._count_sql, self._count_params)
             return cursor.fetchone()[0]
 
     def __getitem__(self, window: slice) -> list:
@@ -109,8 +110,12 @@ class KeysStatement:
             if found is not None:
                 self._cache.move_to_end(cache_key)
                 return CompiledKeys(*found)
-        sql, params = self._build(*args).values_list("pk", flat=True).query.sql_with_params()
-        compiled = (sql, tuple(params))
+        pks = self._build(*args).values_list("pk", flat=True)
+        sql, params = pks.query.sql_with_params()
+        # Counted without the ORDER BY (PostgreSQL would sort every row for nothing).
+        unordered, unordered_params = pks.order_by().query.sql_with_params()
+        count_sql = f"SELECT COUNT(*) FROM ({unordered}) keys"
+        compiled = (sql, tuple(params), count_sql, tuple(unordered_params))
         with self._lock:
             self._cache[cache_key] = compiled
             while len(self._cache) > self._size:
