@@ -11,6 +11,9 @@ that is one of the placeholders is replaced by the page's pk at that place.
 
 `insert_unless_taken(obj, unique=...)`: one INSERT ... ON CONFLICT DO NOTHING RETURNING,
 for a row that a concurrent transaction may insert first (no savepoint needed).
+
+`KeysStatement(build)`: the same for the ordered pks of a whole list (the door's filter
+of a catalog): compiled once per `key`, then counted and sliced by a Paginator.
 """
 
 from collections import OrderedDict
@@ -118,3 +121,65 @@ def insert_unless_taken(obj, *, unique: tuple[str, ...]) -> bool:
     obj.pk = row[0]
     obj._state.adding, obj._state.db = False, using
     return True
+
+
+class CompiledKeys:
+    """The pks of an ordered queryset, from SQL compiled beforehand: what a Paginator needs
+    (`count()` and slices), each one execution and no compilation."""
+
+    ordered = True  # the Paginator's check: the SQL keeps the queryset's ORDER BY
+
+    def __init__(self, sql: str, params: tuple, count_sql: str, count_params: tuple):
+        self._sql, self._params = sql, params
+        self._count_sql, self._count_params = count_sql, count_params
+
+    def count(self) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(self._count_sql, self._count_params)
+            return cursor.fetchone()[0]
+
+    def __getitem__(self, window: slice) -> list:
+        """The pks of `window` (a slice with a stop and no step, as a Paginator asks)."""
+        if not isinstance(window, slice) or window.step is not None or window.stop is None:
+            raise TypeError("CompiledKeys takes slices with a stop and no step")
+        start = max(0, window.start or 0)
+        if window.stop <= start:
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{self._sql} LIMIT %s OFFSET %s", (*self._params, window.stop - start, start)
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+
+class KeysStatement:
+    """`KeysStatement(build)`: `build(*args)` gives an ordered queryset of the rows of a
+    list (a door filter, say, whose compilation costs more than running it);
+    `keys(key, *args)` gives its pks as `CompiledKeys`, compiled from `build(*args)` once
+    per `key` (an LRU of `cache_size`). `key` must determine everything in the SQL, as
+    for PageStatement."""
+
+    def __init__(self, build: Callable, *, cache_size: int = 512):
+        self._build = build
+        self._cache: OrderedDict = OrderedDict()
+        self._size = cache_size
+        self._lock = Lock()
+
+    def keys(self, key: Hashable, *args) -> CompiledKeys:
+        cache_key = (connection.vendor, connection.settings_dict["NAME"], key)
+        with self._lock:
+            found = self._cache.get(cache_key)
+            if found is not None:
+                self._cache.move_to_end(cache_key)
+                return CompiledKeys(*found)
+        pks = self._build(*args).values_list("pk", flat=True)
+        sql, params = pks.query.sql_with_params()
+        # Counted without the ORDER BY (PostgreSQL would sort every row for nothing).
+        unordered, unordered_params = pks.order_by().query.sql_with_params()
+        count_sql = f"SELECT COUNT(*) FROM ({unordered}) keys"
+        compiled = (sql, tuple(params), count_sql, tuple(unordered_params))
+        with self._lock:
+            self._cache[cache_key] = compiled
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return CompiledKeys(*compiled)

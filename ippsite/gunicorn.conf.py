@@ -35,9 +35,13 @@ limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190
 
-# Recycle workers now and then, so no slow leak grows without bound.
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle workers now and then, so no slow leak grows without bound; rarely, because a
+# recycled worker costs the node a cold start (imports, first templates and compiled
+# statements) while the other workers carry its connections, and every connection it held
+# must reconnect. At 2,000 a 2-core node serving 150-300 requests/s recycled a worker
+# every 15-30 s, so each load test of a minute met several of those stalls.
+max_requests = 50000
+max_requests_jitter = 5000
 
 # Files the workers create are private to the site's user (see IPP_DATA_DIR).
 umask = 0o077

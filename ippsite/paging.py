@@ -8,13 +8,17 @@ request's other parameters — filters, the other list's page — so paging keep
     {% include "_pagination.html" with page=modules_page label="Pages of modules" %}
 
 `paginate_keys(request, keys, fill)` pages a list whose rows cost something each (levels,
-latest versions): `keys` is the filtered, ordered queryset with nothing per row, and
-`fill(pks)` loads the rows of the page shown with what they need. A deep page then costs
+latest versions): `keys` is the filtered, ordered queryset with nothing per row (or its
+pks compiled beforehand, core.statements.CompiledKeys), and
+`fill(pks)` loads the rows of the page shown with what they need (model instances, or
+dicts with a "pk" key). A deep page then costs
 what the first does: nothing is computed for the rows skipped.
 """
 
 from django.core.paginator import Page, Paginator
 from django.urls import reverse
+
+from core.statements import CompiledKeys
 
 PAGE_SIZE = 50
 
@@ -38,11 +42,17 @@ def paginate_keys(request, keys, fill, *, param: str = "page", per_page: int = P
     """`paginate` over the primary keys of `keys`; `page.object_list` is then the rows
     `fill(pks)` gives for the page's keys, in the page's order (a row `fill` leaves out,
     e.g. gone meanwhile, is left out)."""
-    page = paginate(request, keys.values_list("pk", flat=True), param=param, per_page=per_page)
+    pks_of_keys = keys if isinstance(keys, CompiledKeys) else keys.values_list("pk", flat=True)
+    page = paginate(request, pks_of_keys, param=param, per_page=per_page)
     pks = list(page.object_list)
-    by_pk = {row.pk: row for row in fill(pks)} if pks else {}
+    by_pk = {_pk_of(row): row for row in fill(pks)} if pks else {}
     page.object_list = [by_pk[pk] for pk in pks if pk in by_pk]
     return page
+
+
+def _pk_of(row):
+    """A row's pk: model instances, or dicts with a "pk" key (rows built for a page)."""
+    return row["pk"] if isinstance(row, dict) else row.pk
 
 
 _MARKER = 987654321987654321

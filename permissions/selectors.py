@@ -6,7 +6,7 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySe
 from django.db.models.functions import Coalesce
 
 from core.levels import Level
-from core.statements import PageStatement
+from core.statements import KeysStatement, PageStatement
 from permissions import door
 from permissions.door import Source
 from permissions.levels_sql import (
@@ -62,6 +62,29 @@ def current_deployment_keys(user, environment, *, q: str = "") -> QuerySet:
     return deployments.order_by("module__name", "module_id")
 
 
+# The unsearched catalog's keys, compiled once per (user, infrastructure, level): the
+# door's filter costs more to build and compile in Python than PostgreSQL takes to run it.
+# Its SQL depends on the user's pk alone (levels_sql), never on their rows, so it stays
+# right when their memberships, teams or grants change.
+_CATALOG_KEYS = KeysStatement(
+    lambda user, infrastructure, level: catalog_keys(
+        user, infrastructure=infrastructure, level=level
+    )
+)
+
+
+def catalog_page_keys(user, *, q: str = "", infrastructure=None, level: str = ""):
+    """`catalog_keys` for `paginate_keys`: the same rows; without a text search (the
+    catalog as first opened, or filtered by infrastructure or level) from SQL compiled
+    once per user and filters."""
+    if q or not authenticated(user):
+        return catalog_keys(user, q=q, infrastructure=infrastructure, level=level)
+    wanted = _level_filter(level)
+    label = "" if wanted is None else wanted.label
+    key = (int(user.pk), None if infrastructure is None else int(infrastructure), label)
+    return _CATALOG_KEYS.keys(key, user, infrastructure, label)
+
+
 def _latest_version_id():
     return Subquery(
         ModuleVersion.objects.filter(module=OuterRef("pk")).order_by("-number").values("id")[:1]
@@ -91,6 +114,18 @@ _CATALOG_ROWS = PageStatement(
 )
 
 
+_PAGE_COLUMNS = ("pk", "name", "description", "latest_version_id", "infrastructure_name")
+# The catalog page's rows as dicts, the same statement for every user and page: compiled
+# once (the API's rows are catalog_rows, models with their level in one statement).
+_PAGE_ROWS = PageStatement(
+    lambda _key, pks: (
+        Module.objects.filter(pk__in=pks)
+        .annotate(latest_version_id=_latest_version_id())
+        .values_list("pk", "name", "description", "latest_version_id", "infrastructure__name")
+    )
+)
+
+
 def catalog_rows(user, pks) -> list:
     """The modules `pks` (a page of `catalog_keys`) with `level`, `latest_version_id` and
     their infrastructure (id and name; its other fields deferred): one query."""
@@ -115,6 +150,21 @@ def catalog_rows(user, pks) -> list:
     return rows
 
 
+def catalog_page_rows(user, pks) -> list[dict]:
+    """The modules `pks` (a page of `catalog_keys`) as plain rows, the columns the catalog
+    prints and nothing else: pk, name, description, infrastructure_name,
+    latest_version_id, level. Dicts, not model instances: a page of 50 rows with their
+    infrastructures built as models, and templates falling back from item to attribute
+    lookup on each of them, cost more than the query."""
+    rows = [
+        dict(zip(_PAGE_COLUMNS, values, strict=True)) for values in _PAGE_ROWS.rows("catalog", pks)
+    ]
+    levels = door.levels_of(user, [row["pk"] for row in rows])
+    for row in rows:
+        row["level"] = levels[row["pk"]]
+    return rows
+
+
 def catalog_modules(user, *, q: str = "", infrastructure=None, level: str = "") -> QuerySet:
     """Modules `user` can reference, filtered, with `level` and `latest_version_id`. One query."""
     keys = catalog_keys(user, q=q, infrastructure=infrastructure, level=level)
@@ -125,12 +175,24 @@ def catalog_modules(user, *, q: str = "", infrastructure=None, level: str = "") 
     )
 
 
-def interfaces_for(modules) -> dict[int, list[ExposedElement]]:
-    """{module id: exposed elements of its latest version}, in one query."""
-    by_version = {m.latest_version_id: m.pk for m in modules if m.latest_version_id}
+_EXPOSED = PageStatement(
+    lambda _key, version_pks: ExposedElement.objects.filter(version_id__in=version_pks).values_list(
+        "version_id", "name", "signature", "kind"
+    )
+)
+
+
+def interfaces_for(modules) -> dict[int, list[dict]]:
+    """{module id: exposed elements of its latest version, by name}, in one query;
+    `modules` are `catalog_page_rows` rows, each element a dict: name, signature, kind_label."""
+    by_version = {m["latest_version_id"]: m["pk"] for m in modules if m["latest_version_id"]}
+    labels = {kind.value: str(kind.label).lower() for kind in ExposedElement.Kind}
     interfaces: dict[int, list] = {}
-    for element in ExposedElement.objects.filter(version_id__in=list(by_version)).order_by("name"):
-        interfaces.setdefault(by_version[element.version_id], []).append(element)
+    elements = sorted(_EXPOSED.rows("exposed", by_version), key=lambda element: element[1])
+    for version_id, name, signature, kind in elements:
+        interfaces.setdefault(by_version[version_id], []).append(
+            {"name": name, "signature": signature, "kind_label": labels.get(kind, kind)}
+        )
     return interfaces
 
 

@@ -53,19 +53,19 @@ def catalog(request):
     infrastructures = list(door.infrastructures_for_user(request.user).only("id", "name"))
     form = CatalogFilterForm(request.GET or None, infrastructures=infrastructures)
     filters = form.cleaned_data if form.is_valid() else {}
-    keys = selectors.catalog_keys(
+    keys = selectors.catalog_page_keys(
         request.user,
         q=filters.get("q", ""),
         infrastructure=filters.get("infrastructure"),
         level=filters.get("level", ""),
     )
-    page = paginate_keys(request, keys, lambda pks: selectors.catalog_rows(request.user, pks))
+    page = paginate_keys(request, keys, lambda pks: selectors.catalog_page_rows(request.user, pks))
     rows = list(page.object_list)
     interfaces = selectors.interfaces_for(rows)
     module_url = url_maker("module")
     for module in rows:
-        module.interface = interfaces.get(module.pk, [])
-        module.url = module_url(module.pk)
+        module["interface"] = interfaces.get(module["pk"], [])
+        module["url"] = module_url(module["pk"])
     return render(
         request,
         "permissions/catalog.html",

@@ -16,13 +16,7 @@ _COLOURS = {
 }
 
 
-@register.simple_tag
-def level_badge(level, extra: str = ""):
-    """<span class="badge text-bg-info" data-level="reference">reference</span>."""
-    try:
-        level = Level(int(level or 0))
-    except (TypeError, ValueError):
-        level = Level.NONE
+def _badge(level: Level, extra: str) -> str:
     return format_html(
         '<span class="badge text-bg-{} level-badge {}" data-level="{}">{}</span>',
         _COLOURS[level],
@@ -30,6 +24,22 @@ def level_badge(level, extra: str = ""):
         level.label,
         level.label,
     )
+
+
+# The badge of each level without extra classes, made once: a catalog page asks for 50.
+_PLAIN_BADGES = {level: _badge(level, "") for level in Level}
+
+
+@register.simple_tag
+def level_badge(level, extra: str = ""):
+    """<span class="badge text-bg-info" data-level="reference">reference</span>."""
+    if not extra and type(level) in (int, Level) and level in _PLAIN_BADGES:
+        return _PLAIN_BADGES[level]
+    try:
+        level = Level(int(level or 0))
+    except (TypeError, ValueError):
+        level = Level.NONE
+    return _badge(level, extra)
 
 
 @register.filter
