@@ -12,6 +12,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 
 from audit import checks, summaries
@@ -94,9 +96,6 @@ def test_a_column_that_disagrees_is_caught_at_its_index_in_workers(log, indexes)
 
 
 def test_the_command_takes_jobs(log, capsys):
-    from django.core.management import call_command
-    from django.core.management.base import CommandError
-
     call_command("verify_audit", "--jobs", "2")
     assert f"ok: {SIZE} entries in 1 logs" in capsys.readouterr().out
     with pytest.raises(CommandError, match="--jobs must be at least 1"):
