@@ -155,7 +155,17 @@ def module_for_user(
         module = modules_for_user(user, Level.REFERENCE, qs).get(pk=pk)
     except (Module.DoesNotExist, ValueError, TypeError):
         raise Http404("No such module.") from None
+    module._level_of = user.pk  # whose level `module.level` is (require_module_level)
     return _require_level(module, level)
+
+
+def require_module_level(user, module: Module, level: Level) -> Module:
+    """`module_for_user(user, module.pk, level)`; without a query when `module` is what
+    module_for_user gave for this user earlier in the request (its level is on it): a
+    service checking again what its view just checked costs nothing."""
+    if user.pk is not None and getattr(module, "_level_of", None) == user.pk:
+        return _require_level(module, level)
+    return module_for_user(user, module.pk, level)
 
 
 def modules_by_pk_for_user(

@@ -166,7 +166,12 @@ def seal_records(
 
 
 def open_record(
-    aead: AESGCM, record: bytes, storage_id: uuid.UUID, file_no: int, chunk_no: int, last: bool
+    aead: AESGCM,
+    record: bytes | memoryview,
+    storage_id: uuid.UUID,
+    file_no: int,
+    chunk_no: int,
+    last: bool,
 ) -> bytes:
     """The plaintext of one record; SourceIntegrityError naming it if it does not verify."""
     what = "index" if file_no == INDEX_NUMBER else f"file {file_no}"

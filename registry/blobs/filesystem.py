@@ -91,6 +91,15 @@ class FileHandle(BlobHandle):
             offset, wanted = offset + len(data), wanted - len(data)
         return b"".join(parts)
 
+    def read_into(self, offset: int, buffer: memoryview) -> int:
+        done, wanted = 0, max(0, min(len(buffer), self.size - offset))
+        while done < wanted:
+            got = os.preadv(self._fd, [buffer[done:wanted]], offset + done)
+            if not got:
+                break
+            done += got
+        return done
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)

@@ -40,6 +40,19 @@ def test_an_object_reads_back_whole_and_in_any_range(blob_store):
     assert object_bytes(blob_store, "obj") == data
 
 
+def test_an_object_reads_into_a_buffer_in_any_range(blob_store):
+    data = pattern(3 * MIB + 12345)
+    blob_store.write("obj", [data])
+    with blob_store.open("obj") as handle:
+        for offset, length in [(0, 10), (MIB - 5, 2 * MIB + 10), (len(data) - 3, 10)]:
+            buffer = bytearray(b"\xee" * length)
+            got = handle.read_into(offset, memoryview(buffer))
+            assert got == min(length, len(data) - offset)
+            assert bytes(buffer[:got]) == data[offset : offset + got]
+            assert set(buffer[got:]) <= {0xEE}  # nothing written past what was read
+        assert handle.read_into(len(data), memoryview(bytearray(10))) == 0
+
+
 def test_an_empty_object_is_an_object(blob_store):
     assert blob_store.write("empty", []) == 0
     assert blob_store.exists("empty")

@@ -242,6 +242,34 @@ def test_reference_is_not_enough_to_read_or_export_source(world, published, call
     assert call(world.developer, published)  # open: allowed (and audited when read)
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda user, version: source_files(user=user, version=version),
+        lambda user, version: source_read(user=user, version=version, path="Logic/Get.oml"),
+        lambda user, version: package_export(user=user, version=version),
+    ],
+    ids=["source_files", "source_read", "package_export"],
+)
+def test_a_module_the_door_gave_another_user_lends_no_level(world, published, call):
+    """A view hands the service the module the door gave for the requester (its level on
+    it), and the service does not ask again; a module the door gave someone else must not
+    carry that someone's level in."""
+    module = door.module_for_user(world.developer, published.module_id, Level.OPEN)
+    published.module = module  # as a view attaches it, stamped for the developer
+    with pytest.raises(PermissionDenied):
+        call(world.contractor, published)
+    with pytest.raises(Http404):
+        call(world.emca_admin, published)
+    assert not _source_reads().exists()
+
+    mine = door.module_for_user(world.contractor, published.module_id, Level.REFERENCE)
+    published.module = mine  # the contractor's own: reference, still not open
+    with pytest.raises(PermissionDenied):
+        call(world.contractor, published)
+    assert call(world.developer, published)  # asked again for the developer: open
+
+
 def test_a_deactivated_users_token_answers_401(world, client):
     _row, token = ApiToken.issue(world.developer)
     auth = {"HTTP_AUTHORIZATION": f"Token {token}"}

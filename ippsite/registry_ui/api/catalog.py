@@ -121,18 +121,21 @@ class ModuleListView(APIView):
         parameters=[ModuleQuery], responses=paginated(ModuleOut), operation_id="modules_list"
     )
     def get(self, request):
-        qs = door.visible_modules(request.user, Level.REFERENCE)
         # A NUL (which PostgreSQL text cannot hold) is refused with 400 like any bad value.
         params = query_params(ModuleQuery, request)
-        if params.get("q"):
-            qs = qs.filter(name__icontains=params["q"])
         infrastructure = params.get("infrastructure")
-        if infrastructure is not None:
-            qs = qs.filter(infrastructure_id=infrastructure)
+        if params.get("q"):  # by name only (the catalog page also searches descriptions)
+            qs = door.visible_modules(request.user, Level.REFERENCE)
+            qs = qs.filter(name__icontains=params["q"])
+            if infrastructure is not None:
+                qs = qs.filter(infrastructure_id=infrastructure)
+            keys = qs.order_by("name", "id")
+        else:  # the catalog's keys, compiled once per user and infrastructure
+            keys = selectors.catalog_page_keys(request.user, infrastructure=infrastructure)
         return paginate_keys(
             self,
             request,
-            qs.order_by("name", "id"),
+            keys,
             lambda pks: selectors.catalog_rows(request.user, pks),
             lambda rows: module_rows_out(_attach_exposes(rows)),
         )

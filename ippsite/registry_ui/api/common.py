@@ -3,6 +3,7 @@
 from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from rest_framework import serializers
 
 from core.errors import NotAllowed
@@ -42,9 +43,12 @@ def paginate(view, request, queryset, render):
 def paginate_keys(view, request, keys, fill, render):
     """`paginate` over the primary keys of `keys` (filtered, ordered, nothing per row);
     `fill(pks)` loads the page's rows with what they cost (levels...), `render(rows)` gives
-    the results. Nothing is computed for the rows before the page."""
+    the results. Nothing is computed for the rows before the page. `keys` may also be
+    pks already (`core.statements.CompiledKeys`)."""
     paginator = Pagination()
-    pks = list(paginator.paginate_queryset(keys.values_list("pk", flat=True), request, view=view))
+    if isinstance(keys, QuerySet):
+        keys = keys.values_list("pk", flat=True)
+    pks = list(paginator.paginate_queryset(keys, request, view=view))
     by_pk = {row.pk: row for row in fill(pks)} if pks else {}
     rows = [by_pk[pk] for pk in pks if pk in by_pk]
     return paginator.get_paginated_response(render(rows))
