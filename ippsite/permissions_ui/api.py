@@ -78,7 +78,7 @@ class ModulePermissionList(APIView):
         return paginate_keys(
             self,
             request,
-            selectors.module_permission_keys(module, q=q),
+            selectors.module_permission_page_keys(module, q=q),
             lambda pks: selectors.module_permission_rows(module, pks),
             lambda page: [row.as_dict() for row in selectors.permission_rows(page)],
         )

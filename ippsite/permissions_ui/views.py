@@ -190,7 +190,7 @@ def module_permissions(request, pk):
             return redirect("module_permissions", pk=module.pk)
     page = paginate_keys(
         request,
-        selectors.module_permission_keys(module, q=request.GET.get("q", "").strip()),
+        selectors.module_permission_page_keys(module, q=request.GET.get("q", "").strip()),
         lambda pks: selectors.module_permission_rows(module, pks),
     )
     rows = selectors.permission_rows(page.object_list)

@@ -3,11 +3,11 @@
 from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
 from rest_framework import serializers
 
 from core.errors import NotAllowed
 from core.levels import Level
+from core.statements import CompiledKeys
 from ippsite.api import ApiError, Pagination, QueryInput
 from permissions import door
 
@@ -46,9 +46,8 @@ def paginate_keys(view, request, keys, fill, render):
     the results. Nothing is computed for the rows before the page. `keys` may also be
     pks already (`core.statements.CompiledKeys`)."""
     paginator = Pagination()
-    if isinstance(keys, QuerySet):
-        keys = keys.values_list("pk", flat=True)
-    pks = list(paginator.paginate_queryset(keys, request, view=view))
+    pks_of_keys = keys if isinstance(keys, CompiledKeys) else keys.values_list("pk", flat=True)
+    pks = list(paginator.paginate_queryset(pks_of_keys, request, view=view))
     by_pk = {row.pk: row for row in fill(pks)} if pks else {}
     rows = [by_pk[pk] for pk in pks if pk in by_pk]
     return paginator.get_paginated_response(render(rows))
