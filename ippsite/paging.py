@@ -42,12 +42,16 @@ def paginate_keys(request, keys, fill, *, param: str = "page", per_page: int = P
     """`paginate` over the primary keys of `keys`; `page.object_list` is then the rows
     `fill(pks)` gives for the page's keys, in the page's order (a row `fill` leaves out,
     e.g. gone meanwhile, is left out)."""
-    pks_of_keys = keys if isinstance(keys, CompiledKeys) else keys.values_list("pk", flat=True)
-    page = paginate(request, pks_of_keys, param=param, per_page=per_page)
+    page = paginate(request, pks_of(keys), param=param, per_page=per_page)
     pks = list(page.object_list)
     by_pk = {_pk_of(row): row for row in fill(pks)} if pks else {}
     page.object_list = [by_pk[pk] for pk in pks if pk in by_pk]
     return page
+
+
+def pks_of(keys):
+    """What a paginator pages for `keys`: CompiledKeys as they are, a queryset's pks."""
+    return keys if isinstance(keys, CompiledKeys) else keys.values_list("pk", flat=True)
 
 
 def _pk_of(row):

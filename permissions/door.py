@@ -403,10 +403,9 @@ def administered_module_for_user(user, pk) -> Module:
     if not rows:
         raise Http404("No such module.")
     *values, administered = rows[0]
-    module = Module.from_db(Module.objects.db, _MODULE_FIELDS, values[: len(_MODULE_FIELDS)])
-    module.infrastructure = Infrastructure.from_db(
-        Module.objects.db, _INFRASTRUCTURE_FIELDS, values[len(_MODULE_FIELDS) :]
-    )
+    db, split = Module.objects.db, len(_MODULE_FIELDS)
+    module = Module.from_db(db, _MODULE_FIELDS, values[:split])
+    module.infrastructure = Infrastructure.from_db(db, _INFRASTRUCTURE_FIELDS, values[split:])
     if administered:
         return module
     if not visible_modules(user, Level.REFERENCE).filter(pk=module.pk).exists():

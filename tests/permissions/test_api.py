@@ -131,3 +131,10 @@ def test_a_developer_who_sees_the_module_gets_403(live_server, world, api_module
     )
     assert status == 403 and body["error"] == "permission_denied"
     assert developer.call("GET", f"/modules/{api_module.pk}/permissions")[0] == 403
+
+
+def test_a_module_id_beyond_any_row_is_404_not_an_error(live_server, world):
+    admin = Api(live_server.url, "acme_admin")
+    for pk in (2**63, 10**30):  # past bigint: no query may be sent with it
+        status, body = admin.call("GET", f"/modules/{pk}/permissions")
+        assert status == 404 and body["error"] == "not_found"

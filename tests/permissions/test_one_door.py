@@ -221,7 +221,7 @@ def _source_reads():
     return AuditEntry.objects.filter(action__in=["module.source_viewed", "module.exported"])
 
 
-@pytest.mark.parametrize(
+SOURCE_CALLS = pytest.mark.parametrize(
     "call",
     [
         lambda user, version: source_files(user=user, version=version),
@@ -230,6 +230,9 @@ def _source_reads():
     ],
     ids=["source_files", "source_read", "package_export"],
 )
+
+
+@SOURCE_CALLS
 def test_reference_is_not_enough_to_read_or_export_source(world, published, call):
     assert door.effective_level(world.contractor, published.module) == Level.REFERENCE
 
@@ -242,15 +245,7 @@ def test_reference_is_not_enough_to_read_or_export_source(world, published, call
     assert call(world.developer, published)  # open: allowed (and audited when read)
 
 
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda user, version: source_files(user=user, version=version),
-        lambda user, version: source_read(user=user, version=version, path="Logic/Get.oml"),
-        lambda user, version: package_export(user=user, version=version),
-    ],
-    ids=["source_files", "source_read", "package_export"],
-)
+@SOURCE_CALLS
 def test_a_module_the_door_gave_another_user_lends_no_level(world, published, call):
     """A view hands the service the module the door gave for the requester (its level on
     it), and the service does not ask again; a module the door gave someone else must not

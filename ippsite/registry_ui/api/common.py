@@ -7,8 +7,8 @@ from rest_framework import serializers
 
 from core.errors import NotAllowed
 from core.levels import Level
-from core.statements import CompiledKeys
 from ippsite.api import ApiError, Pagination, QueryInput
+from ippsite.paging import pks_of
 from permissions import door
 
 LEVEL_NAMES = [level.label for level in Level]
@@ -46,8 +46,7 @@ def paginate_keys(view, request, keys, fill, render):
     the results. Nothing is computed for the rows before the page. `keys` may also be
     pks already (`core.statements.CompiledKeys`)."""
     paginator = Pagination()
-    pks_of_keys = keys if isinstance(keys, CompiledKeys) else keys.values_list("pk", flat=True)
-    pks = list(paginator.paginate_queryset(pks_of_keys, request, view=view))
+    pks = list(paginator.paginate_queryset(pks_of(keys), request, view=view))
     by_pk = {row.pk: row for row in fill(pks)} if pks else {}
     rows = [by_pk[pk] for pk in pks if pk in by_pk]
     return paginator.get_paginated_response(render(rows))
