@@ -192,22 +192,24 @@ def _read_records(
 ) -> Iterator[bytes]:
     """The plaintext chunks of the `size` bytes whose records start at `offset`.
 
-    Every record is read into the same buffer (BlobHandle.read_into); each plaintext is a
+    The records come as views the handle lends (BlobHandle.regions: the filesystem store's
+    page cache, or one reused buffer), decrypted straight from them; each plaintext is a
     new object, so what the caller keeps is never overwritten."""
     count = max(1, -(-size // CHUNK_SIZE))
-    buffer = memoryview(bytearray(min(size, CHUNK_SIZE) + OVERHEAD))
-    for chunk_no in range(count):
-        plain = CHUNK_SIZE if chunk_no < count - 1 else size - (count - 1) * CHUNK_SIZE
-        record = buffer[: plain + OVERHEAD]
-        try:
-            got = handle.read_into(offset, record)
-        except blobs.BlobError as exc:
-            raise SourceIntegrityError(f"the source {storage_id} is unreadable: {exc}") from None
-        if got != len(record):
-            what = "index" if number == INDEX_NUMBER else f"file {number}"
-            raise SourceIntegrityError(f"the {what} of source {storage_id} is cut short")
-        yield open_record(aead, record, storage_id, number, chunk_no, chunk_no == count - 1)
-        offset += got
+    last = size - (count - 1) * CHUNK_SIZE
+    lengths = [CHUNK_SIZE + OVERHEAD] * (count - 1) + [last + OVERHEAD]
+    done = 0
+    try:
+        for record in handle.regions(offset, lengths):
+            if len(record) != lengths[done]:
+                break
+            yield open_record(aead, record, storage_id, number, done, done == count - 1)
+            done += 1
+    except blobs.BlobError as exc:
+        raise SourceIntegrityError(f"the source {storage_id} is unreadable: {exc}") from None
+    if done < count:
+        what = "index" if number == INDEX_NUMBER else f"file {number}"
+        raise SourceIntegrityError(f"the {what} of source {storage_id} is cut short")
 
 
 def _read_index(aead: AESGCM, storage_id: uuid.UUID, handle) -> list[tuple[str, int, int]]:

@@ -11,7 +11,7 @@ assumes a file or a row.
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -92,6 +92,21 @@ class BlobHandle(ABC):
         data = self.read(offset, len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+    def regions(self, offset: int, lengths: Sequence[int]) -> Iterator[memoryview]:
+        """The consecutive regions of these lengths from `offset`, in order.
+
+        Each view is valid only until the next one is asked for (do not keep it). A view
+        shorter than asked means the object ended there, and it is the last one. This one
+        reads every region into one reused buffer (read_into); a backend that can lend its
+        bytes without copying them overrides it."""
+        buffer = memoryview(bytearray(max(lengths, default=0)))
+        for length in lengths:
+            got = self.read_into(offset, buffer[:length])
+            yield buffer[:got]
+            if got < length:
+                return
+            offset += got
 
     def close(self) -> None:  # noqa: B027 - nothing to release by default
         pass

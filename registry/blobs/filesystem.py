@@ -10,12 +10,13 @@ Directories in the root are the per-file layout of earlier releases (one directo
 version, see registry/legacy.py): listed and deleted like objects, never opened here.
 """
 
+import mmap
 import os
 import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from registry.blobs.base import (
@@ -29,6 +30,7 @@ from registry.blobs.base import (
 )
 
 TEMP_PREFIX = ".tmp-"
+MAP_WINDOW = 64 * 1024 * 1024  # bytes of an object mapped at a time when reading regions
 
 
 def fsync_dir(directory: Path) -> None:
@@ -99,6 +101,32 @@ class FileHandle(BlobHandle):
                 break
             done += got
         return done
+
+    def regions(self, offset: int, lengths: Sequence[int]) -> Iterator[memoryview]:
+        """Views of the page cache through a read-only mapping, MAP_WINDOW bytes at a time.
+
+        Nothing is copied: reading a 1 MiB record into a buffer (preadv) cost as much as
+        decrypting it. An object is never changed in place (a write is a new file renamed
+        over the name), so a mapping never sees its file shrink under it; it stays valid
+        after the handle closes, and goes when no view of it is left. Where the file cannot
+        be mapped, the regions are read into a buffer instead."""
+        window, start, end = None, 0, 0
+        for number, asked in enumerate(lengths):
+            length = max(0, min(asked, self.size - offset))
+            if length and not (start <= offset and offset + length <= end):
+                window = None  # the previous window is unmapped once no view of it is left
+                start = offset - offset % mmap.ALLOCATIONGRANULARITY
+                end = min(self.size, max(offset + length, start + MAP_WINDOW))
+                try:
+                    mapped = mmap.mmap(self._fd, end - start, offset=start, access=mmap.ACCESS_READ)
+                except (OSError, ValueError):
+                    yield from super().regions(offset, lengths[number:])
+                    return
+                window = memoryview(mapped)
+            yield window[offset - start : offset - start + length] if length else memoryview(b"")
+            if length < asked:
+                return
+            offset += length
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -1,6 +1,7 @@
 """The blob store contract (registry/blobs), run against both backends of IPP_BLOB_STORE."""
 
 import io
+import mmap
 import os
 import stat
 import threading
@@ -10,7 +11,7 @@ import pytest
 from django.db import connection, connections, transaction
 
 from registry import blobs
-from registry.blobs import BlobExists, BlobMissing, FilesystemBlobStore
+from registry.blobs import BlobExists, BlobMissing, FilesystemBlobStore, filesystem
 from registry.crypto import new_data_key
 from registry.packs import SourceWriter
 from tests.modules.conftest import object_bytes
@@ -51,6 +52,32 @@ def test_an_object_reads_into_a_buffer_in_any_range(blob_store):
             assert bytes(buffer[:got]) == data[offset : offset + got]
             assert set(buffer[got:]) <= {0xEE}  # nothing written past what was read
         assert handle.read_into(len(data), memoryview(bytearray(10))) == 0
+
+
+@pytest.mark.parametrize("window_pages", [None, 3])
+def test_an_object_lends_consecutive_regions(blob_store, monkeypatch, window_pages):
+    """regions(): each view holds exactly its bytes, across the filesystem store's mapping
+    windows too (a window of 3 pages makes most regions start a new one); at the end a
+    shorter view, and nothing after it."""
+    if window_pages:
+        monkeypatch.setattr(filesystem, "MAP_WINDOW", window_pages * mmap.PAGESIZE)
+    data = pattern(3 * MIB + 12345)
+    blob_store.write("obj", [data])
+    lengths = [10, 5000, MIB, 1, 2 * MIB + 17, 8192, 10]
+    with blob_store.open("obj") as handle:
+        views, at = [], 7
+        for view in handle.regions(at, lengths):
+            views.append(bytes(view))  # a view is valid only until the next one
+        expected = []
+        for length in lengths:
+            expected.append(data[at : at + length])
+            at += length
+            if at >= len(data):
+                break
+        assert views == expected
+        assert len(views[-1]) < lengths[len(views) - 1]  # the object ended inside it
+        assert list(handle.regions(len(data), [10, 10])) == [b""]
+        assert [bytes(v) for v in handle.regions(0, [])] == []
 
 
 def test_an_empty_object_is_an_object(blob_store):

@@ -87,13 +87,15 @@ def test_reading_one_file_reads_only_its_own_records_and_the_index(blob_store, m
     reader.list_files()
     reads: list[tuple[int, int]] = []
     handle_class = type(blob_store.open(pack_name(storage_id)))
-    original = handle_class.read_into  # records are read into one reused buffer
+    original = handle_class.regions  # records are lent by the handle, in one call per file
 
-    def counting_read(self, offset, buffer):
-        reads.append((offset, len(buffer)))
-        return original(self, offset, buffer)
+    def counting_regions(self, offset, lengths):
+        for view in original(self, offset, lengths):
+            reads.append((offset, len(view)))
+            offset += len(view)
+            yield view
 
-    monkeypatch.setattr(handle_class, "read_into", counting_read)
+    monkeypatch.setattr(handle_class, "regions", counting_regions)
     assert read_all(reader, "f3.bin") == b"\3" * (3 * CHUNK_SIZE)
     assert reads == [(3 * 3 * RECORD + n * RECORD, RECORD) for n in range(3)]
 
