@@ -14,6 +14,7 @@ from audit import merkle
 from audit.entries import Event, rfc3339
 from audit.models import AuditEntry, AuditLog, Cosignature, TreeHead
 from core import keys, metrics
+from core.batch import WriteBatch
 
 # Heads kept besides the latest and the cosigned ones: a witness that fetched a head may
 # still cosign it while this many entries are appended after it.
@@ -83,30 +84,34 @@ def append_leaves(log: AuditLog, leaves: Iterable[tuple[bytes, dict]]) -> list[A
     if not entries:
         return []
     root = merkle.border_root(border, size)
-    if len(entries) == 1:
-        entries[0].save(force_insert=True)
-    else:
-        AuditEntry.objects.bulk_create(entries)
-    sign_head(log.id, size, root).save(force_insert=True)
+    # The entries, the signed head, the log's new state and the pruning: one statement on
+    # PostgreSQL (core.batch); none of them needs to see another's effect.
+    batch = WriteBatch()
+    batch.insert(AuditEntry, entries)
+    batch.insert(TreeHead, [sign_head(log.id, size, root)])
     log.size, log.root, log.border = size, root, merkle.border_to_bytes(border)
-    log.save(update_fields=["size", "root", "border"])
-    _prune_heads(log.id, before=entries[0].index, after=size)
+    batch.update(AuditLog, log.pk, size=log.size, root=log.root, border=log.border)
+    _prune_heads(batch, log.id, before=entries[0].index, after=size)
+    batch.flush()
     return entries
 
 
-def _prune_heads(log_id: str, *, before: int, after: int) -> None:
+def _prune_heads(batch: WriteBatch, log_id: str, *, before: int, after: int) -> None:
     """Drop the heads that fell RECENT_HEADS behind with this append, unless cosigned.
 
     Only the sizes in (before, after] shifted by RECENT_HEADS are looked at: constant work
-    per append, whatever the number of heads kept.
+    per append, whatever the number of heads kept. None of them is the head this append
+    signs (its size is `after`), so the DELETE goes in the append's batch.
     """
     if after <= RECENT_HEADS:
         return
-    TreeHead.objects.filter(
-        log_id=log_id,
-        size__gt=before - RECENT_HEADS,
-        size__lte=after - RECENT_HEADS,
-    ).exclude(Exists(Cosignature.objects.filter(head_id=OuterRef("pk")))).delete()
+    batch.delete(
+        TreeHead.objects.filter(
+            log_id=log_id,
+            size__gt=before - RECENT_HEADS,
+            size__lte=after - RECENT_HEADS,
+        ).exclude(Exists(Cosignature.objects.filter(head_id=OuterRef("pk"))))
+    )
 
 
 @metrics.observe_audit_append

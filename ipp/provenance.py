@@ -5,15 +5,23 @@ key or fingerprint wins through the unique constraints (`ignore_conflicts`), so 
 concurrent first publications cannot both claim it.
 """
 
+from core.batch import WriteBatch
 from ipp.models import ContentProvenance, KeyProvenance, VersionFingerprint
 from registry.models import ModuleVersion
 
 
-def provenance_record(*, version: ModuleVersion, fingerprints: frozenset) -> None:
-    """Remember `version`'s key and files where they were first published."""
+def provenance_record(
+    *, version: ModuleVersion, fingerprints: frozenset, batch: WriteBatch | None = None
+) -> None:
+    """Remember `version`'s key and files where they were first published.
+
+    With `batch`, the rows are added to it for the caller to flush in this transaction;
+    without, they are written now."""
     module = version.module
     infrastructure_id = module.infrastructure_id
-    KeyProvenance.objects.bulk_create(
+    writes = batch if batch is not None else WriteBatch()
+    writes.insert(
+        KeyProvenance,
         [
             KeyProvenance(
                 key=module.key,
@@ -25,7 +33,8 @@ def provenance_record(*, version: ModuleVersion, fingerprints: frozenset) -> Non
         ignore_conflicts=True,
     )
     ordered = sorted(fingerprints)
-    ContentProvenance.objects.bulk_create(
+    writes.insert(
+        ContentProvenance,
         [
             ContentProvenance(
                 fingerprint=fp,
@@ -37,10 +46,11 @@ def provenance_record(*, version: ModuleVersion, fingerprints: frozenset) -> Non
             for fp in ordered
         ],
         ignore_conflicts=True,
-        batch_size=500,
     )
-    VersionFingerprint.objects.bulk_create(
+    writes.insert(
+        VersionFingerprint,
         [VersionFingerprint(version=version, fingerprint=fp) for fp in ordered],
         ignore_conflicts=True,
-        batch_size=500,
     )
+    if batch is None:
+        writes.flush()

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Mapping
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from audit.services import audit_event, audit_record, audit_record_all, audit_record_many
+from core.batch import WriteBatch
 from core.errors import NotAllowed, ValidationFailed
 from core.levels import CODENAME_LEVELS, LEVEL_CODENAMES, Level
 from permissions import door, selectors
@@ -75,6 +76,17 @@ def _permissions_by_level() -> dict[Level, Permission]:
         codename__in=LEVEL_CODENAMES.values(),
     ).select_related("content_type")
     return {CODENAME_LEVELS[p.codename]: p for p in rows}
+
+
+def _permission_id(level: Level) -> Subquery:
+    """The id of `level`'s permission on modules, as a subquery for an INSERT."""
+    return Subquery(
+        Permission.objects.filter(
+            content_type__app_label="modules",
+            content_type__model="module",
+            codename=LEVEL_CODENAMES[level],
+        ).values("pk")[:1]
+    )
 
 
 def _current_grants(user, module_ids: Iterable[int]) -> dict[int, Level]:
@@ -153,7 +165,12 @@ def grant_set(*, actor, module: Module, user, level) -> Level:
 
 
 def grant_creator(
-    *, user, module: Module, membership: Membership | None = None, pending=None
+    *,
+    user,
+    module: Module,
+    membership: Membership | None = None,
+    pending=None,
+    batch: WriteBatch | None = None,
 ) -> Level:
     """Give the creator of a new module `publish` on it (SPEC §3: "the creator gets
     `publish` on the new module"), with its `permission.changed` entry (source "creator").
@@ -172,7 +189,8 @@ def grant_creator(
     for or deleted: no other transaction can see, let alone grant on, a row this one has
     inserted and not committed. With `pending` (a list), the entry is added to it for the
     caller to append with its own entries in one step (`audit_record_all`), in this
-    transaction, instead of being appended now.
+    transaction, instead of being appended now. With `batch` (core.batch.WriteBatch), the
+    grant's row is added to it for the caller to flush, in this transaction.
     """
     infrastructure = module.infrastructure
     if membership is None:
@@ -183,9 +201,15 @@ def grant_creator(
             )
     if membership.user_id != user.pk or membership.infrastructure_id != infrastructure.pk:
         raise ValueError("grant_creator: the membership given is not the creator's there")
-    ModuleUserObjectPermission.objects.create(
-        user=user, content_object=module, permission=_permissions_by_level()[Level.PUBLISH]
+    # The permission's id by a subquery in the INSERT: no read of auth_permission first.
+    # Its content type is the module's by that subquery (guardian's save() checks it).
+    grant = ModuleUserObjectPermission(
+        user=user, content_object=module, permission_id=_permission_id(Level.PUBLISH)
     )
+    if batch is None:
+        WriteBatch().insert(ModuleUserObjectPermission, [grant]).flush()
+    else:
+        batch.insert(ModuleUserObjectPermission, [grant])
     event = _change_event(
         actor=user,
         module=module,

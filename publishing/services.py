@@ -15,6 +15,7 @@ from django.db.models import Max
 
 from audit.services import audit_event, audit_record, audit_record_all
 from core import metrics
+from core.batch import WriteBatch
 from core.errors import NotAllowed, ValidationFailed
 from core.statements import insert_unless_taken
 from core.streams import AdmittedSource
@@ -151,12 +152,14 @@ def _store_version(
     source: AdmittedSource,
     mark: dict | None,
     written: list,
+    batch: WriteBatch,
     new_module: bool = False,
 ) -> ModuleVersion:
     """Encrypt the source and create the version row (inside the caller's transaction).
 
     The source is stored, durably, before the row; `written` collects its id so the
-    caller can remove it if the transaction rolls back.
+    caller can remove it if the transaction rolls back. The version's exposed elements and
+    references go to `batch`, for the caller to flush.
     """
     storage_id = uuid.uuid4()
     written.append(storage_id)
@@ -184,13 +187,19 @@ def _store_version(
         exclude=["module", "published_by"], validate_unique=False, validate_constraints=False
     )
     version.save()
-    ExposedElement.objects.bulk_create(
-        ExposedElement(version=version, name=e.name, kind=e.kind, signature=e.signature)
-        for e in manifest.exposes
+    batch.insert(
+        ExposedElement,
+        [
+            ExposedElement(version=version, name=e.name, kind=e.kind, signature=e.signature)
+            for e in manifest.exposes
+        ],
     )
-    Reference.objects.bulk_create(
-        Reference(version=version, module_key=r.module, elements=list(r.elements))
-        for r in manifest.references
+    batch.insert(
+        Reference,
+        [
+            Reference(version=version, module_key=r.module, elements=list(r.elements))
+            for r in manifest.references
+        ],
     )
     return version
 
@@ -203,12 +212,15 @@ def deploy_current(
     environment: Environment,
     module_held: bool = False,
     new_module: bool = False,
+    batch: WriteBatch | None = None,
 ) -> Deployment:
     """Make `version` the current deployment of its module in `environment`.
 
     `module_held`: this transaction already holds the module's row exclusively (locked
     by select_for_update, or inserted by it), so no lock is taken again. `new_module`:
-    this transaction inserted the module, so it has no deployment to retire.
+    this transaction inserted the module, so it has no deployment to retire. With `batch`,
+    the new deployment's row is added to it for the caller to flush (the old one is retired
+    now: the INSERT must see that, so the UPDATE is not in the batch).
     """
     # The module's row lock orders concurrent deploys of one module: without it, two
     # READ COMMITTED transactions each retire the old current row and both insert a new
@@ -222,7 +234,10 @@ def deploy_current(
     deployment = Deployment(
         environment=environment, module=module, version=version, is_current=True, deployed_by=user
     )
-    deployment.save()
+    if batch is None:
+        deployment.save()
+    else:
+        batch.insert(Deployment, [deployment])
     return deployment
 
 
@@ -280,10 +295,12 @@ def _module_for_manifest(
     manifest: Manifest,
     infrastructure: Infrastructure,
     pending: list,
+    batch: WriteBatch,
 ) -> tuple[Module, bool]:
     """(`module`, renamed to the manifest's name and description, False), or (a new module
-    for it, True) when `module` is None: its creator gets publish on it, the grant's entry
-    going to `pending`. `membership` is the creator's, locked by this transaction.
+    for it, True) when `module` is None: its creator gets publish on it, the grant's row
+    going to `batch` and its entry to `pending`. `membership` is the creator's, locked by
+    this transaction.
     """
     if module is None:
         module = Module(
@@ -316,9 +333,10 @@ def _module_for_manifest(
                 manifest=manifest,
                 infrastructure=infrastructure,
                 pending=pending,
+                batch=batch,
             )
         # Through the grant service, so the creator's publish is audited like any grant.
-        grant_creator(user=user, module=module, membership=membership, pending=pending)
+        grant_creator(user=user, module=module, membership=membership, pending=pending, batch=batch)
         return module, True
     if module.name != manifest.name or module.description != manifest.description:
         module.name, module.description = manifest.name, manifest.description
@@ -386,6 +404,9 @@ def publish_admitted(
                 )
             check_references(user=user, manifest_refs=manifest.references, environment=environment)
             pending: list = []
+            # The rows that only refer to rows written before them (the creator's grant, the
+            # version's elements, provenance, the deployment): one statement on PostgreSQL.
+            batch = WriteBatch()
             module, created_module = _module_for_manifest(
                 user=user,
                 module=module,
@@ -393,6 +414,7 @@ def publish_admitted(
                 manifest=manifest,
                 infrastructure=infrastructure,
                 pending=pending,
+                batch=batch,
             )
             # A module this transaction inserted has no versions yet.
             version = (
@@ -410,9 +432,10 @@ def publish_admitted(
                     source=source,
                     mark=mark,
                     written=written,
+                    batch=batch,
                     new_module=created_module,
                 )
-                provenance_record(version=version, fingerprints=source.fingerprints)
+                provenance_record(version=version, fingerprints=source.fingerprints, batch=batch)
             # The module's row is held: locked by find_target, or inserted by this transaction.
             deployment = deploy_current(
                 user=user,
@@ -421,7 +444,9 @@ def publish_admitted(
                 environment=environment,
                 module_held=True,
                 new_module=created_module,
+                batch=batch,
             )
+            batch.flush()
             result = PublishResult(module, version, deployment, created_version)
             pending.append(
                 _publish_event(

@@ -1,0 +1,89 @@
+"""core.batch.WriteBatch: the parts of one operation's writes, one statement on PostgreSQL."""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from audit.models import AuditLog, Cosignature, TreeHead, Witness
+from core import batch as batch_module
+from core.batch import WriteBatch
+
+pytestmark = pytest.mark.django_db
+
+
+def statements(parts: int) -> int:
+    return 1 if connection.vendor == "postgresql" else parts
+
+
+def witness(name: str) -> Witness:
+    return Witness(name=name, public_key=bytes(32))
+
+
+def test_nothing_is_written_before_flush_and_inserted_rows_get_their_pks_in_order(
+    django_assert_num_queries,
+):
+    written = [witness(f"w{n}") for n in range(3)]
+    batch = WriteBatch()
+    batch.insert(Witness, written)
+    batch.insert(Witness, [witness("other")])
+    assert not Witness.objects.exists() and len(batch) == 2
+    with django_assert_num_queries(statements(2)):
+        batch.flush()
+    names = dict(Witness.objects.values_list("pk", "name"))
+    assert [names[w.pk] for w in written] == ["w0", "w1", "w2"]
+    assert all(not w._state.adding for w in written)
+    assert len(batch) == 0  # a flushed batch is empty; flushing it again writes nothing
+    with django_assert_num_queries(0):
+        batch.flush()
+
+
+def test_rows_past_one_statements_worth_are_inserted_in_parts_and_still_get_pks(monkeypatch):
+    monkeypatch.setattr(batch_module, "ROWS_PER_INSERT", 2)
+    written = [witness(f"w{n}") for n in range(5)]
+    batch = WriteBatch()
+    batch.insert(Witness, written)
+    assert len(batch) == 3
+    batch.flush()
+    names = dict(Witness.objects.values_list("pk", "name"))
+    assert [names[w.pk] for w in written] == [f"w{n}" for n in range(5)]
+
+
+def test_an_insert_that_ignores_conflicts_skips_only_the_conflicting_rows():
+    Witness.objects.create(name="taken", public_key=bytes(32))
+    batch = WriteBatch()
+    batch.insert(Witness, [witness("taken"), witness("free")], ignore_conflicts=True)
+    batch.flush()
+    assert sorted(Witness.objects.values_list("name", flat=True)) == ["free", "taken"]
+
+
+def test_updates_and_deletes_go_in_the_same_statement(django_assert_num_queries):
+    log = AuditLog.objects.create(id="site", size=0, root=bytes(32), border=b"")
+    heads = [
+        TreeHead.objects.create(
+            log=log, size=size, root=bytes(32), timestamp="t", key_id="k", signature="s"
+        )
+        for size in (1, 2, 3)
+    ]
+    kept = Witness.objects.create(name="w", public_key=bytes(32))
+    Cosignature.objects.create(head=heads[0], witness=kept, signature="x")
+    batch = WriteBatch()
+    batch.update(AuditLog, "site", size=4, border=b"\1" * 32)
+    batch.delete(TreeHead.objects.filter(log=log, size__lte=2).exclude(cosignatures__isnull=False))
+    batch.insert(
+        TreeHead,
+        [TreeHead(log=log, size=4, root=bytes(32), timestamp="t", key_id="k", signature="s")],
+    )
+    with django_assert_num_queries(statements(3)):
+        batch.flush()
+    log.refresh_from_db()
+    assert (log.size, bytes(log.border)) == (4, b"\1" * 32)
+    assert list(TreeHead.objects.order_by("size").values_list("size", flat=True)) == [1, 3, 4]
+
+
+def test_a_failing_part_fails_the_flush_and_the_transaction_keeps_none_of_it():
+    Witness.objects.create(name="taken", public_key=bytes(32))
+    batch = WriteBatch()
+    batch.insert(Witness, [witness("new")])
+    batch.insert(Witness, [witness("taken")])  # the unique name: an IntegrityError
+    with pytest.raises(IntegrityError), transaction.atomic():
+        batch.flush()
+    assert list(Witness.objects.values_list("name", flat=True)) == ["taken"]
