@@ -32,25 +32,20 @@ def provenance_record(
         ],
         ignore_conflicts=True,
     )
+    # Thousands of files make thousands of rows: each table's in one array-valued INSERT.
     ordered = sorted(fingerprints)
-    writes.insert(
+    writes.insert_each(
         ContentProvenance,
-        [
-            ContentProvenance(
-                fingerprint=fp,
-                infrastructure_id=infrastructure_id,
-                marked_code=version.marked_code,
-                module_key=module.key,
-                version=version,
-            )
-            for fp in ordered
-        ],
+        "fingerprint",
+        ordered,
         ignore_conflicts=True,
+        infrastructure_id=infrastructure_id,
+        marked_code=version.marked_code,
+        module_key=module.key,
+        version=version,
     )
-    writes.insert(
-        VersionFingerprint,
-        [VersionFingerprint(version=version, fingerprint=fp) for fp in ordered],
-        ignore_conflicts=True,
+    writes.insert_each(
+        VersionFingerprint, "fingerprint", ordered, ignore_conflicts=True, version=version
     )
     if batch is None:
         writes.flush()

@@ -87,3 +87,24 @@ def test_a_failing_part_fails_the_flush_and_the_transaction_keeps_none_of_it():
     with pytest.raises(IntegrityError), transaction.atomic():
         batch.flush()
     assert list(Witness.objects.values_list("name", flat=True)) == ["taken"]
+
+
+def test_rows_that_differ_in_one_field_go_in_one_array_valued_insert(django_assert_num_queries):
+    """insert_each: one row per value, the other fields from the constants and the model's
+    defaults (auto_now_add too); with ignore_conflicts a taken value is skipped."""
+    Witness.objects.create(name="taken", public_key=bytes(32))
+    batch = WriteBatch()
+    batch.insert_each(
+        Witness, "name", ["a", "taken", "b"], ignore_conflicts=True, public_key=b"\7" * 32
+    )
+    with django_assert_num_queries(1):
+        batch.flush()
+    rows = {w.name: w for w in Witness.objects.all()}
+    assert sorted(rows) == ["a", "b", "taken"]
+    assert bytes(rows["a"].public_key) == b"\7" * 32 and bytes(rows["taken"].public_key) == bytes(
+        32
+    )
+    assert rows["a"].registered_at is not None
+    batch.insert_each(Witness, "name", ["taken"], public_key=bytes(32))  # no ignoring now
+    with pytest.raises(IntegrityError), transaction.atomic():
+        batch.flush()
