@@ -25,9 +25,13 @@ _first = itemgetter(0)
 _leaf_prefix = b"\x00".__add__
 
 
-def _sql(placeholder: str, column: str) -> str:
+def _sql(placeholder: str, column: str, *, prefixed: bool = False) -> str:
+    """The query of `column` over a range of indexes; `prefixed` (PostgreSQL only): each
+    value with the leaf hash's 0x00 before it."""
     q = connection.ops.quote_name
     value = f"CAST({q(column)} AS BLOB)" if connection.vendor == "sqlite" else q(column)
+    if prefixed:
+        value = f"'\\x00'::bytea || {value}"
     return (
         f"SELECT {value} FROM {q('audit_entry')} WHERE {q('log_id')} = {placeholder} "
         f"AND {q('index')} >= {placeholder} AND {q('index')} < {placeholder} "
@@ -64,10 +68,11 @@ def _column(log_id: str, start: int, end: int, column: str) -> list[bytes]:
 
 
 def _prefixed_rows(raw, sql: str, params: tuple) -> list[bytes]:
-    """0x00 ‖ entry for each row, in C-level loops; in any thread (psycopg's connection)."""
+    """0x00 ‖ entry for each row (the server prepends it: one bytes object per row, not
+    two); in any thread (psycopg's connection)."""
     with psycopg.Cursor(raw) as cursor:
         cursor.execute(sql, params, binary=True)
-        return list(map(_leaf_prefix, map(_first, cursor.fetchall())))
+        return list(map(_first, cursor.fetchall()))
 
 
 def leaf_message_chunks(
@@ -91,7 +96,7 @@ def leaf_message_chunks(
         for start, end in ranges:
             yield list(map(_leaf_prefix, leaves(log_id, start, end)))
         return
-    read = partial(_prefixed_rows, connection.connection, _sql("%s", "leaf"))
+    read = partial(_prefixed_rows, connection.connection, _sql("%s", "leaf", prefixed=True))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-read") as pool:
         pending = pool.submit(read, (log_id, *ranges[0])) if ranges else None
         try:

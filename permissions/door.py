@@ -360,7 +360,8 @@ def administered_infrastructure_for_user(user, pk) -> Infrastructure:
     return infrastructure
 
 
-_MODULE_FIELDS = [f.attname for f in Module._meta.concrete_fields]
+# A Module's columns in order, for rows read with values_list and rebuilt with from_db.
+MODULE_FIELDS = tuple(f.attname for f in Module._meta.concrete_fields)
 _INFRASTRUCTURE_FIELDS = [f.attname for f in Infrastructure._meta.concrete_fields]
 # A module with its infrastructure and whether `user_pk` administers it: compiled once per
 # user (building and compiling it cost more than running it).
@@ -377,7 +378,7 @@ _ADMINISTERED = PageStatement(
             )
         )
         .values_list(
-            *_MODULE_FIELDS,
+            *MODULE_FIELDS,
             *(f"infrastructure__{name}" for name in _INFRASTRUCTURE_FIELDS),
             "administered",
         )
@@ -403,8 +404,8 @@ def administered_module_for_user(user, pk) -> Module:
     if not rows:
         raise Http404("No such module.")
     *values, administered = rows[0]
-    db, split = Module.objects.db, len(_MODULE_FIELDS)
-    module = Module.from_db(db, _MODULE_FIELDS, values[:split])
+    db, split = Module.objects.db, len(MODULE_FIELDS)
+    module = Module.from_db(db, MODULE_FIELDS, values[:split])
     module.infrastructure = Infrastructure.from_db(db, _INFRASTRUCTURE_FIELDS, values[split:])
     if administered:
         return module

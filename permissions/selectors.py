@@ -98,8 +98,6 @@ def _loaded(model, db, **values):
     return model.from_db(db, names, [values[name] for name in names])
 
 
-_MODULE_COLUMNS = tuple(f.attname for f in Module._meta.concrete_fields)
-
 # The catalog's rows of one user: the modules, their infrastructure's name, their latest
 # version and the user's level in one statement compiled once per user.
 _CATALOG_ROWS = PageStatement(
@@ -109,7 +107,7 @@ _CATALOG_ROWS = PageStatement(
             latest_version_id=_latest_version_id(),
             level=effective_level_expression(user_pk, among=pks),
         )
-        .values_list(*_MODULE_COLUMNS, "infrastructure__name", "latest_version_id", "level")
+        .values_list(*door.MODULE_FIELDS, "infrastructure__name", "latest_version_id", "level")
     )
 )
 
@@ -139,8 +137,8 @@ def catalog_rows(user, pks) -> list:
     db = Module.objects.db
     rows = []
     for values in _CATALOG_ROWS.rows(int(user.pk), pks):
-        width = len(_MODULE_COLUMNS)
-        module = Module.from_db(db, _MODULE_COLUMNS, values[:width])
+        width = len(door.MODULE_FIELDS)
+        module = Module.from_db(db, door.MODULE_FIELDS, values[:width])
         infrastructure_name, module.latest_version_id, level = values[width:]
         module.infrastructure = _loaded(
             Infrastructure, db, id=module.infrastructure_id, name=infrastructure_name
