@@ -58,7 +58,10 @@ class WriteBatch:
         meta = model._meta
         for obj in objs:
             obj._prepare_related_fields_for_save(operation_name="bulk_create")
-        auto = meta.auto_field if all(obj.pk is None for obj in objs) else None
+        unsaved = [obj.pk is None for obj in objs]
+        if any(unsaved) and not all(unsaved):
+            raise ValueError("insert rows that all have their pk, or none")
+        auto = meta.auto_field if all(unsaved) else None
         fields = [f for f in meta.concrete_fields if not f.generated and f is not auto]
         returns = auto is not None and not ignore_conflicts
         rows = max(1, min(ROWS_PER_INSERT, connections[using].ops.bulk_batch_size(fields, objs)))

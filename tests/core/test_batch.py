@@ -108,3 +108,10 @@ def test_rows_that_differ_in_one_field_go_in_one_array_valued_insert(django_asse
     batch.insert_each(Witness, "name", ["taken"], public_key=bytes(32))  # no ignoring now
     with pytest.raises(IntegrityError), transaction.atomic():
         batch.flush()
+
+
+def test_rows_with_and_without_a_pk_are_refused_together():
+    given = witness("given")
+    given.pk = 10_000
+    with pytest.raises(ValueError, match="all have their pk, or none"):
+        WriteBatch().insert(Witness, [given, witness("unsaved")])
