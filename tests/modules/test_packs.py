@@ -4,6 +4,7 @@ Every test runs against both blob stores; tampering goes through the store's int
 """
 
 import io
+import mmap
 import uuid
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from django.db import DatabaseError
 
 from registry import blobs
+from registry.blobs import filesystem
 from registry.crypto import CHUNK_SIZE, OVERHEAD, SourceIntegrityError, new_data_key
 from registry.models import Blob, BlobChunk
 from registry.packs import TRAILER, SourceReader, SourceWriter, pack_name, remove_source
@@ -52,6 +54,27 @@ def test_source_round_trips_including_multi_chunk_exact_chunk_and_empty_files(bl
     for path, content in FILES.items():
         assert read_all(reader, path) == content
     assert len(list(reader.open("Logic/Big.bin"))) == 3
+
+
+@pytest.mark.parametrize("mapping", ["small windows", "unavailable"])
+def test_files_read_back_whole_across_mapping_windows_or_without_a_mapping(
+    blob_store, monkeypatch, mapping
+):
+    """The filesystem store lends records from mmap windows: records that straddle a
+    window's end, and a store whose files cannot be mapped (read into a buffer instead),
+    give the same plaintext."""
+    if mapping == "small windows":
+        monkeypatch.setattr(filesystem, "MAP_WINDOW", 3 * mmap.PAGESIZE)
+    else:
+
+        def refuse(*args, **kwargs):
+            raise OSError(19, "no mapping here")
+
+        monkeypatch.setattr(mmap, "mmap", refuse)
+    storage_id, data_key = store(FILES)
+    reader = SourceReader(storage_id, data_key)
+    for path, content in FILES.items():
+        assert read_all(reader, path) == content
 
 
 def test_reader_refuses_an_unknown_path_when_opened(blob_store):
