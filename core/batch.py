@@ -37,6 +37,8 @@ class WriteBatch:
         self._using: str | None = None
 
     def __len__(self) -> int:
+        # The statements waiting. An empty batch is falsy: test `batch is None`, never
+        # `batch or WriteBatch()` (that would drop a caller's batch before it has parts).
         return len(self._parts)
 
     def _db_for(self, model) -> str:
@@ -78,7 +80,7 @@ class WriteBatch:
 
     def insert_each(
         self, model, varying: str, values, *, ignore_conflicts: bool = False, **constants
-    ) -> None:
+    ) -> "WriteBatch":
         """INSERT one row of `model` per value of the field `varying`, every other field
         as in `model(**constants)` (defaults and auto_now_add included), in one statement
         that takes the values as one array: no model instance and no compiled VALUES row
@@ -86,7 +88,7 @@ class WriteBatch:
         PostgreSQL reads the values with unnest(), SQLite with json_each()."""
         values = list(values)
         if not values:
-            return
+            return self
         using = self._db_for(model)
         db = connections[using]
         meta = model._meta
@@ -116,6 +118,7 @@ class WriteBatch:
             f"SELECT {placeholders}{', ' if fields else ''}value FROM {source}{suffix}"
         )
         self._parts.append((sql, tuple(params), [], False))
+        return self
 
     def update(self, model, pk, **values) -> None:
         """UPDATE the row of `model` with this pk to these values."""

@@ -135,9 +135,8 @@ def catalog_rows(user, pks) -> list:
         )
         return door.with_levels(user, rows)
     db = Module.objects.db
-    rows = []
+    rows, width = [], len(door.MODULE_FIELDS)
     for values in _CATALOG_ROWS.rows(int(user.pk), pks):
-        width = len(door.MODULE_FIELDS)
         module = Module.from_db(db, door.MODULE_FIELDS, values[:width])
         infrastructure_name, module.latest_version_id, level = values[width:]
         module.infrastructure = _loaded(

@@ -206,10 +206,10 @@ def grant_creator(
     grant = ModuleUserObjectPermission(
         user=user, content_object=module, permission_id=_permission_id(Level.PUBLISH)
     )
+    writes = batch if batch is not None else WriteBatch()
+    writes.insert(ModuleUserObjectPermission, [grant])
     if batch is None:
-        WriteBatch().insert(ModuleUserObjectPermission, [grant]).flush()
-    else:
-        batch.insert(ModuleUserObjectPermission, [grant])
+        writes.flush()
     event = _change_event(
         actor=user,
         module=module,

@@ -234,10 +234,10 @@ def deploy_current(
     deployment = Deployment(
         environment=environment, module=module, version=version, is_current=True, deployed_by=user
     )
+    writes = batch if batch is not None else WriteBatch()
+    writes.insert(Deployment, [deployment])
     if batch is None:
-        deployment.save()
-    else:
-        batch.insert(Deployment, [deployment])
+        writes.flush()
     return deployment
 
 
