@@ -123,8 +123,17 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": _sqlite,
-            # Writers queue instead of failing at once with "database is locked".
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # Writers queue instead of failing at once with "database is locked". WAL: pages
+            # keep reading (a snapshot) while a publish or an audit append writes, and a
+            # commit does not wait for every reader to finish (the rollback journal's
+            # exclusive lock does both). The mode is kept in the file; the -wal and -shm
+            # files beside it get the database file's mode. synchronous stays FULL: a
+            # committed audit entry survives a power cut.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL",
+            },
         }
     }
 

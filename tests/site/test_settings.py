@@ -60,3 +60,45 @@ def test_healthz_answers_when_the_database_is_up(client):
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     assert response.json()["checks"]["database"] == "ok"
+
+
+_WAL_SCRIPT = """
+from django.db import connection, connections
+from django.db.utils import OperationalError
+with connection.cursor() as cursor:
+    cursor.execute("PRAGMA journal_mode")
+    print("mode", cursor.fetchone()[0])
+    cursor.execute("CREATE TABLE wal_probe (x integer)")
+reader = connection.connection
+reader.execute("BEGIN")
+print("before", reader.execute("SELECT count(*) FROM wal_probe").fetchone()[0])
+writer = connections.create_connection("default")
+writer.ensure_connection()
+writer.connection.execute("PRAGMA busy_timeout = 300")
+try:
+    writer.connection.execute("BEGIN IMMEDIATE")
+    writer.connection.execute("INSERT INTO wal_probe VALUES (1)")
+    writer.connection.execute("COMMIT")
+    print("commit ok")
+except OperationalError as error:
+    print("commit failed", error)
+print("snapshot", reader.execute("SELECT count(*) FROM wal_probe").fetchone()[0])
+reader.execute("COMMIT")
+print("after", reader.execute("SELECT count(*) FROM wal_probe").fetchone()[0])
+"""
+
+
+def test_the_embedded_database_lets_a_writer_commit_while_a_page_reads(tmp_path):
+    # The served SQLite file is in WAL mode: a reader's open transaction (a page being
+    # rendered) neither blocks a writer's commit nor sees it halfway. With the rollback
+    # journal the commit fails with "database is locked" while the reader holds its lock.
+    result = _manage("shell", "-c", _WAL_SCRIPT, env_extra={}, tmp_path=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-5:] == [
+        "mode wal",
+        "before 0",
+        "commit ok",
+        "snapshot 0",
+        "after 1",
+    ], result.stdout
