@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from audit import appending, merkle
 from audit.entries import canonical
@@ -14,14 +14,9 @@ from audit.synthetic import bulk_append
 from audit.verify import verify_log
 from core import keys
 from tests import factories
+from tests.services import batched
 
 pytestmark = pytest.mark.django_db
-
-
-# An append's writes after the lock (entries, head, log row, and the pruning when heads fall
-# behind): one statement on PostgreSQL (core.batch), one each on SQLite.
-def writes(count: int) -> int:
-    return 1 if connection.vendor == "postgresql" else count
 
 
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
@@ -176,11 +171,11 @@ def test_append_cost_does_not_grow_with_the_log(world, django_assert_num_queries
         audit_record(actor=world.support, action="module.deployed", infrastructure=world.acme)
 
     record()
-    with django_assert_num_queries(1 + writes(4)):  # no savepoint: the caller's transaction
+    with django_assert_num_queries(1 + batched(4)):  # no savepoint: the caller's transaction
         record()
     for _ in range(40):
         record()
-    with django_assert_num_queries(1 + writes(4)):
+    with django_assert_num_queries(1 + batched(4)):
         record()
 
 
@@ -206,7 +201,7 @@ def test_an_append_hashes_and_queries_alike_at_2_entries_and_at_1024(
     def append_at(size: int) -> dict:
         assert AuditLog.objects.get(id=str(world.acme.pk)).size == size
         counted.update(leaf=0, node=0)
-        with django_assert_num_queries(1 + writes(4)):  # lock; entry, head, prune, log row
+        with django_assert_num_queries(1 + batched(4)):  # lock; entry, head, prune, log row
             audit_record(actor=world.support, action="module.deployed", infrastructure=world.acme)
         return dict(counted)
 
@@ -270,7 +265,7 @@ def test_events_recorded_together_lock_each_log_once_and_sign_one_head_each(
         audit_event(actor=world.developer, action="permission.changed", infrastructure=world.acme),
         audit_event(actor=world.developer, action="module.published", infrastructure=world.acme),
     ]
-    with django_assert_num_queries(1 + writes(3)):  # lock; both entries, one head, log row
+    with django_assert_num_queries(1 + batched(3)):  # lock; both entries, one head, log row
         first, second = audit_record_all(pending)
     assert (first.log_id, first.index, second.index) == (acme, 1, 2)
     assert [json.loads(e.leaf)["action"] for e in (first, second)] == [

@@ -1,17 +1,14 @@
 """core.batch.WriteBatch: the parts of one operation's writes, one statement on PostgreSQL."""
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from audit.models import AuditLog, Cosignature, TreeHead, Witness
 from core import batch as batch_module
 from core.batch import WriteBatch
+from tests.services import batched
 
 pytestmark = pytest.mark.django_db
-
-
-def statements(parts: int) -> int:
-    return 1 if connection.vendor == "postgresql" else parts
 
 
 def witness(name: str) -> Witness:
@@ -26,7 +23,7 @@ def test_nothing_is_written_before_flush_and_inserted_rows_get_their_pks_in_orde
     batch.insert(Witness, written)
     batch.insert(Witness, [witness("other")])
     assert not Witness.objects.exists() and len(batch) == 2
-    with django_assert_num_queries(statements(2)):
+    with django_assert_num_queries(batched(2)):
         batch.flush()
     names = dict(Witness.objects.values_list("pk", "name"))
     assert [names[w.pk] for w in written] == ["w0", "w1", "w2"]
@@ -72,7 +69,7 @@ def test_updates_and_deletes_go_in_the_same_statement(django_assert_num_queries)
         TreeHead,
         [TreeHead(log=log, size=4, root=bytes(32), timestamp="t", key_id="k", signature="s")],
     )
-    with django_assert_num_queries(statements(3)):
+    with django_assert_num_queries(batched(3)):
         batch.flush()
     log.refresh_from_db()
     assert (log.size, bytes(log.border)) == (4, b"\1" * 32)

@@ -8,7 +8,6 @@ the requester. With a broker, a real `celery worker` subprocess takes the job.
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from registry.crypto import MasterKeyring
 from registry.models import Module
 from registry.selectors import open_version_source
 from tests import factories
+from tests.services import redis_up, unused_port
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/6"
@@ -85,7 +85,7 @@ def test_with_the_broker_down_the_download_answers_package_preparing(
     world, pending, settings, client, django_capture_on_commit_callbacks, mailoutbox
 ):
     # A broker nobody listens on: the build job cannot be queued, so nothing is built.
-    settings.IPP_BROKER_URL = f"redis://127.0.0.1:{_closed_port()}/5"
+    settings.IPP_BROKER_URL = f"redis://127.0.0.1:{unused_port()}/5"
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.broker_url = settings.IPP_BROKER_URL
     try:
@@ -150,25 +150,11 @@ def _copy_of(version, module):
     )
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # --- a real worker over Redis ----------------------------------------------------------
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_up(), reason="no Redis at 127.0.0.1:6379")
 def test_a_real_worker_runs_a_job_sent_through_redis(tmp_path):
     data = tmp_path / "worker"
     spool = data / "tmp"
@@ -239,7 +225,7 @@ def test_a_mail_server_that_does_not_answer_does_not_undo_the_decision(
 ):
     # A real SMTP backend aimed at a port nobody listens on, with the site's timeout.
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _closed_port()
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", unused_port()
     assert settings.EMAIL_TIMEOUT == 10
     with django_capture_on_commit_callbacks(execute=True):
         transfer_approve(user=world.acme_admin, transfer=pending)

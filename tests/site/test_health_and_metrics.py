@@ -4,7 +4,6 @@ the configured addresses only, and sums every gunicorn worker of the node."""
 import http.client
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,23 +14,10 @@ import pytest
 
 from ippsite import settings as site_settings
 from tests import factories
+from tests.services import redis_up, unused_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "ippsite" / "gunicorn.conf.py"
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 # --- /healthz ----------------------------------------------------------------------------
@@ -49,7 +35,7 @@ def test_healthz_names_each_dependency_and_answers_200_when_all_answer(client):
 
 @pytest.mark.django_db
 def test_healthz_answers_503_naming_the_broker_when_it_is_down(client, settings):
-    settings.IPP_BROKER_URL = f"redis://127.0.0.1:{_closed_port()}/5"
+    settings.IPP_BROKER_URL = f"redis://127.0.0.1:{unused_port()}/5"
     reply = client.get("/healthz")
     assert reply.status_code == 503
     body = reply.json()
@@ -60,7 +46,7 @@ def test_healthz_answers_503_naming_the_broker_when_it_is_down(client, settings)
 
 
 @pytest.mark.django_db
-@pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_up(), reason="no Redis at 127.0.0.1:6379")
 def test_healthz_reaches_a_real_redis_broker(client, settings):
     settings.IPP_BROKER_URL = "redis://127.0.0.1:6379/5"
     reply = client.get("/healthz")
@@ -153,7 +139,7 @@ def _get(port: int, path: str) -> tuple[int, str]:
 
 @pytest.mark.slow
 def test_metrics_sum_every_gunicorn_worker(tmp_path):
-    port = _closed_port()
+    port = unused_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IPP_") and k != "DATABASE_URL"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.update(

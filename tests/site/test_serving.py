@@ -11,14 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import unused_port
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "ippsite" / "gunicorn.conf.py"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _healthz(port: int, timeout: float) -> int:
@@ -33,7 +29,7 @@ def _healthz(port: int, timeout: float) -> int:
 @pytest.fixture
 def gunicorn(tmp_path):
     """Gunicorn with the site's config on a free port, TLS redirect on (as in production)."""
-    port = _free_port()
+    port = unused_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IPP_") and k != "DATABASE_URL"}
     env.update(
         IPP_DATA_DIR=str(tmp_path / "data"),
