@@ -14,7 +14,7 @@ from audit import merkle
 from audit.entries import Event, rfc3339
 from audit.models import AuditEntry, AuditLog, Cosignature, TreeHead
 from core import keys, metrics
-from core.batch import WriteBatch
+from core.batch import ROWS_TO_LOAD, WriteBatch
 
 # Heads kept besides the latest and the cosigned ones: a witness that fetched a head may
 # still cosign it while this many entries are appended after it.
@@ -71,7 +71,9 @@ def append_leaves(log: AuditLog, leaves: Iterable[tuple[bytes, dict]]) -> list[A
     """Append entries to a locked log and store one signed head over the result.
 
     `leaves` are (exact bytes, column values) pairs whose bytes already carry their index;
-    the caller built them for indexes log.size, log.size + 1, ... in order.
+    the caller built them for indexes log.size, log.size + 1, ... in order. The entries
+    returned have their pks, unless there were ROWS_TO_LOAD or more (a bulk change's
+    thousands of entries are loaded, core.batch, and nothing reads their pks).
     """
     size = log.size
     border = merkle.border_from_bytes(bytes(log.border), size)
@@ -87,7 +89,10 @@ def append_leaves(log: AuditLog, leaves: Iterable[tuple[bytes, dict]]) -> list[A
     # The entries, the signed head, the log's new state and the pruning: one statement on
     # PostgreSQL (core.batch); none of them needs to see another's effect.
     batch = WriteBatch()
-    batch.insert(AuditEntry, entries)
+    if len(entries) >= ROWS_TO_LOAD:
+        batch.load(AuditEntry, entries)
+    else:
+        batch.insert(AuditEntry, entries)
     batch.insert(TreeHead, [sign_head(log.id, size, root)])
     log.size, log.root, log.border = size, root, merkle.border_to_bytes(border)
     batch.update(AuditLog, log.pk, size=log.size, root=log.root, border=log.border)

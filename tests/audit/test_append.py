@@ -252,6 +252,29 @@ def test_many_entries_appended_at_once_are_signed_once_and_verify(world):
     assert verify_log(log_id).ok
 
 
+def test_a_bulk_change_past_the_load_threshold_is_loaded_and_verifies(
+    world, django_assert_num_queries, monkeypatch
+):
+    monkeypatch.setattr(appending, "ROWS_TO_LOAD", 3)
+    monkeypatch.setattr(appending, "RECENT_HEADS", 1)  # so the append prunes a head
+    audit_record(actor=None, action="module.published", infrastructure=world.acme)  # the log
+    records = [(world.acme, {"n": n, "text": "tab\t\u00e9 \\"}) for n in range(5)]
+    with django_assert_num_queries(1 + 1 + batched(3)):  # lock; the load; head, log, prune
+        written = audit_record_many(
+            actor=world.acme_admin,
+            action="permission.changed",
+            infrastructure=world.acme,
+            records=records,
+        )
+    log_id = str(world.acme.pk)
+    entries = list(AuditEntry.objects.filter(log_id=log_id).order_by("index"))
+    assert written == 5 and [e.index for e in entries] == [0, 1, 2, 3, 4, 5]
+    assert all(bytes(e.leaf) == canonical(json.loads(bytes(e.leaf))) for e in entries)
+    assert [e.details for e in entries[1:]] == [details for _, details in records]
+    report = verify_log(log_id)  # the tree pass and the column pass
+    assert report.ok, report.findings
+
+
 def test_events_recorded_together_lock_each_log_once_and_sign_one_head_each(
     world, django_assert_num_queries
 ):

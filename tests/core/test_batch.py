@@ -112,3 +112,38 @@ def test_rows_with_and_without_a_pk_are_refused_together():
     given.pk = 10_000
     with pytest.raises(ValueError, match="all have their pk, or none"):
         WriteBatch().insert(Witness, [given, witness("unsaved")])
+
+
+def test_loaded_rows_arrive_byte_for_byte_as_one_statement_without_pks(django_assert_num_queries):
+    """load(): COPY on PostgreSQL, executemany on SQLite; every byte value and the characters
+    a text format must escape (tab, newline, backslash, non-ASCII) come back as sent."""
+    awkward = "tab\tnew\nline back\\slash \u00e9\u4e2d \U0001f600"
+    rows = [Witness(name=f"{awkward} {n}", public_key=bytes(range(n, n + 32))) for n in range(3)]
+    batch = WriteBatch()
+    batch.load(Witness, rows)
+    assert len(batch) == 1 and not Witness.objects.exists()
+    with django_assert_num_queries(1):
+        batch.flush()
+    stored = {w.name: bytes(w.public_key) for w in Witness.objects.all()}
+    assert stored == {f"{awkward} {n}": bytes(range(n, n + 32)) for n in range(3)}
+    assert all(row.pk is None and not row._state.adding for row in rows)
+
+
+def test_loads_are_written_before_the_other_parts_and_fail_the_flush_with_them():
+    batch = WriteBatch()
+    batch.load(Witness, [witness("loaded"), witness("kept")])
+    batch.delete(Witness.objects.filter(name="loaded"))  # sees the loaded rows
+    batch.flush()
+    assert list(Witness.objects.values_list("name", flat=True)) == ["kept"]
+
+    batch.load(Witness, [witness("new"), witness("kept")])  # "kept" is taken: unique name
+    with pytest.raises(IntegrityError), transaction.atomic():
+        batch.flush()
+    assert list(Witness.objects.values_list("name", flat=True)) == ["kept"]
+
+
+def test_rows_with_a_pk_are_not_loaded():
+    given = witness("given")
+    given.pk = 10_000
+    with pytest.raises(ValueError, match="without their pk"):
+        WriteBatch().load(Witness, [given])
