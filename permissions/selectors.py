@@ -34,12 +34,19 @@ def _level_filter(value) -> Level | None:
         return None
 
 
-def catalog_keys(user, *, q: str = "", infrastructure=None, level: str = "") -> QuerySet:
+def catalog_keys(
+    user, *, q: str = "", infrastructure=None, level: str = "", descriptions: bool = True
+) -> QuerySet:
     """The catalog's modules (those `user` can reference), filtered and ordered, without
-    per-row work: page this, then `catalog_rows` for the rows shown."""
+    per-row work: page this, then `catalog_rows` for the rows shown. `q` is a part of the
+    name, or of the description unless `descriptions` is False (the API's `q`)."""
     qs = door.visible_modules(user, Level.REFERENCE)
     if q:
-        qs = qs.filter(Q(name__icontains=q) | Q(description__icontains=q))
+        qs = qs.filter(
+            Q(name__icontains=q) | Q(description__icontains=q)
+            if descriptions
+            else Q(name__icontains=q)
+        )
     if infrastructure:
         qs = qs.filter(infrastructure_id=infrastructure)
     wanted = _level_filter(level)
@@ -73,12 +80,16 @@ _CATALOG_KEYS = KeysStatement(
 )
 
 
-def catalog_page_keys(user, *, q: str = "", infrastructure=None, level: str = ""):
+def catalog_page_keys(
+    user, *, q: str = "", infrastructure=None, level: str = "", descriptions: bool = True
+):
     """`catalog_keys` for `paginate_keys`: the same rows; without a text search (the
     catalog as first opened, or filtered by infrastructure or level) from SQL compiled
     once per user and filters."""
     if q or not authenticated(user):
-        return catalog_keys(user, q=q, infrastructure=infrastructure, level=level)
+        return catalog_keys(
+            user, q=q, infrastructure=infrastructure, level=level, descriptions=descriptions
+        )
     wanted = _level_filter(level)
     label = "" if wanted is None else wanted.label
     key = (int(user.pk), None if infrastructure is None else int(infrastructure), label)

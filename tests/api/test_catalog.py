@@ -104,6 +104,10 @@ def test_the_catalog_searches_by_name_and_filters_by_infrastructure(api, world):
     for name in ("CustomerCore", "CustomerPortal", "Billing"):
         published(client, world.acme_dev_env, factories.manifest(name=name))
     published(api("emca_admin"), world.emca_dev_env, factories.manifest(name="CustomerEMCA"))
+    # q is a part of the name only: a description that mentions it does not match.
+    published(
+        client, world.acme_dev_env, factories.manifest(name="Ledger", description="customer bills")
+    )
 
     def found(client, query):
         return [row["name"] for row in client.get("modules" + query).json()["results"]]
@@ -114,8 +118,11 @@ def test_the_catalog_searches_by_name_and_filters_by_infrastructure(api, world):
         "Billing",
         "CustomerCore",
         "CustomerPortal",
+        "Ledger",
     ]
     assert found(client, f"?infrastructure={world.emca.pk}") == []  # not visible to acme_admin
+    assert found(client, f"?q=portal&infrastructure={world.acme.pk}") == ["CustomerPortal"]
+    assert found(client, f"?q=customer&infrastructure={world.emca.pk}") == []
     assert found(api("emca_admin"), "?q=customer") == ["CustomerEMCA"]
     assert client.get("modules?infrastructure=ACME").status == 400
 

@@ -123,15 +123,13 @@ class ModuleListView(APIView):
     def get(self, request):
         # A NUL (which PostgreSQL text cannot hold) is refused with 400 like any bad value.
         params = query_params(ModuleQuery, request)
-        infrastructure = params.get("infrastructure")
-        if params.get("q"):  # by name only (the catalog page also searches descriptions)
-            qs = door.visible_modules(request.user, Level.REFERENCE)
-            qs = qs.filter(name__icontains=params["q"])
-            if infrastructure is not None:
-                qs = qs.filter(infrastructure_id=infrastructure)
-            keys = qs.order_by("name", "id")
-        else:  # the catalog's keys, compiled once per user and infrastructure
-            keys = selectors.catalog_page_keys(request.user, infrastructure=infrastructure)
+        # The catalog's rows; `q` by name only (the catalog page also searches descriptions).
+        keys = selectors.catalog_page_keys(
+            request.user,
+            q=params.get("q", ""),
+            infrastructure=params.get("infrastructure"),
+            descriptions=False,
+        )
         return paginate_keys(
             self,
             request,
