@@ -10,6 +10,7 @@ import pytest
 
 from core import keys
 from core.levels import Level
+from publishing.services import module_publish
 from registry.models import Membership
 from tests import factories
 
@@ -89,7 +90,6 @@ def world(db) -> World:
 @pytest.fixture
 def publish(world):
     """Publish a package through the real service: publish(user, env, manifest=..., files=...)."""
-    from publishing.services import module_publish
 
     def _publish(user, environment, manifest=None, files=None):
         return module_publish(

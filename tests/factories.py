@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 
 from core.levels import Level
 from registry.models import Environment, Infrastructure, Membership
+from registry.packages import build_package
 
 User = get_user_model()
 PASSWORD = "correct-horse-battery-staple"
@@ -74,8 +75,6 @@ def manifest(
 
 
 def package_bytes(man: dict | None = None, files: dict | None = None) -> bytes:
-    from registry.packages import build_package
-
     return build_package(
         man or manifest(),
         files or {"Logic/GetCustomer.oml": b"-- secret logic of GetCustomer --\nreturn 42\n"},

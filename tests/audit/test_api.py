@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEntry
 from audit.services import audit_record
 from ipp.toggles import infrastructure_set_flags
+from ippsite.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 
@@ -179,8 +180,6 @@ def test_the_list_is_paginated_newest_first_and_works_with_a_trailing_slash(logg
 
 
 def test_token_authentication_works(logged):
-    from ippsite.models import ApiToken
-
     _token, raw = ApiToken.issue(logged.emca_admin)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")

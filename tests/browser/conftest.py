@@ -57,7 +57,7 @@ def _chromium():
     # thread, and other test modules here may start their own.
     if not Path(CHROMIUM).exists():
         pytest.skip(f"browser tests need Chromium at {CHROMIUM} (Debian package 'chromium')")
-    try:
+    try:  # imported here, not at the top: playwright is optional and these tests skip without it
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.skip("browser tests need the 'playwright' Python package (pip install playwright)")

@@ -7,6 +7,8 @@ import re
 import pytest
 from django.urls import reverse
 
+from core.levels import Level
+from permissions import services
 from tests import factories
 from tests.browser.conftest import login, screenshot
 
@@ -93,9 +95,6 @@ def test_contractor_gets_reference_on_the_api_module_and_sees_only_its_interface
 
 
 def test_administrator_sees_why_the_contractor_has_a_level(browser_page, world, publish):
-    from core.levels import Level
-    from permissions import services
-
     page = browser_page
     api = _modules(world, publish)
     team = services.team_create(

@@ -1,9 +1,11 @@
 """The IPP authority: rotation keeps old marks valid, retirement refuses them."""
 
+import base64
 import uuid
 from io import StringIO
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import CommandError, call_command
 
 from core.errors import TamperedPackage
@@ -106,10 +108,6 @@ def test_sealed_package_signed_before_rotation_still_publishes(world, publish, c
 
 
 def test_rotate_command_fails_when_keys_come_from_the_environment(db, monkeypatch):
-    import base64
-
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     raw = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode()
     monkeypatch.setenv("IPP_AUTHORITY_KEYS", f"envkey:{raw}")
     with pytest.raises(CommandError, match="IPP_AUTHORITY_KEYS"):

@@ -1,6 +1,7 @@
 """Copying exposed elements between modules (SPEC rule 4)."""
 
 import pytest
+from guardian.shortcuts import assign_perm
 
 from audit.models import AuditEntry
 from core.levels import Level
@@ -183,8 +184,6 @@ def test_copy_needs_open_on_the_source_and_publish_on_the_target(world, api, acm
     # contractor has no level on ACME modules: the source does not exist for them.
     assert copy(api(world.contractor), core.module, body).status_code == 404
     # a reference-only contractor sees the module but may not copy from it.
-    from guardian.shortcuts import assign_perm
-
     assign_perm("reference_module", world.contractor, core.module)
     assert copy(api(world.contractor), core.module, body).status_code == 403
     # open on the source but only open on the target: 403 on the target.

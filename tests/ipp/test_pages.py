@@ -1,12 +1,14 @@
 """The ipp pages: support toggles, copy, preflight and troubleshooting."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from audit.models import AuditEntry
 from core.errors import IPP_MESSAGE
 from registry.models import Infrastructure
 from tests import factories
+from tests.ipp.conftest import publish_via_api
 from tests.ipp.helpers import sealed_bytes
 
 
@@ -167,8 +169,6 @@ def test_preflight_page_shows_an_empty_state_then_the_verdicts(world, as_user, m
 
 
 def test_preflight_page_checks_an_uploaded_sealed_package(world, as_user, marked):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     data = SimpleUploadedFile(
         "CustomerCore-v1.zip", sealed_bytes(marked), content_type="application/zip"
     )
@@ -222,8 +222,6 @@ def test_troubleshooting_hides_modules_the_user_cannot_see(world, as_user, marke
 
 
 def test_troubleshooting_lists_the_users_own_refusals(world, api, as_user, marked):
-    from tests.ipp.conftest import publish_via_api
-
     publish_via_api(api(world.emca_admin), world.emca_dev_env, sealed_bytes(marked))
     html = as_user(world.emca_admin).get(reverse("ipp:troubleshoot")).content.decode()
     assert 'data-testid="refusals"' in html and "foreign_mark" in html
@@ -237,8 +235,6 @@ def test_troubleshooting_needs_sign_in(client):
 
 
 def test_troubleshooting_explains_the_users_last_refusal(world, api, as_user, marked):
-    from tests.ipp.conftest import publish_via_api
-
     publish_via_api(api(world.emca_admin), world.emca_dev_env, sealed_bytes(marked))
     html = as_user(world.emca_admin).get(reverse("ipp:troubleshoot")).content.decode()
     assert 'data-testid="last-refusal"' in html

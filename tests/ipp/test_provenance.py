@@ -6,6 +6,7 @@ hijacking its unmarked original; a twin entering by deploy; a long path that exp
 but did not import; a sealed payload that is not the content its mark names.
 """
 
+import hashlib
 import io
 import uuid
 import zipfile
@@ -15,7 +16,9 @@ import pytest
 from core.errors import IPP_MESSAGE
 from core.levels import Level
 from ipp.models import ContentProvenance, KeyProvenance
+from ipp.sealing import build_sealed_package
 from registry.models import ModuleVersion
+from registry.selectors import open_version_source
 from tests import factories
 from tests.ipp.conftest import publish_via_api, refusals
 
@@ -188,8 +191,6 @@ def test_a_transfer_lets_the_key_and_its_content_in(world, api, acme_marked):
 
 
 def test_fingerprints_are_keyed_not_plain_hashes(world, acme_marked):
-    import hashlib
-
     plain = {
         hashlib.sha256(LOGIC).hexdigest(),
         hashlib.sha256(LOGIC.replace(b"\r\n", b"\n")).hexdigest(),
@@ -233,9 +234,6 @@ def test_a_sealed_payload_whose_content_is_not_its_marks_digest_is_tampered(
 ):
     """Seal version 2's files under version 1's mark and manifest: every byte is a valid
     seal, only the content differs from what the mark names."""
-    from ipp.sealing import build_sealed_package
-    from registry.selectors import open_version_source
-
     manifest, files = acme_marked
     acme = api(world.acme_admin)
     edited = {**files, "Logic/GetCustomer.oml": LOGIC + b"// v2\n"}

@@ -1,5 +1,6 @@
 """Sealed packages: no source in clear, bound to mark and manifest, tamper-evident."""
 
+import base64
 import json
 
 import pytest
@@ -217,7 +218,5 @@ def test_sealing_key_lives_outside_the_database_in_a_private_file(settings, seal
 
 
 def test_package_sealed_by_another_sites_key_is_tampered(world, sealed, monkeypatch):
-    import base64
-
     monkeypatch.setenv("IPP_SEALING_KEY", base64.b64encode(b"k" * 32).decode())
     assert_refused(world, sealed, codes=("tampered_package",))

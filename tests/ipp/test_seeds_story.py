@@ -4,9 +4,11 @@ import io
 import zipfile
 
 from core.errors import IPP_MESSAGE
+from ipp.marks import sign_mark
 from registry.models import Module, ModuleVersion
 from tests import factories
 from tests.ipp.conftest import SECRET, publish_via_api, refusals, upload
+from tests.ipp.helpers import sealed_bytes
 
 
 def test_acme_protected_story_end_to_end(world, api, customer_core):
@@ -171,9 +173,6 @@ def test_package_upload_helper_is_a_real_file():
 def test_unsealed_rebuild_is_allowed_where_the_content_was_transferred_to(
     world, api, publish, customer_core
 ):
-    from ipp.marks import sign_mark
-    from tests.ipp.helpers import sealed_bytes
-
     manifest, files = customer_core
     version = publish(world.developer, world.acme_dev_env, manifest, files).version
     transferred = sign_mark(

@@ -11,6 +11,8 @@ from django.db import connection, connections
 
 from audit.models import AuditEntry
 from core.errors import NotAllowed
+from permissions import door
+from publishing import services
 from publishing.deploying import module_deploy
 from publishing.services import module_publish
 from registry.models import Deployment, Module, ModuleVersion
@@ -119,9 +121,6 @@ def test_a_creator_who_loses_the_race_for_a_new_key_publishes_into_the_winners_m
     the key before the INSERT: the INSERT yields (ON CONFLICT DO NOTHING, no savepoint,
     the transaction stays usable) and the version goes into that module, as a publish
     into an existing one: no second module, no creator grant."""
-    from permissions import door
-    from publishing import services
-
     manifest = factories.manifest(name="Contested")
     winner = publish(world.acme_admin, world.acme_dev_env, manifest, {"a.txt": b"1"}).module
     real_target = services.find_target
@@ -152,8 +151,6 @@ def test_a_key_taken_between_the_precheck_and_the_publish_is_checked_as_an_exist
     """The precheck saw a new key, so the publish's INSERT is its existence check: a module
     committed with the key in between is found by the INSERT's ON CONFLICT and then
     checked like any existing module (publish needed: the developer has open on it)."""
-    from publishing import services
-
     manifest = factories.manifest(name="Taken")
     winner = publish(world.acme_admin, world.acme_dev_env, manifest, {"a.txt": b"1"}).module
     monkeypatch.setattr(services, "publish_precheck", lambda **kwargs: None)

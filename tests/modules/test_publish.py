@@ -9,8 +9,9 @@ from core.errors import BrokenReference, InvalidPackage, NotAllowed
 from core.levels import Level
 from permissions import door
 from publishing.deploying import module_deploy
-from publishing.services import module_publish
+from publishing.services import membership_set, module_publish
 from registry.models import Deployment, Module, ModuleVersion
+from registry.selectors import version_manifest
 from tests import factories
 
 
@@ -121,8 +122,6 @@ def test_deploy_needs_publish_on_the_module(world, publish):
 
 
 def test_deploy_to_an_unprotected_other_infrastructure_publishes_it_there(world, publish):
-    from publishing.services import membership_set
-
     world.acme.ipp_protected = False
     world.acme.save(update_fields=["ipp_protected"])
     result = publish(world.developer, world.acme_dev_env)
@@ -139,8 +138,6 @@ def test_deploy_to_an_unprotected_other_infrastructure_publishes_it_there(world,
 
 
 def test_an_old_version_keeps_the_name_it_was_published_with(world, publish):
-    from registry.selectors import version_manifest
-
     man = factories.manifest(name="CustomerCore")
     first = publish(world.developer, world.acme_dev_env, man, {"a.txt": b"one"})
     publish(

@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 
+from permissions import services
 from tests import factories
 
 
@@ -24,8 +25,6 @@ def test_developer_is_a_member_and_sees_module_counts(world, as_user, publish):
 def test_counts_disclose_no_module_a_contractor_cannot_see(world, as_user, publish):
     """Three modules in ACME, one the contractor may see: the dashboard says one, and the
     environment's badge counts only that one's deployment."""
-    from permissions import services
-
     results = [
         publish(world.developer, world.acme_dev_env, factories.manifest(name=f"M{i}"))
         for i in range(3)

@@ -4,8 +4,9 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
+from publishing.source import package_export
 from registry.models import Module, ModuleVersion
 from tests import factories
 
@@ -166,8 +167,6 @@ def test_environment_page_queries_do_not_grow_with_deployed_modules(
 def test_marked_export_uploaded_to_another_infrastructure_shows_the_ipp_error(
     world, as_user, core_module
 ):
-    from publishing.source import package_export
-
     version = core_module.versions.get()
     if not version.marked:
         pytest.skip("IPP marks are not issued yet in this build")
@@ -185,8 +184,6 @@ def test_marked_export_uploaded_to_another_infrastructure_shows_the_ipp_error(
 
 
 def reverse_or_none(name):
-    from django.urls import NoReverseMatch
-
     try:
         return reverse(name)
     except NoReverseMatch:

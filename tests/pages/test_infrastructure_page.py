@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from audit.models import AuditEntry
 from registry.models import Environment
+from tests import factories
 
 
 @pytest.mark.parametrize(
@@ -101,8 +102,6 @@ def test_modules_list_shows_only_modules_the_user_can_see(world, as_user, core_m
 def test_infrastructure_page_queries_do_not_grow_with_modules(
     world, as_user, publish, django_assert_max_num_queries
 ):
-    from tests import factories
-
     client = as_user(world.developer)
     url = reverse("infrastructure", args=[world.acme.pk])
     publish(world.developer, world.acme_dev_env, factories.manifest(name="Module0"))

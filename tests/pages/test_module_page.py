@@ -3,7 +3,7 @@
 import uuid
 
 import pytest
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from guardian.shortcuts import assign_perm
 
 from core.levels import Level
@@ -156,8 +156,6 @@ def test_unprotected_version_deploys_to_another_infrastructure(world, as_user, p
 
 
 def test_administrator_gets_the_permissions_tab_and_developer_does_not(world, as_user, core_module):
-    from django.urls import NoReverseMatch
-
     try:
         permissions_url = reverse("module_permissions", args=[core_module.pk])
     except NoReverseMatch:

@@ -9,6 +9,7 @@ from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
 from audit.models import AuditEntry
+from ippsite.registry_ui.views import FILES_PER_PAGE
 from tests import factories
 
 
@@ -103,8 +104,6 @@ def test_export_downloads_the_package_and_is_audited(world, as_user, core_module
 
 
 def test_the_file_list_is_a_page_at_a_time(world, as_user, publish):
-    from ippsite.registry_ui.views import FILES_PER_PAGE
-
     files = {f"Logic/File{i:03d}.oml": f"// file {i}\n".encode() * 8 for i in range(105)}
     module = publish(world.developer, world.acme_dev_env, files=files).module
     client = as_user(world.developer)

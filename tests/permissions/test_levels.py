@@ -1,6 +1,9 @@
 """How a user's effective level on a module is computed (SPEC §3)."""
 
+import random
+
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
@@ -37,8 +40,6 @@ def test_support_gets_nothing_by_being_support(world, acme_modules):
 
 
 def test_anonymous_gets_nothing(world, acme_modules):
-    from django.contrib.auth.models import AnonymousUser
-
     assert door.effective_level(AnonymousUser(), acme_modules["api"]) == Level.NONE
     assert door.modules_for_user(AnonymousUser(), Level.REFERENCE).count() == 0
     assert door.explain_level(AnonymousUser(), acme_modules["api"]) == []
@@ -163,8 +164,6 @@ def _level_by_the_book(user, module) -> Level:
 def test_every_use_of_the_level_expression_agrees_with_the_rule_on_a_random_mix(world):
     """Filters, annotations, single checks, the member pages and explain: all say what
     SPEC §3 says, on random teams and grants (non-members' stray rows included)."""
-    import random
-
     rng = random.Random(20261123)
     users = [world.developer, world.contractor, world.acme_admin]
     modules = [make_module(world.acme, f"R{i}") for i in range(12)] + [make_module(world.emca, "E")]

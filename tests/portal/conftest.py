@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from ippsite.models import ApiToken
+from portal.services import transfer_request
 from tests import factories
 from tests.api.client import Api
 
@@ -43,8 +44,6 @@ def emca_module(world, publish):
 @pytest.fixture
 def pending(world, customer_core):
     """A pending request by the developer: CustomerCore from ACME to EMCA."""
-    from portal.services import transfer_request
-
     return transfer_request(
         user=world.developer,
         modules=[customer_core.module_id],

@@ -1,13 +1,16 @@
 """The transfers API (SPEC §7) over real HTTP: shapes, errors and the permission matrix."""
 
+import io
 from urllib.parse import urlsplit
 
 import pytest
 
 from audit.models import AuditEntry
+from ipp.sealing import build_sealed_package
 from ipp.toggles import infrastructure_set_flags
 from portal.models import TransferRequest
 from portal.services import transfer_approve, transfer_request
+from registry.selectors import open_version_source
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -210,11 +213,6 @@ def test_a_second_approval_answers_409(world, customer_core, api):
 
 
 def test_a_marked_package_can_be_sent_as_multipart(world, customer_core, api):
-    import io
-
-    from ipp.sealing import build_sealed_package
-    from registry.selectors import open_version_source
-
     out = io.BytesIO()
     build_sealed_package(version=customer_core, reader=open_version_source(customer_core), out=out)
     reply = api("developer").request(

@@ -1,15 +1,19 @@
 """The portal's pages: request form, my requests, approvals inbox, detail with timeline."""
 
+import io
 import re
 import uuid
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from ipp.sealing import build_sealed_package
 from ipp.toggles import infrastructure_set_flags
 from portal.models import TransferRequest
 from portal.services import transfer_approve, transfer_publish, transfer_request
+from registry.selectors import open_version_source
 from tests import factories
 from tests.permissions.conftest import make_module
 
@@ -122,13 +126,6 @@ def test_choosing_nothing_is_refused(world, browse):
 
 
 def test_the_form_uploads_a_marked_package(world, customer_core, browse):
-    import io
-
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from ipp.sealing import build_sealed_package
-    from registry.selectors import open_version_source
-
     out = io.BytesIO()
     build_sealed_package(version=customer_core, reader=open_version_source(customer_core), out=out)
     reply = browse("developer").post(

@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.http import Http404
 
 from audit.models import AuditEntry
@@ -22,7 +23,7 @@ from portal.services import (
     transfer_request,
 )
 from publishing.services import module_publish
-from registry.models import Membership
+from registry.models import Membership, Module
 from registry.selectors import open_version_source
 from tests import factories
 from tests.portal.conftest import as_file, download
@@ -111,8 +112,6 @@ def test_modules_of_two_infrastructures_need_two_requests(world, customer_core, 
 
 
 def test_a_module_without_a_version_cannot_be_transferred(world):
-    from registry.models import Module
-
     module = Module.objects.create(infrastructure=world.acme, key=uuid.uuid4(), name="Empty")
     with pytest.raises(ValidationFailed, match="no published version"):
         _request(world, world.acme_admin, [module.pk])
@@ -159,8 +158,6 @@ def test_the_sources_own_code_is_refused(world, customer_core):
 
 
 def test_the_database_refuses_a_request_to_its_own_source(world):
-    from django.db import IntegrityError, transaction
-
     with pytest.raises(IntegrityError), transaction.atomic():
         TransferRequest.objects.create(
             source=world.acme,
@@ -171,8 +168,6 @@ def test_the_database_refuses_a_request_to_its_own_source(world):
 
 
 def test_the_database_refuses_a_decided_request_without_a_decider(world):
-    from django.db import IntegrityError, transaction
-
     with pytest.raises(IntegrityError), transaction.atomic():
         TransferRequest.objects.create(
             source=world.acme,

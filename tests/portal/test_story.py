@@ -7,10 +7,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from audit.models import AuditEntry
+from core.errors import InvalidIntellectualProperty
+from ipp.sealing import build_sealed_package
 from portal.models import TransferEvent, TransferRequest
 from portal.services import transfer_approve, transfer_package, transfer_request
 from publishing.services import module_publish
 from registry.models import Module, ModuleVersion
+from registry.selectors import open_version_source
+from tests import factories
 from tests.portal.conftest import as_file, download
 
 
@@ -86,9 +90,6 @@ def test_emca_admin_publishes_the_transferred_package_in_emca_development(
 def test_the_transferred_package_is_still_refused_in_a_third_infrastructure(
     world, pending, customer_core
 ):
-    from core.errors import InvalidIntellectualProperty
-    from tests import factories
-
     other = factories.make_infrastructure("Globex")
     env = factories.make_environment(other, "Development")
     factories.make_member(other, world.emca_admin, role="administrator")
@@ -102,10 +103,6 @@ def test_the_transferred_package_is_still_refused_in_a_third_infrastructure(
 
 
 def test_the_original_acme_package_is_refused_in_emca_without_a_transfer(world, customer_core):
-    from core.errors import InvalidIntellectualProperty
-    from ipp.sealing import build_sealed_package
-    from registry.selectors import open_version_source
-
     out = io.BytesIO()
     build_sealed_package(version=customer_core, reader=open_version_source(customer_core), out=out)
 

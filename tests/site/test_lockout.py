@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.utils import timezone
 
@@ -147,8 +148,6 @@ def test_anonymous_visitors_are_sent_to_sign_in(db, client):
 
 
 def test_the_lift_service_refuses_anyone_but_support(world):
-    from django.core.exceptions import PermissionDenied
-
     with pytest.raises(PermissionDenied):
         lockout.lockout_lift(actor=world.acme_admin, username="developer")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ippsite import settings as site_settings
 from tests.services import unused_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,8 +116,6 @@ def test_four_slow_clients_do_not_stop_healthz(gunicorn):
 
 @pytest.mark.django_db
 def test_healthz_answers_over_plain_http_when_tls_redirect_is_on(client, settings):
-    from ippsite import settings as site_settings
-
     settings.SECURE_SSL_REDIRECT = True
     settings.SECURE_REDIRECT_EXEMPT = site_settings.SECURE_REDIRECT_EXEMPT
 

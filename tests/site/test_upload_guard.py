@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import uuid
+from io import StringIO
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
@@ -13,7 +14,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
+from ippsite import settings as site_settings
 from ippsite.models import ApiToken
 
 MB = 1024 * 1024
@@ -219,8 +222,6 @@ def test_a_small_anonymous_sign_in_still_works(world, client):
 
 
 def test_spooled_uploads_go_to_a_private_directory_under_the_data_dir():
-    from ippsite import settings as site_settings
-
     temp_dir = Path(site_settings.FILE_UPLOAD_TEMP_DIR)
     assert temp_dir == site_settings.IPP_DATA_DIR / "tmp"
     assert temp_dir.stat().st_mode & 0o777 == 0o700
@@ -246,8 +247,6 @@ def test_sweep_uploads_removes_only_leftovers(upload_tmp):
 
 
 def test_sweep_uploads_refuses_a_zero_age():
-    from django.core.management.base import CommandError
-
     with pytest.raises(CommandError):
         call_command("sweep_uploads", "--minutes", "0")
 
@@ -270,8 +269,6 @@ def test_the_site_sweeps_leftovers_when_it_starts(tmp_path):
 
 
 def _call(*args) -> str:
-    from io import StringIO
-
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
