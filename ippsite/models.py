@@ -1,4 +1,7 @@
-"""API tokens, stored only as SHA-256 digests: a copy of the database reveals no token."""
+"""API tokens, stored only as SHA-256 digests: a copy of the database reveals no token.
+
+The session model is defined next to its store in `ippsite.sessions` and registered here.
+"""
 
 import hashlib
 import secrets
@@ -15,6 +18,7 @@ from django.utils import timezone
 
 from ippsite import checks  # noqa: F401 - registers the site's system checks
 from ippsite.security import twofactor
+from ippsite.sessions import Session  # noqa: F401 - the session engine's model (sessions.py)
 
 TOKENS_PER_USER = 5
 

@@ -324,6 +324,11 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["ippsite.api_views.drop_slash_aliases"],
 }
 
+# Database sessions that carry their user's id, so a user's sessions end in one DELETE
+# (ippsite/sessions.py). django.contrib.sessions stays installed: its clearsessions command
+# (which clears this engine's model) and its table, which migration ippsite.0006 empties.
+SESSION_ENGINE = "ippsite.sessions"
+
 # Security: secure by default when not in debug.
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the upload page's script reads it for XHR uploads

@@ -3,11 +3,10 @@ deactivates (sessions and tokens end at once) and reactivates. Nobody else may."
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.sessions.models import Session
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from ippsite.models import ApiToken
+from ippsite.models import ApiToken, Session
 from tests.api.client import Api
 
 pytestmark = pytest.mark.django_db(transaction=True)

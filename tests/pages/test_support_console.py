@@ -3,14 +3,13 @@ infrastructures and environments (create). Support only, and offered to support 
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from ippsite.models import ApiToken
+from ippsite.models import ApiToken, Session
 from registry.models import Environment, Infrastructure
 from tests import factories
 
