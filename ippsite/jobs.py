@@ -21,6 +21,7 @@ from django.conf import settings
 from audit.verify import verify_logs
 from core import jobs
 from ippsite.celery import app
+from ippsite.sessions import SessionStore
 from ippsite.uploads import sweep_uploads as sweep_upload_dir
 from portal import notifications
 from portal.models import TransferRequest
@@ -116,3 +117,10 @@ def sweep_uploads() -> int:
     return sweep_upload_dir(
         settings.FILE_UPLOAD_TEMP_DIR, older_than=settings.IPP_UPLOAD_SWEEP_AGE or timedelta()
     )
+
+
+@app.task(name="ippsite.clear_sessions", **JOB)
+def clear_sessions() -> None:
+    """Delete expired sessions: Django's clear_expired, as `manage.py clearsessions` runs it
+    (nothing else removes a session nobody signed out of)."""
+    SessionStore.clear_expired()

@@ -291,6 +291,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-blobs": {"task": "registry.sweep_blobs", "schedule": 6 * 3600.0},
     "sweep-uploads": {"task": "ippsite.sweep_uploads", "schedule": 3600.0},
+    "clear-sessions": {"task": "ippsite.clear_sessions", "schedule": 24 * 3600.0},
 }
 
 REST_FRAMEWORK = {

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from ippsite.jobs import clear_sessions
 from ippsite.models import Session
 from ippsite.sessions import SessionStore
 from ippsite.support_ui.accounts import sessions_end, user_set_active
@@ -108,8 +109,13 @@ def test_ending_a_users_sessions_costs_one_delete_for_5_and_50_other_sessions(wo
     assert many[0].startswith("DELETE") and "session_data" not in many[0]
 
 
-def test_clearsessions_clears_the_engines_expired_sessions(world):
+@pytest.mark.parametrize("clear", ["command", "job"])
+def test_clearsessions_and_its_daily_job_clear_the_engines_expired_sessions(world, clear):
     live, expired = _session_of(world.developer), _session_of(world.developer)
     Session.objects.filter(pk=expired).update(expire_date=timezone.now() - timedelta(days=1))
-    call_command("clearsessions")
+    if clear == "command":
+        call_command("clearsessions")
+    else:
+        assert settings.CELERY_BEAT_SCHEDULE["clear-sessions"]["task"] == clear_sessions.name
+        clear_sessions.apply().get()
     assert list(Session.objects.values_list("pk", flat=True)) == [live]
