@@ -128,11 +128,13 @@ else:
             # commit does not wait for every reader to finish (the rollback journal's
             # exclusive lock does both). The mode is kept in the file; the -wal and -shm
             # files beside it get the database file's mode. synchronous stays FULL: a
-            # committed audit entry survives a power cut.
+            # committed audit entry survives a power cut. The -wal file is cut back to
+            # 64 MiB after each checkpoint (a large source stored in the database would
+            # otherwise leave it at that size until the last connection closes).
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA journal_size_limit=67108864",
             },
         }
     }

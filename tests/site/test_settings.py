@@ -68,6 +68,8 @@ from django.db.utils import OperationalError
 with connection.cursor() as cursor:
     cursor.execute("PRAGMA journal_mode")
     print("mode", cursor.fetchone()[0])
+    cursor.execute("PRAGMA journal_size_limit")
+    print("wal limit", cursor.fetchone()[0])
     cursor.execute("CREATE TABLE wal_probe (x integer)")
 reader = connection.connection
 reader.execute("BEGIN")
@@ -95,8 +97,9 @@ def test_the_embedded_database_lets_a_writer_commit_while_a_page_reads(tmp_path)
     result = _manage("shell", "-c", _WAL_SCRIPT, env_extra={}, tmp_path=tmp_path)
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-5:] == [
+    assert result.stdout.splitlines()[-6:] == [
         "mode wal",
+        f"wal limit {64 * 1024 * 1024}",
         "before 0",
         "commit ok",
         "snapshot 0",
