@@ -1,6 +1,7 @@
 """Reads for the permission pages and API: whole pages of levels in a constant number of queries."""
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -190,18 +191,40 @@ _EXPOSED = PageStatement(
 )
 
 
-def interfaces_for(modules) -> dict[int, list[dict]]:
-    """{module id: exposed elements of its latest version, by name}, in one query;
-    `modules` are `catalog_page_rows` rows, each element a dict: name, signature, kind_label."""
-    by_version = {m["latest_version_id"]: m["pk"] for m in modules if m["latest_version_id"]}
-    labels = {kind.value: str(kind.label).lower() for kind in ExposedElement.Kind}
-    interfaces: dict[int, list] = {}
-    elements = sorted(_EXPOSED.rows("exposed", by_version), key=lambda element: element[1])
-    for version_id, name, signature, kind in elements:
-        interfaces.setdefault(by_version[version_id], []).append(
-            {"name": name, "signature": signature, "kind_label": labels.get(kind, kind)}
+class Element(NamedTuple):
+    """One element a module's latest version exposes, as pages and the API list it."""
+
+    name: str
+    signature: str
+    kind: str
+
+
+def latest_interfaces(latest_versions: dict[int, int]) -> dict[int, list[Element]]:
+    """{module id: the elements its latest version exposes, by name} for a page of modules,
+    in one query; `latest_versions` maps each module's latest version id to the module id."""
+    interfaces: dict[int, list[Element]] = {}
+    rows = _EXPOSED.rows("exposed", latest_versions)
+    for version_id, name, signature, kind in sorted(rows, key=lambda row: (row[1], row[2])):
+        interfaces.setdefault(latest_versions[version_id], []).append(
+            Element(name, signature, kind)
         )
     return interfaces
+
+
+def interfaces_for(modules) -> dict[int, list[dict]]:
+    """`latest_interfaces` of `catalog_page_rows` rows, each element a dict for the catalog
+    page: name, signature, kind_label."""
+    labels = {kind.value: str(kind.label).lower() for kind in ExposedElement.Kind}
+    interfaces = latest_interfaces(
+        {m["latest_version_id"]: m["pk"] for m in modules if m["latest_version_id"]}
+    )
+    return {
+        pk: [
+            {"name": e.name, "signature": e.signature, "kind_label": labels.get(e.kind, e.kind)}
+            for e in elements
+        ]
+        for pk, elements in interfaces.items()
+    }
 
 
 def user_module_keys(membership: Membership, *, q: str = "", level: str = "") -> QuerySet:

@@ -98,13 +98,13 @@ class SourceListOut(serializers.Serializer):
 
 
 def _attach_exposes(modules: list) -> list:
-    """Give each module `exposes` of its latest version: one query for the whole page."""
-    by_version: dict = {}
-    version_ids = [m.latest_version_id for m in modules if m.latest_version_id]
-    for element in ExposedElement.objects.filter(version_id__in=version_ids).order_by("name"):
-        by_version.setdefault(element.version_id, []).append(element)
+    """Give each module `exposes` of its latest version (selectors.latest_interfaces: one
+    query for the whole page, as the catalog page's)."""
+    interfaces = selectors.latest_interfaces(
+        {m.latest_version_id: m.pk for m in modules if m.latest_version_id}
+    )
     for module in modules:
-        module.exposes = by_version.get(module.latest_version_id, [])
+        module.exposes = interfaces.get(module.pk, [])
     return modules
 
 
