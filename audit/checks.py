@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db.models import Max
 
-from audit import merkle
+from audit import merkle, reading
 from audit.entries import COLUMNS, columns_of
 from audit.models import AuditEntry, AuditLog, Cosignature, TreeHead
 from audit.streaming import CHUNK, PrefixRoots
@@ -261,8 +261,6 @@ def beyond_the_log(log_id: str) -> list[Finding]:
 
 # --- the column pass ------------------------------------------------------------------
 
-_ROW = ("leaf", "leaf_hash", "details", *COLUMNS)
-
 
 def _column_problem(row: tuple) -> str | None:
     """None when the row's columns say what its bytes say, else which ones do not.
@@ -304,14 +302,7 @@ def column_pass(log_id: str, size: int, chunk: int = CHUNK, jobs: int = 1) -> li
 def columns_of_run(log_id: str, first: int, end: int, chunk: int, _extra) -> list[Finding]:
     """The first disagreement between columns and bytes among the entries [first, end)."""
     for start in range(first, end, chunk):
-        rows = (
-            AuditEntry.objects.filter(
-                log_id=log_id, index__gte=start, index__lt=min(start + chunk, end)
-            )
-            .order_by("index")
-            .values_list(*_ROW)
-        )
-        for row in rows:
+        for row in reading.entry_rows(log_id, start, min(start + chunk, end)):
             problem = _column_problem(row)
             if problem:
                 index = row[3]
