@@ -29,18 +29,29 @@ _first = itemgetter(0)
 _leaf_prefix = b"\x00".__add__
 
 
-def _sql(placeholder: str, column: str, *, prefixed: bool = False) -> str:
-    """The query of `column` over a range of indexes; `prefixed` (PostgreSQL only): each
-    value with the leaf hash's 0x00 before it."""
+def _binary(column: str) -> str:
+    """A bytes column, as the driver should read it."""
     q = connection.ops.quote_name
-    value = f"CAST({q(column)} AS BLOB)" if connection.vendor == "sqlite" else q(column)
-    if prefixed:
-        value = f"'\\x00'::bytea || {value}"
+    return f"CAST({q(column)} AS BLOB)" if connection.vendor == "sqlite" else q(column)
+
+
+def _select(placeholder: str, values: list[str]) -> str:
+    """SELECT `values` of the entries of one log in a range of indexes, in index order."""
+    q = connection.ops.quote_name
     return (
-        f"SELECT {value} FROM {q('audit_entry')} WHERE {q('log_id')} = {placeholder} "
+        f"SELECT {', '.join(values)} FROM {q('audit_entry')} WHERE {q('log_id')} = {placeholder} "
         f"AND {q('index')} >= {placeholder} AND {q('index')} < {placeholder} "
         f"ORDER BY {q('index')}"
     )
+
+
+def _sql(placeholder: str, column: str, *, prefixed: bool = False) -> str:
+    """The query of `column` over a range of indexes; `prefixed` (PostgreSQL only): each
+    value with the leaf hash's 0x00 before it."""
+    value = _binary(column)
+    if prefixed:
+        value = f"'\\x00'::bytea || {value}"
+    return _select(placeholder, [value])
 
 
 def leaves(log_id: str, start: int, end: int) -> list[bytes]:
@@ -130,15 +141,8 @@ def entry_rows(log_id: str, start: int, end: int) -> list[tuple]:
     if connection.vendor not in ("postgresql", "sqlite"):
         rows = AuditEntry.objects.filter(log_id=log_id, index__gte=start, index__lt=end)
         return list(rows.order_by("index").values_list(*ENTRY_ROW))
-    names = [q(name) for name in ENTRY_ROW]
-    if connection.vendor == "sqlite":
-        names[:2] = [f"CAST({name} AS BLOB)" for name in names[:2]]
-    placeholder = "%s" if connection.vendor == "postgresql" else "?"
-    sql = (
-        f"SELECT {', '.join(names)} FROM {q('audit_entry')} WHERE {q('log_id')} = {placeholder} "
-        f"AND {q('index')} >= {placeholder} AND {q('index')} < {placeholder} "
-        f"ORDER BY {q('index')}"
-    )
+    values = [_binary("leaf"), _binary("leaf_hash"), *(q(name) for name in ENTRY_ROW[2:])]
+    sql = _select("%s" if connection.vendor == "postgresql" else "?", values)
     if connection.vendor == "postgresql":
         with psycopg.Cursor(raw) as cursor:
             cursor.execute(sql, (log_id, start, end), binary=True)
