@@ -175,10 +175,8 @@ class WriteBatch:
         db = connections[self._using]
         returned: dict[int, list] = {}
         with db.cursor() as cursor:
-            for model, fields, rows, objs in loads:
+            for model, fields, rows, _objs in loads:
                 _load(db, cursor, model, fields, rows)
-                for obj in objs:
-                    obj._state.adding, obj._state.db = False, self._using
             if db.vendor == "postgresql" and len(parts) > 1:
                 withs, selects, params = [], [], []
                 for n, (sql, part_params, objs, returns) in enumerate(parts):
@@ -204,6 +202,8 @@ class WriteBatch:
                     raise RuntimeError(f"an insert of {len(objs)} rows returned {len(pks)} pks")
                 for obj, pk in zip(objs, pks, strict=True):
                     obj.pk = pk
+        # Every row written is now saved, as Django marks what it has written.
+        for objs in [*(load[3] for load in loads), *(part[2] for part in parts)]:
             for obj in objs:
                 obj._state.adding, obj._state.db = False, self._using
 
