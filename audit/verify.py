@@ -2,8 +2,10 @@
 
 Every log is checked on its own (audit/checks.py): its entries against every stored signed
 head, the log row, the latest head's authority signature and every cosignature (the tree
-pass), then its columns against its bytes (the column pass). The outcome of each log is
-kept in LogVerification for pages to show; pages never verify a whole log themselves.
+pass), then its columns against its bytes: by the database's constraints where it holds
+them to the bytes (audit/enforced.py, checked once per run), else by decoding every entry
+(the column pass). The outcome of each log is kept in LogVerification for pages to show;
+pages never verify a whole log themselves.
 """
 
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from audit import enforced
 from audit.checks import Finding, beyond_the_log, column_pass, read_state, tree_pass
 from audit.models import AuditLog, LogVerification
 
@@ -21,6 +24,9 @@ class LogReport:
     size: int
     findings: list[Finding] = field(default_factory=list)
     columns_checked: bool = True
+    # How the columns were held to the bytes: "database" (its validated constraints),
+    # "decoded" (every entry decoded and compared), or "" when they were not checked.
+    columns_by: str = "decoded"
 
     @property
     def ok(self) -> bool:
@@ -34,19 +40,28 @@ class LogReport:
         return min(self.findings, key=lambda f: (f.index is None, f.index or 0))
 
 
-def verify_log(log_id: str, *, columns: bool = True, jobs: int = 1) -> LogReport:
+def verify_log(
+    log_id: str, *, columns: bool = True, decode: bool | None = None, jobs: int = 1
+) -> LogReport:
     """Every check of one log; its findings, the smallest bad index first.
 
-    `jobs` > 1 lets both passes read the log in that many processes where that is safe
+    The columns are compared with the bytes entry by entry when `decode`; when it is None,
+    only if the database does not hold them to the bytes itself (audit.enforced). `jobs` > 1
+    lets both passes read the log in that many processes where that is safe
     (audit.summaries): for the command line, not for a web or job worker.
     """
+    if columns and decode is None:
+        decode = enforced.why_not_held() is not None
     state = read_state(log_id)
     findings = tree_pass(state, jobs=jobs)
+    columns_by = ""
     if columns:
-        findings += column_pass(log_id, state.size, jobs=jobs)
+        columns_by = "decoded" if decode else "database"
+        if decode:
+            findings += column_pass(log_id, state.size, jobs=jobs)
     findings += beyond_the_log(log_id)
     findings.sort(key=lambda f: (f.index is None, f.index or 0))
-    return LogReport(log_id, state.size, findings, columns)
+    return LogReport(log_id, state.size, findings, columns, columns_by)
 
 
 def record(report: LogReport) -> None:
@@ -67,13 +82,23 @@ def record(report: LogReport) -> None:
 
 
 def verify_logs(
-    log_ids: list[str] | None = None, *, columns: bool = True, keep: bool = True, jobs: int = 1
+    log_ids: list[str] | None = None,
+    *,
+    columns: bool = True,
+    decode: bool | None = None,
+    keep: bool = True,
+    jobs: int = 1,
 ) -> list[LogReport]:
-    """Verify these logs (all by default), in id order, keeping each outcome when `keep`."""
+    """Verify these logs (all by default), in id order, keeping each outcome when `keep`.
+
+    `decode` as for verify_log; the database's constraints are looked at once for all logs.
+    """
+    if columns and decode is None:
+        decode = enforced.why_not_held() is not None
     ids = log_ids if log_ids is not None else list(AuditLog.objects.values_list("id", flat=True))
     reports = []
     for log_id in sorted(ids):
-        report = verify_log(log_id, columns=columns, jobs=jobs)
+        report = verify_log(log_id, columns=columns, decode=decode, jobs=jobs)
         if keep:
             record(report)
         reports.append(report)

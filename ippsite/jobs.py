@@ -96,8 +96,10 @@ def rewrap_master_keys(after_pk: int = 0, batch: int = rotation.DEFAULT_BATCH) -
 
 @app.task(name="audit.verify_logs", **JOB)
 def verify_audit_logs() -> int:
-    """Verify every audit log and keep each outcome for the audit pages (as verify_audit)."""
-    reports = verify_logs()
+    """Verify every audit log and keep each outcome for the audit pages (as verify_audit
+    --decode: in the background, every entry is decoded even where PostgreSQL's constraints
+    hold the columns to the bytes, against edits below SQL)."""
+    reports = verify_logs(decode=True)
     for report in reports:
         if not report.ok:
             logger.error("audit log %s failed verification: %s", report.log, report.findings[0])

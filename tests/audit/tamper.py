@@ -1,19 +1,57 @@
 """What an intruder with write access to the database does to a log, for the tamper tests.
 
-Each helper changes rows the way SQL would (no service, no signal). `rehash` is the careful
-intruder: after changing entries it recomputes every leaf hash, every stored head's root,
-the log row's root and border, so that only signatures can give it away; with a `ring` it
-also re-signs those heads (with a stolen key).
+Each helper changes rows the way SQL would (no service, no signal). On PostgreSQL the
+intruder first drops the constraints that hold each row's columns to its bytes
+(audit.enforced; they would refuse most of these edits): `rows` does, so every tamper test
+there is also a test that verify_audit, finding them gone, decodes every entry. `rehash` is
+the careful intruder: after changing entries it recomputes every leaf hash, every stored
+head's root, the log row's root and border, so that only signatures can give it away; with
+a `ring` it also re-signs those heads (with a stolen key).
 """
 
 import json
 
-from audit import merkle
+from django.db import connection
+
+from audit import enforced, merkle
 from audit.entries import canonical
 from audit.models import AuditEntry, AuditLog, TreeHead
 
+disarmed = False  # set by disarm: tests/audit/conftest.py puts the constraints back
+
+
+def disarm() -> None:
+    """Drop the constraints of audit.enforced (PostgreSQL), as an intruder owning the table can."""
+    global disarmed
+    if connection.vendor != "postgresql":
+        return
+    disarmed = True
+    with connection.cursor() as cursor:
+        # Django's foreign keys are deferred: rows written in this transaction leave trigger
+        # events pending, and PostgreSQL alters no table with those. Fire them now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for name in enforced.CHECKS:
+            cursor.execute(f'ALTER TABLE "{enforced.TABLE}" DROP CONSTRAINT IF EXISTS "{name}"')
+
+
+def rearm() -> None:
+    """Put the constraints back as migration 0008 built them, after a transactional test.
+
+    The tampered rows go first (the flush after the test would remove them anyway): a
+    constraint added validated checks every row."""
+    global disarmed
+    with connection.cursor() as cursor:
+        cursor.execute(f'DELETE FROM "{enforced.TABLE}"')
+        for name, expression in enforced.CHECKS.items():
+            cursor.execute(f'ALTER TABLE "{enforced.TABLE}" DROP CONSTRAINT IF EXISTS "{name}"')
+            cursor.execute(
+                f'ALTER TABLE "{enforced.TABLE}" ADD CONSTRAINT "{name}" CHECK ({expression})'
+            )
+    disarmed = False
+
 
 def rows(log: str):
+    disarm()
     return AuditEntry.objects.filter(log_id=log)
 
 
