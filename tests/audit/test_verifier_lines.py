@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from audit import merkle
 from audit.models import AuditEntry, AuditLog, TreeHead
 from audit.services import audit_record
 from core import keys
@@ -190,3 +191,88 @@ def test_entries_inside_a_lines_header_count_for_nothing(export, check):
     """A header line carrying the JSON format's entries is still a header: no entry lines."""
     header = json.dumps(dict(export, format="ipp-site log export v2")).encode()
     _fails(check([header]), export["log"], f"the tree head counts {SIZE} entries, the log holds 0")
+
+
+def _many(n: int) -> list[bytes]:
+    return [tool._canonical({"details": {"n": i}, "index": i, "log": "7"}) for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    "at, raw, why",
+    [
+        (4321, b'{"details":{"n":4321},"index":4321,"log":"7" }', "leaf is not canonical JSON"),
+        (4096, b'{"details":{"n":4096},"index":4096.0,"log":"7"}', "says index 4096.0"),
+        (1, b'{"details":{"n":1},"index":true,"log":"7"}', "says index True, expected 1"),
+        (4095, b'{"details":{"n":4095},"index":4095,"log":"8"}', "says log '8'"),
+        (5000, b'{"details":{"n":5000},"index":5000,"log":"7","x":"\xed\xa0\x80"}', "not UTF-8"),
+        (9, b'{"details":{"n":9},"index":9,"log":"7"},{"index":10}', "leaf is not UTF-8 JSON"),
+    ],
+)
+def test_the_content_pass_names_the_entry_at_fault_in_a_big_export(at, raw, why):
+    """Past several chunks of entries, a bad entry anywhere is named."""
+    entries = _many(6000)
+    tool.check_lines("7", entries, tool.leaf_hashes(entries))
+    entries[at] = raw
+    with pytest.raises(tool.Failed, match=f"log 7: entry {at}: .*{why}"):
+        tool.check_lines("7", entries, tool.leaf_hashes(entries))
+
+
+def test_the_content_pass_skips_what_was_verified_before_and_sees_a_short_file():
+    entries = _many(5000)
+    entries[10] = b'{"index":10,"log":"7"} '  # not canonical, but before `start`
+    hashes = tool.leaf_hashes(entries)
+    tool.check_lines("7", entries, hashes, start=11)
+    with pytest.raises(tool.Failed, match="entry 10: leaf is not canonical"):
+        tool.check_lines("7", entries, hashes, start=10)
+    with pytest.raises(tool.Failed, match="entry 4999: the export changed while it was read"):
+        tool.check_lines("7", entries[:-1], hashes, start=11)
+    with pytest.raises(tool.Failed, match="entry 4200: the export changed while it was read"):
+        tool.check_lines("7", [*entries[:4200], entries[4201], *entries[4201:]], hashes, 11)
+
+
+def _signed_lines(log: str, entries: list[bytes], sizes: list[int]) -> tuple[list[bytes], dict]:
+    """A lines export of `entries` and a head at each of `sizes`, signed with the authority's
+    key (the site itself never writes a non-canonical entry: this one does, to show which
+    entries the content pass reads). Returns the lines and {size: head}."""
+    hashes = merkle.leaf_hashes_of(entries)
+    heads = {}
+    for size in sizes:
+        root, timestamp = merkle.root_from_leaf_hashes(hashes[:size]), "2026-12-07T12:00:00Z"
+        key_id, signature = keys.authority().sign(
+            merkle.tree_head_message(log, size, root, timestamp)
+        )
+        heads[size] = {
+            "log": log,
+            "size": size,
+            "root_hash": root.hex(),
+            "timestamp": timestamp,
+            "key_id": key_id,
+            "signature": signature,
+            "cosignatures": [],
+        }
+    header = {
+        "format": "ipp-site log export v2",
+        "log": log,
+        "keys": [],
+        "tree_head": heads[len(entries)],
+    }
+    return [json.dumps(header).encode(), *entries], heads
+
+
+def test_with_state_only_entries_after_the_head_verified_before_are_decoded(check, tmp_path):
+    entries = [tool._canonical({"index": i, "log": "7"}) for i in range(12)]
+    entries[3] = b'{"index": 3,"log":"7"}'  # signed, but not canonical
+    lines, heads = _signed_lines("7", entries, [8, 12])
+    state = tmp_path / "state.json"
+    _fails(check(lines), "7", "entry 3: leaf is not canonical JSON")
+    state.write_text(json.dumps({"7": heads[8]}))
+    code, out, err = check(lines, "--state", str(state))
+    assert code == 0, err
+    assert out.startswith("ok: 12 entries in log 7, root ")
+    assert json.loads(state.read_text()) == {"7": heads[12]}  # kept under its log's id
+    state.write_text(json.dumps({"7": {**heads[12], "size": 13}}))
+    _fails(check(lines, "--state", str(state)), "7", "rollback: head size 12 is smaller")
+    entries[9] = b'{"index": 9,"log":"7"}'
+    lines, heads = _signed_lines("7", entries, [8, 12])
+    state.write_text(json.dumps({"7": heads[8]}))
+    _fails(check(lines, "--state", str(state)), "7", "entry 9: leaf is not canonical JSON")
