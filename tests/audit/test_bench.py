@@ -33,7 +33,7 @@ def test_the_bench_script_builds_verifies_and_compares_with_raw_sha256(tmp_path)
     for line in (
         *("raw sha256", "read", "tree pass", "column pass", "verify_audit"),
         "verify_audit --decode",
-        *("verifier", "content pass", "verifier json"),
+        *("verifier", "content pass", "verifier json", "verifier --state"),
     ):
         assert f"\n{line} " in done.stdout
     assert "ok: 250 entries in 1 logs" in done.stdout
