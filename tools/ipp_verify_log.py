@@ -173,7 +173,16 @@ class LinesExport:
             return _hash_lines(handle, None)
 
     def hashes_and_root(self, jobs: int = 1, chunk: int = CHUNK) -> tuple[Sequence[bytes], bytes]:
-        """The leaf hashes and the root of the tree they make.
+        """The leaf hashes and the root of the tree they make."""
+        hashes, roots = self.hashes_and_chunk_roots(jobs, chunk)
+        return hashes, tree_root(roots)
+
+    def hashes_and_chunk_roots(
+        self, jobs: int = 1, chunk: int = CHUNK
+    ) -> tuple[Sequence[bytes], list[bytes]]:
+        """The leaf hashes, and the root of each run of `chunk` of them (the last may be
+        short): the tree over those roots is the log's tree, and the roots of whole chunks
+        give any prefix's root cheaply (prefix_root).
 
         With jobs > 1 and a big enough export, the lines are cut into that many runs of
         whole chunks, each read and hashed (leaves and the chunks' subtrees) by a process
@@ -184,14 +193,14 @@ class LinesExport:
         runs = self._runs(jobs, chunk) if jobs > 1 else []
         if len(runs) < 2:
             hashes = self.leaf_hashes()
-            return hashes, tree_root(hashes)
+            return hashes, _chunk_roots(hashes, chunk)
         joined, roots = [], []
         with _pool(len(runs)) as pool:
             tasks = [(self.path, start, end, chunk) for start, end in runs]
             for hashes, chunk_roots in pool.map(_hash_run, tasks):
                 joined.append(hashes)
                 roots += chunk_roots
-        return Packed(b"".join(joined)), tree_root(roots)
+        return Packed(b"".join(joined)), roots
 
     def _runs(self, jobs: int, chunk: int) -> list[tuple[int, int | None]]:
         """Byte ranges [start, end) of up to `jobs` runs of whole chunks of lines (the last
@@ -289,8 +298,24 @@ def _hash_run(task) -> tuple[bytes, list[bytes]]:
     with open(path, "rb") as handle:
         handle.seek(start)
         hashes = _hash_lines(handle, None if end is None else end - start)
-    roots = [tree_root(hashes[i : i + chunk]) for i in range(0, len(hashes), chunk)]
-    return b"".join(hashes), roots
+    return b"".join(hashes), _chunk_roots(hashes, chunk)
+
+
+def _chunk_roots(hashes: Sequence[bytes], chunk: int) -> list[bytes]:
+    """The root of each run of `chunk` leaf hashes (a power of two; the last may be short)."""
+    return [tree_root(hashes[i : i + chunk]) for i in range(0, len(hashes), chunk)]
+
+
+def prefix_root(hashes: Sequence[bytes], size: int, roots=None, chunk: int = CHUNK) -> bytes:
+    """MTH of the first `size` leaves. With `roots` (of each run of `chunk` leaves, as
+    hashes_and_chunk_roots gives them), the whole chunks below `size` are their roots (each
+    a perfect subtree, so pairing level by level gives the same tree) and only the leaves
+    after them are hashed again."""
+    whole = size // chunk if roots is not None else 0
+    if not whole:
+        return tree_root(hashes[:size])
+    tail = hashes[whole * chunk : size]
+    return tree_root([*roots[:whole], *([tree_root(tail)] if size % chunk else [])])
 
 
 def _pool(workers: int):
@@ -511,8 +536,11 @@ def check_cosignatures(log: str, head: dict, witnesses: dict, required: list[str
     return cosigners
 
 
-def check_against_previous(log: str, head: dict, hashes: list[bytes], previous) -> None:
-    """No rollback, and the previously verified head is the start of this one."""
+def check_against_previous(
+    log: str, head: dict, hashes: Sequence[bytes], previous, roots=None
+) -> None:
+    """No rollback, and the previously verified head is the start of this one (`roots`: the
+    chunk roots of hashes_and_chunk_roots, when there are)."""
     if previous is None:
         return
     size = previous.get("size")
@@ -523,7 +551,7 @@ def check_against_previous(log: str, head: dict, hashes: list[bytes], previous) 
             f"log {log}: rollback: head size {head['size']} is smaller than the "
             f"previously verified size {size}"
         )
-    again = tree_root(hashes[:size]).hex()
+    again = prefix_root(hashes, size, roots).hex()
     if again != previous.get("root_hash"):
         raise Failed(
             f"log {log}: not consistent with the previously verified head of size {size}: "
@@ -609,9 +637,10 @@ def verify(
     cosigners = check_cosignatures(log, head, witnesses, required)
     if lines is None:
         hashes = leaf_hashes(check_entries(log, export.get("entries")))
-        root = None
+        roots, root = None, None
     else:
-        hashes, root = lines.hashes_and_root(jobs)
+        hashes, roots = lines.hashes_and_chunk_roots(jobs)
+        root = tree_root(roots)
     if len(hashes) != head["size"]:
         if lines is not None:
             check_lines(log, lines.entries(), hashes)  # names the first entry out of place
@@ -625,7 +654,7 @@ def verify(
         raise Failed(
             f"log {log}: the entries give root {root}, the signed head says {head['root_hash']}"
         )
-    check_against_previous(log, head, hashes, previous)
+    check_against_previous(log, head, hashes, previous, roots)
     if lines is not None and content:
         # The entries of the head verified before are those checked then (the root of the
         # first previous["size"] entries is that head's): only the ones after it are read.

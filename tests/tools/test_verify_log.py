@@ -182,6 +182,13 @@ def test_the_tools_copy_of_the_tree_and_messages_matches_audit_merkle():
         hashes = tool.leaf_hashes(entries[:size])
         assert hashes == merkle.leaf_hashes_of(entries[:size])
         assert tool.tree_root(hashes) == merkle.root_from_leaf_hashes(hashes)
+    hashes = tool.leaf_hashes(entries)
+    for chunk in (1, 4, 16):
+        roots = tool._chunk_roots(hashes, chunk)
+        for size in range(71):  # a prefix's root from the chunk roots below it
+            want = merkle.root_from_leaf_hashes(hashes[:size])
+            assert tool.prefix_root(hashes, size, roots, chunk) == want, (chunk, size)
+            assert tool.prefix_root(hashes, size) == want
     head = _head(entries[:5])
     root = bytes.fromhex(head["root_hash"])
     assert tool.head_message("ipp-site tree head v1", head) == merkle.tree_head_message(
