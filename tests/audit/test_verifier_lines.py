@@ -221,13 +221,24 @@ def test_the_content_pass_skips_what_was_verified_before_and_sees_a_short_file()
     entries = _many(5000)
     entries[10] = b'{"index":10,"log":"7"} '  # not canonical, but before `start`
     hashes = tool.leaf_hashes(entries)
-    tool.check_lines("7", entries, hashes, start=11)
+    tool.check_lines("7", entries[11:], hashes, start=11)
     with pytest.raises(tool.Failed, match="entry 10: leaf is not canonical"):
-        tool.check_lines("7", entries, hashes, start=10)
+        tool.check_lines("7", entries[10:], hashes, start=10)
     with pytest.raises(tool.Failed, match="entry 4999: the export changed while it was read"):
-        tool.check_lines("7", entries[:-1], hashes, start=11)
+        tool.check_lines("7", entries[11:-1], hashes, start=11)
     with pytest.raises(tool.Failed, match="entry 4200: the export changed while it was read"):
-        tool.check_lines("7", [*entries[:4200], entries[4201], *entries[4201:]], hashes, 11)
+        tool.check_lines("7", [*entries[11:4200], entries[4201], *entries[4201:]], hashes, 11)
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 17])
+@pytest.mark.parametrize("start", [0, 1, 5, 99, 100, 150])
+def test_entries_from_a_start_skip_whole_lines(tmp_path, monkeypatch, block, start):
+    monkeypatch.setattr(tool, "BLOCK", block)
+    entries = [b'{"n":%d}' % i for i in range(100)]
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"format":"ipp-site log export v2","log":"7"}\n' + b"\n".join(entries))
+    export = tool.read_export(str(path))
+    assert list(export.entries(start)) == entries[start:]
 
 
 def _signed_lines(log: str, entries: list[bytes], sizes: list[int]) -> tuple[list[bytes], dict]:
