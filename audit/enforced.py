@@ -21,7 +21,7 @@ ignore_check_constraints`) and leave no trace in the schema, so the database can
 for the columns there and verify_audit always decodes.
 """
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from audit.models import AuditEntry
 
@@ -110,14 +110,17 @@ def why_not_held() -> str | None:
             f"on {connection.display_name} any connection can turn CHECK constraints off, so "
             "the database cannot vouch for the columns"
         )
-    with transaction.atomic(), connection.cursor() as cursor:
-        try:
-            cursor.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", [TABLE])
-            kind = cursor.fetchone()[0]
-            types, checks = _column_types(cursor, TABLE), _checks(cursor, TABLE)
-            built_types, built_checks = _as_built(cursor)
-        finally:
-            transaction.set_rollback(True)  # the scratch table goes
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            try:
+                cursor.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", [TABLE])
+                kind = cursor.fetchone()[0]
+                types, checks = _column_types(cursor, TABLE), _checks(cursor, TABLE)
+                built_types, built_checks = _as_built(cursor)
+            finally:
+                transaction.set_rollback(True)  # the scratch table goes
+    except DatabaseError as error:  # e.g. no right to create a temporary table
+        return f"its constraints could not be compared with the ones built ({error})"
     if kind != "r":
         return f"{TABLE} is not a plain table (relkind {kind!r})"
     if types != built_types:

@@ -12,7 +12,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from audit import enforced, merkle
@@ -196,6 +196,39 @@ def test_a_lying_column_past_weakened_constraints_is_found_by_decoding(site, att
     assert code == 1, text
     assert f"log {site}: first bad index 5: entry 5: column(s) action disagree" in text, text
     assert err.startswith("warning: every entry decoded, as " + why), err
+
+
+@postgres
+def test_postgresql_refuses_to_attach_a_table_of_unchecked_rows(site):
+    """Rows of a table inheriting audit_entry are read with its own; one holding a lying row
+    under NOT VALID constraints cannot be attached (a validated inherited one would refuse
+    the row): so inheritance needs no check of its own in audit.enforced."""
+    _sql(
+        "CREATE TABLE audit_entry_heir (LIKE audit_entry)",
+        f"INSERT INTO audit_entry_heir SELECT * FROM audit_entry WHERE log_id = '{site}' "
+        "AND index = 5",
+        "UPDATE audit_entry_heir SET action = 'ipp.portal_unblocked'",
+        *(
+            f'ALTER TABLE audit_entry_heir ADD CONSTRAINT "{name}" CHECK ({check}) NOT VALID'
+            for name, check in {**enforced.CHECKS, "audit_entry_index": '"index" >= 0'}.items()
+        ),
+    )
+    with pytest.raises(DatabaseError, match="NOT VALID constraint"), transaction.atomic():
+        _sql("ALTER TABLE audit_entry_heir INHERIT audit_entry")
+
+
+@postgres
+def test_without_the_right_to_compare_every_entry_is_decoded(site):
+    role = "audit_reader_without_temp"
+    _sql(
+        f"CREATE ROLE {role}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
+        f"REVOKE TEMPORARY ON DATABASE {connection.settings_dict['NAME']} FROM PUBLIC",
+        f"SET ROLE {role}",
+    )
+    why = enforced.why_not_held()
+    _sql("RESET ROLE")
+    assert why.startswith("its constraints could not be compared with the ones built"), why
 
 
 @postgres
