@@ -23,10 +23,13 @@ class LogReport:
     log: str
     size: int
     findings: list[Finding] = field(default_factory=list)
-    columns_checked: bool = True
     # How the columns were held to the bytes: "database" (its validated constraints),
     # "decoded" (every entry decoded and compared), or "" when they were not checked.
     columns_by: str = "decoded"
+
+    @property
+    def columns_checked(self) -> bool:
+        return bool(self.columns_by)
 
     @property
     def ok(self) -> bool:
@@ -61,7 +64,7 @@ def verify_log(
             findings += column_pass(log_id, state.size, jobs=jobs)
     findings += beyond_the_log(log_id)
     findings.sort(key=lambda f: (f.index is None, f.index or 0))
-    return LogReport(log_id, state.size, findings, columns, columns_by)
+    return LogReport(log_id, state.size, findings, columns_by)
 
 
 def record(report: LogReport) -> None:
