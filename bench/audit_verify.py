@@ -31,6 +31,10 @@ turn (raw, tree pass, verifier, raw, …) so that a busy machine slows them alik
                 its last run: the content pass decodes only those
   verifier json the same over the JSON export format (--save log.json), which parses JSON,
                 decodes base64 and re-encodes every entry as it reads it
+  verifier --url  the tool as an owner runs it, over the API of a gunicorn serving this
+                database (the lines format, Accept: application/jsonl): a first run, which
+                decodes every entry; "--state": the routine run, 5,000 entries after the
+                last; "json": --save log.json, the JSON format over the API
 
     .venv/bin/python bench/audit_verify.py                    # 100,000 entries, SQLite
     .venv/bin/python bench/audit_verify.py --entries 1000000
@@ -43,6 +47,8 @@ import json
 import os
 import resource
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -171,6 +177,7 @@ def run(args) -> int:
     routine, _ = _best(
         args.repeat, lambda: offline(lines_path, content=True, jobs=JOBS, previous=earlier)
     )
+    http = _over_http(tool, pinned, log, earlier, args.repeat)
     size = sum(map(len, blobs))
     raw_rate = _line("raw sha256", best["raw"], n, f"{size / n:.0f} bytes per entry on average")
     _line("read", best["read"], n, "the tree pass's queries alone")
@@ -201,6 +208,19 @@ def run(args) -> int:
         if earlier
         else "both passes (no earlier head)",
     )
+    _line(
+        "verifier --url",
+        http["first"],
+        n,
+        "over the API (gunicorn here): the lines format, a first run (every entry decoded)",
+    )
+    http_rate = _line(
+        "verifier --url --state",
+        http["routine"],
+        n,
+        f"over the API, run again {NEW_SINCE:,} entries after the last run",
+    )
+    _line("verifier --url json", http["json"], n, "over the API, --save log.json: the JSON format")
     print(
         f"peak RSS of the whole run: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB"
     )
@@ -209,7 +229,8 @@ def run(args) -> int:
         f"{tree_rate / raw_rate:.1%} ({JOBS} jobs; "
         f"{tree_one / raw_rate:.1%} in one process) and the verifier at "
         f"{tool_rate / raw_rate:.1%} ({JOBS} jobs; {tool_one / raw_rate:.1%} in one process; "
-        f"{routine_rate / raw_rate:.1%} run again with --state) "
+        f"{routine_rate / raw_rate:.1%} run again with --state; {http_rate / raw_rate:.1%} so "
+        "over the API) "
         f"of raw SHA-256 over the same bytes in memory, one process ({raw_rate:,.0f} entries/s; "
         "target 50%)"
     )
@@ -238,6 +259,87 @@ def _earlier_head(blobs: list[bytes], new: int) -> dict | None:
         return None
     root = merkle.root_from_leaf_hashes(merkle.leaf_hashes_of(blobs[:size]))
     return {"log": "site", "size": size, "root_hash": root.hex()}
+
+
+def _over_http(tool, pinned: dict, log: str, earlier: dict | None, repeat: int) -> dict:
+    """Seconds of tools/ipp_verify_log.py --url as an owner runs it, against gunicorn
+    serving this database: a first run and a routine one (--state, the earlier head saved)
+    in the lines format, and --save log.json (the JSON format, once)."""
+    import base64
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from django.contrib.auth import get_user_model
+
+    from ippsite.models import ApiToken
+
+    support, _ = get_user_model().objects.get_or_create(
+        username="bench-support", defaults={"is_staff": True}
+    )
+    _row, token = ApiToken.issue(support)
+    work = Path(os.environ["IPP_DATA_DIR"]) / "http"
+    work.mkdir(exist_ok=True)
+    state = work / "heads.json"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "IPP_BIND": f"127.0.0.1:{port}",
+        "IPP_SSL_REDIRECT": "0",
+        "IPP_SECURE_COOKIES": "0",
+        "PYTHONPATH": str(ROOT),
+    }
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    server = subprocess.Popen(
+        [str(gunicorn), "-c", "ippsite/gunicorn.conf.py", "--access-logfile", "/dev/null"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    pins = [
+        arg
+        for kid, raw in pinned.items()
+        for arg in ("--authority-key", f"{kid}:{base64.b64encode(raw).decode()}")
+    ]
+    argv = ["--url", url, f"--token={token}", "--log", log, *pins]
+
+    def verifier(*extra, previous=None):
+        if previous is None:
+            state.unlink(missing_ok=True)
+        else:
+            state.write_text(json.dumps({log: previous}))
+        with redirect_stdout(StringIO()), redirect_stderr(StringIO()) as said:  # "ok", warnings
+            if tool.main([*argv, *extra]):
+                raise SystemExit(f"verifier --url failed: {said.getvalue()}")
+
+    try:
+        _wait_for(f"{url}/healthz", server)
+        timed = {
+            "first": lambda: verifier("--state", str(state)),
+            "routine": lambda: verifier("--state", str(state), previous=earlier),
+        }
+        best, _ = _interleaved(repeat, timed)
+        best["json"], _ = _best(1, lambda: verifier("--save", str(work / "log.json")))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return best
+
+
+def _wait_for(url: str, server) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not start")
 
 
 def _export(log: str, blobs: list[bytes]) -> dict:

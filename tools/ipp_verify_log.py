@@ -13,6 +13,10 @@ what a consistency proof would show, so no proof verifier is copied here.
         --authority-key KID:BASE64 --witness acme:BASE64 --state heads.json --save log7.jsonl
     ipp_verify_log.py --export log7.json --keys keys.json
 
+--url fetches the entries in the lines format below (Accept: application/jsonl, 10,000 a
+call), into a temporary file or the --save file when its name ends in .jsonl; with a --save
+name ending otherwise, or from a site that does not send lines, in the JSON format.
+
 Export file (--save writes it, --export reads either format), JSON:
     {"log": "7",
      "keys": [{"key_id", "algorithm": "ed25519", "public_key": base64 of the raw 32 bytes}],
@@ -55,7 +59,9 @@ from itertools import repeat
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-PAGE = 1000  # entries per request: the API's maximum
+PAGE = 1000  # entries per request in JSON: the API's maximum
+LINES_PAGE = 10_000  # entries per request in the lines format: the API's maximum there
+LINES_TYPE = "application/jsonl"
 LINES = "ipp-site log export v2"  # the first line's "format" in the lines format
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 _ABSENT = object()
@@ -378,30 +384,86 @@ def lines_export(export: dict) -> bytes | None:
     return b"\n".join(out)
 
 
-def _get(base: str, token: str, path: str, **query) -> dict:
+def _fetch(base: str, token: str, path: str, accept: str, **query) -> tuple[bytes, str]:
+    """The body of GET /api/v1{path} and its media type (no parameters)."""
     url = f"{base.rstrip('/')}/api/v1{path}"
     if query:
         url += "?" + urllib.parse.urlencode(query)
     request = urllib.request.Request(
-        url, headers={"Authorization": f"Token {token}", "Accept": "application/json"}
+        url, headers={"Authorization": f"Token {token}", "Accept": accept}
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            return json.load(response)
+            return response.read(), response.headers.get_content_type()
     except urllib.error.HTTPError as exc:
         raise Unreadable(f"GET {url}: HTTP {exc.code} {exc.read(300)!r}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError) as exc:
         raise Unreadable(f"GET {url}: {exc}") from None
 
 
-def fetch_export(base: str, token: str, log: str) -> dict:
-    """Keys, the latest tree head and its entries, in pages, as an export document."""
+def _get(base: str, token: str, path: str, **query) -> dict:
+    body, _ = _fetch(base, token, path, "application/json", **query)
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise Unreadable(f"GET {path}: {exc}") from None
+
+
+def _keys_and_head(base: str, token: str, log: str) -> tuple[list, dict]:
     quoted = urllib.parse.quote(log, safe="")
     keys = _get(base, token, "/audit/keys").get("keys", [])
     head = _get(base, token, f"/audit/logs/{quoted}/tree-head")
-    size = head.get("size")
-    if type(size) is not int:
+    if type(head.get("size")) is not int:
         raise Unreadable(f"log {log}: tree head has no size: {head!r}")
+    return keys, head
+
+
+def fetch_lines(base: str, token: str, log: str, path: str) -> LinesExport | None:
+    """Keys, the latest tree head and its entries as a lines export written to `path`
+    (whole or not at all), the entries fetched in the lines format (Accept:
+    application/jsonl, LINES_PAGE a call): no parse, base64 or re-encoding per entry on
+    either side. None, writing nothing, when the site does not answer in that format (an
+    older site) or a page holds other than one line per entry (an entry with a raw newline,
+    or missing entries): the JSON format (fetch_export) then says which entry is wrong."""
+    keys, head = _keys_and_head(base, token, log)
+    quoted = urllib.parse.quote(log, safe="")
+    header = {"format": LINES, "log": log, "keys": keys, "tree_head": head}
+    first = json.dumps(header, ensure_ascii=False, sort_keys=True).encode() + b"\n"
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        out = tempfile.NamedTemporaryFile("wb", dir=folder, delete=False)  # noqa: SIM115
+    except OSError as exc:
+        raise Unreadable(f"cannot write {path}: {exc}") from None
+    written = False
+    try:
+        with out:  # closed here; removed below unless it became `path`
+            out.write(first)
+            for start in range(0, head["size"], LINES_PAGE):
+                end = min(start + LINES_PAGE, head["size"])
+                body, kind = _fetch(
+                    base, token, f"/audit/logs/{quoted}/entries", LINES_TYPE, start=start, end=end
+                )
+                if kind != LINES_TYPE:
+                    _warn(f"{base} does not serve the lines format: fetching JSON (slower)")
+                    return None
+                if body.count(b"\n") != end - start or not body.endswith(b"\n"):
+                    return None
+                out.write(body)
+        os.replace(out.name, path)
+        written = True
+    except OSError as exc:
+        raise Unreadable(f"cannot write {path}: {exc}") from None
+    finally:
+        if not written:
+            os.unlink(out.name)
+    return LinesExport(path, header, len(first))
+
+
+def fetch_export(base: str, token: str, log: str) -> dict:
+    """Keys, the latest tree head and its entries, in pages of JSON, as an export document."""
+    keys, head = _keys_and_head(base, token, log)
+    quoted = urllib.parse.quote(log, safe="")
+    size = head["size"]
     entries: list = []
     while len(entries) < size:
         start = len(entries)
@@ -722,7 +784,10 @@ def _arguments(argv):
     return args
 
 
-def _load_export(args) -> dict:
+def _load_export(args, scratch: str):
+    """The export to check: read from --export, or fetched from --url: in the lines format
+    (into --save when its name ends in .jsonl, else into `scratch`) unless --save asks for
+    the JSON format or the site cannot send lines."""
     if not args.url:
         export = read_export(args.export)
         if args.log and isinstance(export, dict) and export.get("log") != args.log:
@@ -730,6 +795,11 @@ def _load_export(args) -> dict:
         return export
     if not args.url.startswith("https://"):
         _warn(f"{args.url} is not https: the token and the log travel in clear")
+    if not args.save or args.save.endswith(".jsonl"):
+        path = args.save or os.path.join(scratch, "log.jsonl")
+        lines = fetch_lines(args.url, args.token, args.log, path)
+        if lines is not None:  # kept (--save) before checking: a log that fails is evidence
+            return lines
     export = fetch_export(args.url, args.token, args.log)
     if args.save:  # kept before checking: a log that fails is evidence
         lines = lines_export(export) if args.save.endswith(".jsonl") else None
@@ -744,12 +814,17 @@ def _load_export(args) -> dict:
 
 def main(argv=None) -> int:
     args = _arguments(argv)
+    with tempfile.TemporaryDirectory(prefix="ipp-verify-") as scratch:
+        return _main(args, scratch)
+
+
+def _main(args, scratch: str) -> int:
     try:
         pinned = _named_keys(args.authority_key, "authority key")
         if args.keys:
             pinned |= _listed_keys(_read_json(args.keys), args.keys)
         witnesses = _named_keys(args.witness, "witness")
-        export = _load_export(args)
+        export = _load_export(args, scratch)
         state = _read_json(args.state) if args.state and os.path.exists(args.state) else {}
         if not isinstance(state, dict):
             raise Unreadable(f"{args.state}: want a JSON object {{log: tree head}}")

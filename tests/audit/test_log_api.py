@@ -2,6 +2,7 @@
 entries, proofs checked with audit.merkle, witnesses and cosignatures."""
 
 import base64
+import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -13,6 +14,7 @@ from audit.services import audit_record
 from core import keys
 
 pytestmark = pytest.mark.django_db
+LINES = "application/jsonl"
 
 
 def client_for(user=None) -> APIClient:
@@ -68,6 +70,20 @@ def test_log_endpoints_permission_matrix(logs, persona, endpoint):
         assert response.status_code == expected, (name, response.json())
     missing = client.get(f"/api/v1/audit/logs/4242/{endpoint}")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("persona", list(READS))
+def test_the_lines_format_has_the_same_readers(logs, persona):
+    client = client_for(logs.personas()[persona])
+    for name in ("acme", "emca", "site", "missing"):
+        log = "4242" if name == "missing" else log_of(logs, name)
+        response = client.get(f"/api/v1/audit/logs/{log}/entries", HTTP_ACCEPT=LINES)
+        if name in READS[persona]:
+            assert response.status_code == 200 and response["Content-Type"] == LINES
+        else:  # the error is a JSON body, and says nothing of the log
+            assert response.status_code == 404, response.content
+            assert response["Content-Type"] == "application/json"
+            assert json.loads(response.content)["error"] == "not_found"
 
 
 @pytest.mark.parametrize("endpoint", ["keys", "logs", "logs/site/tree-head", "witnesses"])
@@ -146,6 +162,47 @@ def test_entries_are_the_exact_bytes_and_their_parse(logs):
         assert item["entry"]["details"] == {"n": item["index"]}
     assert len(client.get(f"/api/v1/audit/logs/{log}/entries").json()["entries"]) == 5
     assert client.get(f"/api/v1/audit/logs/{log}/entries?start=5&end=9").json() == {"entries": []}
+
+
+def test_the_lines_format_is_each_entrys_exact_bytes_on_a_line(logs):
+    log = log_of(logs, "acme")
+    client = client_for(logs.acme_admin)
+    stored = [bytes(leaf) for leaf in stored_leaves(log)]
+    whole = client.get(f"/api/v1/audit/logs/{log}/entries", HTTP_ACCEPT=LINES)
+    assert whole.status_code == 200 and whole["Content-Type"] == LINES
+    assert whole.content == b"".join(leaf + b"\n" for leaf in stored)
+    part = client.get(f"/api/v1/audit/logs/{log}/entries?start=1&end=3", HTTP_ACCEPT=LINES)
+    assert part.content.split(b"\n") == [stored[1], stored[2], b""]
+    past = client.get(f"/api/v1/audit/logs/{log}/entries?start=5&end=9", HTTP_ACCEPT=LINES)
+    assert past.status_code == 200 and past.content == b"" and past["Content-Type"] == LINES
+    # ?format=jsonl (DRF's override of Accept) selects it too
+    same = client.get(f"/api/v1/audit/logs/{log}/entries?format=jsonl&start=1&end=3")
+    assert same["Content-Type"] == LINES and same.content == part.content
+    # JSON stays the default, and what a JSON client gets
+    assert client.get(f"/api/v1/audit/logs/{log}/entries")["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "query, status, code",
+    [
+        ("start=0&end=10000", 200, None),
+        ("start=0&end=10001", 400, "bad_range"),
+        ("start=3&end=1", 400, "bad_range"),
+        ("start=x", 400, "invalid_request"),
+    ],
+)
+def test_the_lines_format_takes_up_to_10000_a_call(logs, query, status, code):
+    response = client_for(logs.support).get(
+        f"/api/v1/audit/logs/site/entries?{query}", HTTP_ACCEPT=LINES
+    )
+    assert response.status_code == status
+    if code:
+        assert response["Content-Type"] == "application/json"
+        assert json.loads(response.content)["error"] == code
+
+
+def stored_leaves(log: str) -> list:
+    return AuditEntry.objects.filter(log_id=log).order_by("index").values_list("leaf", flat=True)
 
 
 @pytest.mark.parametrize(

@@ -127,3 +127,30 @@ def test_a_rollback_behind_the_verified_head_fails(owner, tmp_path):
     assert f"FAILED: log {owner.log}: rollback: head size 1000 is smaller than" in done.stderr
     required = verify(owner, tmp_path, "--require-witness", "acme-owner")
     assert "no valid cosignature by required witness 'acme-owner'" in required.stderr
+
+
+def test_an_entry_with_a_line_break_is_named_from_the_json_format(owner, tmp_path):
+    """An entry's bytes with a raw newline (between JSON tokens: still JSON, not canonical)
+    cannot be one line: the lines the site sends outnumber the entries, so the verifier
+    fetches the JSON format, which names the entry, instead of failing on a torn line."""
+    raw = tamper.leaves(owner.log)[1100]
+    tamper.rows(owner.log).filter(index=1100).update(leaf=raw.replace(b',"index"', b',\n"index"'))
+    done = verify(owner, tmp_path, "--save", "log.jsonl")
+    assert done.returncode == 1
+    assert (
+        f"FAILED: log {owner.log}: entry 1100: leaf is not canonical JSON (sorted keys, no "
+        "whitespace, UTF-8)" in done.stderr
+    ), done.stderr
+    # what was saved is the JSON format (an entry with a newline cannot be a line)
+    assert json.loads((tmp_path / "log.jsonl").read_text())["entries"][1100]["index"] == 1100
+
+
+def test_a_routine_run_fetches_the_lines_again_and_verifies_the_new_entries(owner, tmp_path):
+    assert verify(owner, tmp_path, "--save", "log.jsonl", "--state", "heads.json").returncode == 0
+    saved = (tmp_path / "log.jsonl").read_bytes().split(b"\n")
+    assert saved[1:-1] == tamper.leaves(owner.log)  # the exact bytes, as the site sent them
+    for _ in range(3):
+        audit_record(actor=owner.developer, action="module.deployed", infrastructure=owner.acme)
+    again = verify(owner, tmp_path, "--save", "log.jsonl", "--state", "heads.json")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"ok: 1206 entries in log {owner.log}, root ")
