@@ -206,7 +206,10 @@ class LogVerification(models.Model):
     ok = models.BooleanField()
     problem = models.TextField(blank=True)
     bad_index = models.BigIntegerField(null=True, blank=True)
-    columns_checked = models.BooleanField(default=True)
+    # How that run held the columns beside the bytes (what pages show and filter on) to
+    # them: "decoded" (every entry decoded and compared), "database" (PostgreSQL's validated
+    # constraints, audit.enforced), or "" (not in that run: verify_audit --skip-columns).
+    columns_by = models.CharField(max_length=8, blank=True, default="")
 
     class Meta:
         ordering = ["log"]

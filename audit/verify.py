@@ -28,10 +28,6 @@ class LogReport:
     columns_by: str = "decoded"
 
     @property
-    def columns_checked(self) -> bool:
-        return bool(self.columns_by)
-
-    @property
     def ok(self) -> bool:
         return not self.findings
 
@@ -79,7 +75,7 @@ def record(report: LogReport) -> None:
                 "ok": report.ok,
                 "problem": "\n".join(str(f) for f in report.findings)[:4000],
                 "bad_index": first.index if first else None,
-                "columns_checked": report.columns_checked,
+                "columns_by": report.columns_by,
             },
         )
 

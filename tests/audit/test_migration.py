@@ -108,6 +108,8 @@ def test_a_sound_chain_becomes_the_logs_and_verifies(old_apps):
     refused = AuditEntry.objects.get(log_id=str(emca.pk), action="transfer.refused")
     assert (refused.infrastructure_id, refused.also_id) == (acme.pk, emca.pk)
     assert TreeHead.objects.filter(log_id=str(acme.pk), size=3).exists()
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())  # verify_audit runs on today's schema
     out = StringIO()
     call_command("verify_audit", stdout=out)
     assert out.getvalue().strip() == "ok: 6 entries in 3 logs"

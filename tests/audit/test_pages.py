@@ -1,8 +1,11 @@
 """The audit pages: which logs one reads, a log's entries with readable subjects and details,
 its signed head and the outcome of its last verification (never verified per view)."""
 
+from io import StringIO
+
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.urls import reverse
 
 from audit.models import AuditEntry, LogVerification
@@ -177,6 +180,23 @@ def test_the_status_comes_from_the_last_verification_not_from_the_page(client, l
         call_command("verify_audit", "--log", logged.acme_log)  # ...a run does
     box = get(client, logged.support, url).content.decode().split('data-testid="verification"')[1]
     assert "failed" in box and "first bad index 0" in box and "actor_name" in box
+
+
+def test_the_status_says_how_the_last_run_held_the_columns_to_the_bytes(client, logged):
+    def said() -> str:
+        page = get(client, logged.support, log_url(logged.acme_log)).content.decode()
+        return page.split('data-testid="columns-by"')[1].split("</p>")[0]
+
+    quiet = {"stdout": StringIO(), "stderr": StringIO()}
+    call_command("verify_audit", "--skip-columns", **quiet)
+    assert "were not compared with the signed bytes in that run" in said()
+    call_command("verify_audit", "--decode", **quiet)
+    assert "Every entry was decoded" in said()
+    call_command("verify_audit", **quiet)  # as shipped: the constraints where they hold
+    if connection.vendor == "postgresql":
+        assert "held to the signed bytes by the database's own constraints" in said()
+    else:
+        assert "Every entry was decoded" in said()
 
 
 def test_entries_appended_since_the_last_run_are_counted(client, logged, append):
