@@ -153,7 +153,7 @@ class LinesExport:
     The tree pass (leaf_hashes, hashes_and_root) hashes the lines as they are read
     (_hash_lines), where the JSON format costs a JSON parse, a base64 decode and a
     re-encoding per entry; with several jobs, in several processes. The content pass
-    (entries) reads the lines again.
+    (check_content) reads the lines again, over a whole export in several processes too.
     """
 
     def __init__(self, path: str, header: dict, offset: int):
@@ -202,15 +202,16 @@ class LinesExport:
             return hashes, _chunk_roots(hashes, chunk)
         joined, roots = [], []
         with _pool(len(runs)) as pool:
-            tasks = [(self.path, start, end, chunk) for start, end in runs]
+            tasks = [(self.path, start, end, chunk) for start, end, _first in runs]
             for hashes, chunk_roots in pool.map(_hash_run, tasks):
                 joined.append(hashes)
                 roots += chunk_roots
         return Packed(b"".join(joined)), roots
 
-    def _runs(self, jobs: int, chunk: int) -> list[tuple[int, int | None]]:
+    def _runs(self, jobs: int, chunk: int) -> list[tuple[int, int | None, int]]:
         """Byte ranges [start, end) of up to `jobs` runs of whole chunks of lines (the last
-        to the end of the file), or none when the export holds fewer than 2 chunks a job."""
+        to the end of the file), each with the number of its first line, or none when the
+        export holds fewer than 2 chunks a job."""
         blocks, seen, tail = [], 0, False  # (offset, newlines before it, newlines in it)
         with self._open() as handle:
             offset = self.offset
@@ -225,7 +226,27 @@ class LinesExport:
                 return []
             starts = [chunks * k // jobs * chunk for k in range(jobs)]
             offsets = [self.offset] + [_line_offset(handle, blocks, line) for line in starts[1:]]
-        return list(zip(offsets, [*offsets[1:], None], strict=True))
+        return list(zip(offsets, [*offsets[1:], None], starts, strict=True))
+
+    def check_content(self, log: str, hashes: Sequence[bytes], start: int = 0, jobs: int = 1):
+        """check_lines over the entries from number `start` on; from the first entry of a
+        big export with jobs > 1, in runs of whole chunks, one process each (a JSON parse
+        holds the GIL, as hashing does); the first bad entry is the one reported."""
+        runs = self._runs(jobs, CHUNK) if jobs > 1 and start == 0 else []
+        if len(runs) < 2:
+            return check_lines(log, self.entries(start), hashes, start)
+        lasts = [first for _start, _end, first in runs[1:]] + [len(hashes)]
+        tasks = [
+            (self.path, begin, end, first, log, _hash_bytes(hashes, first, last))
+            for (begin, end, first), last in zip(runs, lasts, strict=True)
+        ]
+        with _pool(len(tasks)) as pool:
+            for problem, checked, last in pool.map(_content_run, tasks):
+                if problem is None and checked < last:  # the run lost entries
+                    problem = f"entry {checked}: the export changed while it was read"
+                if problem is not None:
+                    raise Failed(f"log {log}: {problem}")
+        return None
 
     def entries(self, start: int = 0):
         """Each entry line's bytes, in file order, from entry number `start` on (the lines
@@ -233,8 +254,7 @@ class LinesExport:
         with self._open() as handle:
             if start:
                 handle.seek(_skip_lines(handle, start))
-            for line in handle:
-                yield line[:-1] if line.endswith(b"\n") else line
+            yield from _lines_to(handle, None)
 
 
 class Packed(Sequence):
@@ -242,20 +262,20 @@ class Packed(Sequence):
     object per hash until one is asked for."""
 
     def __init__(self, data: bytes):
-        self._data = data
+        self.data = data
 
     def __len__(self) -> int:
-        return len(self._data) // 32
+        return len(self.data) // 32
 
     def __getitem__(self, at):
         if isinstance(at, slice):
             start, stop, step = at.indices(len(self))
-            return [self._data[i * 32 : i * 32 + 32] for i in range(start, stop, step)]
+            return [self.data[i * 32 : i * 32 + 32] for i in range(start, stop, step)]
         if at < 0:
             at += len(self)
         if not 0 <= at < len(self):
             raise IndexError(at)
-        return self._data[at * 32 : at * 32 + 32]
+        return self.data[at * 32 : at * 32 + 32]
 
 
 def _hash_lines(handle, limit: int | None) -> list[bytes]:
@@ -320,6 +340,34 @@ def _hash_run(task) -> tuple[bytes, list[bytes]]:
         handle.seek(start)
         hashes = _hash_lines(handle, None if end is None else end - start)
     return b"".join(hashes), _chunk_roots(hashes, chunk)
+
+
+def _hash_bytes(hashes: Sequence[bytes], first: int, last: int) -> bytes:
+    """The leaf hashes of entries [first, last) as one bytes object (to send to a worker)."""
+    if isinstance(hashes, Packed):
+        return hashes.data[first * 32 : last * 32]
+    return b"".join(hashes[first:last])
+
+
+def _content_run(task) -> tuple[str | None, int, int]:
+    """In a worker: _content_problem over one run of lines; (problem, checked, last)."""
+    path, begin, end, first, log, hashes = task
+    packed = Packed(hashes)
+    with open(path, "rb") as handle:
+        handle.seek(begin)
+        problem, checked = _content_problem(log, _lines_to(handle, end), packed, first, first)
+    return problem, checked, first + len(packed)
+
+
+def _lines_to(handle, end: int | None):
+    """The lines from where `handle` is to offset `end` (a line's start; None: the end of
+    the file), without their newline; read a buffer at a time, not all at once."""
+    at = handle.tell()
+    for line in handle:
+        if end is not None and at >= end:
+            return
+        at += len(line)
+        yield line[:-1] if line.endswith(b"\n") else line
 
 
 def _chunk_roots(hashes: Sequence[bytes], chunk: int) -> list[bytes]:
@@ -659,32 +707,45 @@ def check_lines(log: str, entries, hashes: Sequence[bytes], start: int = 0) -> N
     verified already).
     Decodes every entry (a JSON parse and re-encoding each, ~10 µs in CPython: parsing one
     big array or re-encoding a block at once measured no faster), so it runs apart from the
-    tree pass, and first when that fails, to name the first entry out of place."""
+    tree pass, and first when that fails, to name the first entry out of place; with
+    several jobs a whole export's is spread over processes (LinesExport.check_content)."""
+    problem, checked = _content_problem(log, entries, hashes, start)
+    if problem is None and checked < len(hashes):  # the file lost entries since
+        problem = f"entry {checked}: the export changed while it was read"
+    if problem is not None:
+        raise Failed(f"log {log}: {problem}")
+
+
+def _content_problem(log: str, entries, hashes: Sequence[bytes], start: int, base: int = 0):
+    """(what is wrong with the first bad one of `entries`, numbered from `start`, or None;
+    the number after the last entry read). `hashes[p - base]` is what the tree pass hashed
+    for entry p, for p up to base + len(hashes)."""
     canonical, sha256 = _canonical, _sha256
+    end = base + len(hashes)
     checked = start
     for position, raw in enumerate(entries, start):
-        if position >= len(hashes) or sha256(b"\x00" + raw).digest() != hashes[position]:
-            raise Failed(f"log {log}: entry {position}: the export changed while it was read")
+        if position >= end or sha256(b"\x00" + raw).digest() != hashes[position - base]:
+            return f"entry {position}: the export changed while it was read", position
         try:
             parsed = json.loads(raw.decode("utf-8"))
         except ValueError:
-            raise Failed(f"log {log}: entry {position}: leaf is not UTF-8 JSON") from None
+            return f"entry {position}: leaf is not UTF-8 JSON", position
         if canonical(parsed) != raw:
-            raise Failed(
-                f"log {log}: entry {position}: leaf is not canonical JSON "
-                "(sorted keys, no whitespace, UTF-8)"
+            return (
+                f"entry {position}: leaf is not canonical JSON (sorted keys, no whitespace, UTF-8)",
+                position,
             )
         said = parsed.get("index") if isinstance(parsed, dict) else None
         if type(said) is not int or said != position:
-            raise Failed(
-                f"log {log}: entry {position}: says index {said!r}, expected {position} "
-                "(an entry is missing, inserted or out of order)"
+            return (
+                f"entry {position}: says index {said!r}, expected {position} "
+                "(an entry is missing, inserted or out of order)",
+                position,
             )
         if parsed.get("log") != log:
-            raise Failed(f"log {log}: entry {position}: says log {parsed.get('log')!r}")
+            return f"entry {position}: says log {parsed.get('log')!r}", position
         checked = position + 1
-    if checked < len(hashes):  # the file lost entries since the tree pass read it
-        raise Failed(f"log {log}: entry {checked}: the export changed while it was read")
+    return None, checked
 
 
 def verify(
@@ -737,7 +798,7 @@ def verify(
         # The entries of the head verified before are those checked then (the root of the
         # first previous["size"] entries is that head's): only the ones after it are read.
         verified = previous["size"] if previous else 0
-        check_lines(log, lines.entries(verified), hashes, verified)
+        lines.check_content(log, hashes, verified, jobs)
     return (
         f"ok: {len(hashes)} entries in log {log}, root {root}, signed by {head['key_id']}, "
         f"cosigned by {', '.join(cosigners) or 'none'}"

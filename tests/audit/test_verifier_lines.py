@@ -5,6 +5,7 @@ intruder could make fails naming the log and the index or what failed."""
 import base64
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ SIZE = 12
 def _load_tool():
     spec = importlib.util.spec_from_file_location("ipp_verify_log_lines", TOOL)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its worker processes find their function by name
     spec.loader.exec_module(module)
     return module
 
@@ -287,3 +289,56 @@ def test_with_state_only_entries_after_the_head_verified_before_are_decoded(chec
     lines, heads = _signed_lines("7", entries, [8, 12])
     state.write_text(json.dumps({"7": heads[8]}))
     _fails(check(lines, "--state", str(state)), "7", "entry 9: leaf is not canonical JSON")
+
+
+def _lines_file(tmp_path, entries: list[bytes]):
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(
+        b'{"format":"ipp-site log export v2","log":"7"}\n' + b"\n".join(entries) + b"\n"
+    )
+    return tool.read_export(str(path))
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+@pytest.mark.parametrize(
+    "bad, first",
+    [
+        ({}, None),
+        ({20000: b'{"index":20000,"log":"7"} '}, 20000),  # in the last run only
+        ({100: b'{"index":5,"log":"7"}', 20000: b'{"index":1,"log":"7"}'}, 100),
+        ({12287: b'{"index":12287,"log":"8"}', 24999: b"[]"}, 12287),  # 2 jobs: run 1's last
+        ({12288: b'{"index":12288,"log":"8"}'}, 12288),  # 2 jobs: run 2's first
+        ({8191: b'{"index":8191,"log":"8"}'}, 8191),  # 3 jobs: run 1's last
+        ({16384: b'{"index":16384} '}, 16384),  # 3 jobs: run 3's first
+    ],
+)
+def test_the_content_pass_in_several_processes_names_what_one_process_names(
+    tmp_path, jobs, bad, first
+):
+    """Runs of whole chunks, one process each: the first bad entry of the whole export is the
+    one named, with its own index, whichever run it is in (7 chunks of 4,096: runs start at
+    12,288 with 2 jobs, at 8,192 and 16,384 with 3)."""
+    entries = _many(25000)
+    for at, raw in bad.items():
+        entries[at] = raw
+    export = _lines_file(tmp_path, entries)
+    assert len(export._runs(jobs, tool.CHUNK)) == jobs  # 1: in this process
+    hashes, _roots = export.hashes_and_chunk_roots(jobs)
+    if first is None:
+        export.check_content("7", hashes, 0, jobs)
+        return
+    with pytest.raises(tool.Failed, match=f"log 7: entry {first}: "):
+        export.check_content("7", hashes, 0, jobs)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_content_pass_in_several_processes_sees_a_file_that_changed(tmp_path, jobs):
+    entries = _many(20000)
+    hashes = tool.leaf_hashes(entries)
+    shorter = _lines_file(tmp_path, entries[:-1])  # lost its last entry since the tree pass
+    assert len(shorter._runs(jobs, tool.CHUNK)) == jobs
+    with pytest.raises(tool.Failed, match="entry 19999: the export changed while it was read"):
+        shorter.check_content("7", hashes, 0, jobs)
+    shifted = _lines_file(tmp_path, [*entries[:9000], entries[9000], *entries[9000:-1]])
+    with pytest.raises(tool.Failed, match="entry 9001: the export changed while it was read"):
+        shifted.check_content("7", hashes, 0, jobs)

@@ -452,3 +452,20 @@ def test_a_refused_token_is_an_error_not_a_verdict(site, capsys):
     _, err = capsys.readouterr()
     assert code == 2
     assert "HTTP 401" in err
+
+
+def test_a_site_that_does_not_send_lines_is_read_in_json(site, capsys):
+    """Without --save (or with a .jsonl one) the lines format is asked for; a site that
+    answers JSON instead (one from before it) is read in JSON pages, with a warning."""
+    code = tool.main(["--url", site, "--token", "secret", "--log", LOG, *PINS])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.startswith("ok: 2500 entries in log 7")
+    assert "does not serve the lines format: fetching JSON (slower)" in err
+    pages = [q for path, q, _ in _Site.seen if path.endswith("/entries")]
+    assert pages == [
+        {"start": 0, "end": 2500},  # the lines format: up to 10,000 a call
+        {"start": 0, "end": 1000},
+        {"start": 1000, "end": 2000},
+        {"start": 2000, "end": 2500},
+    ]
