@@ -62,6 +62,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 PAGE = 1000  # entries per request in JSON: the API's maximum
 LINES_PAGE = 10_000  # entries per request in the lines format: the API's maximum there
 LINES_TYPE = "application/jsonl"
+# What --url asks the entries for: lines, or anything else a site sends (a site from before
+# the lines format answers JSON to this, where to Accept: application/jsonl alone it would
+# answer 406).
+LINES_ACCEPT = f"{LINES_TYPE}, */*;q=0.1"
 LINES = "ipp-site log export v2"  # the first line's "format" in the lines format
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 _ABSENT = object()
@@ -489,7 +493,7 @@ def fetch_lines(base: str, token: str, log: str, path: str) -> LinesExport | Non
             for start in range(0, head["size"], LINES_PAGE):
                 end = min(start + LINES_PAGE, head["size"])
                 body, kind = _fetch(
-                    base, token, f"/audit/logs/{quoted}/entries", LINES_TYPE, start=start, end=end
+                    base, token, f"/audit/logs/{quoted}/entries", LINES_ACCEPT, start=start, end=end
                 )
                 if kind != LINES_TYPE:
                     _warn(f"{base} does not serve the lines format: fetching JSON (slower)")

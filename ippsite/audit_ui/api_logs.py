@@ -234,8 +234,11 @@ class EntriesView(APIView):
                 OpenApiTypes.BINARY,
                 description="each entry's exact bytes followed by a newline, in index order",
             ),
-            400: _BAD_QUERY,
-            **_READ_ERRORS,
+            # errors are JSON whatever was asked for
+            **{
+                (status, "application/json"): response
+                for status, response in {400: _BAD_QUERY, **_READ_ERRORS}.items()
+            },
         },
         operation_id="audit_entries",
     )

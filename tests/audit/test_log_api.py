@@ -178,6 +178,11 @@ def test_the_lines_format_is_each_entrys_exact_bytes_on_a_line(logs):
     # ?format=jsonl (DRF's override of Accept) selects it too
     same = client.get(f"/api/v1/audit/logs/{log}/entries?format=jsonl&start=1&end=3")
     assert same["Content-Type"] == LINES and same.content == part.content
+    # what the verifier asks for (lines, else whatever the site has) gets lines
+    asked = client.get(
+        f"/api/v1/audit/logs/{log}/entries", HTTP_ACCEPT="application/jsonl, */*;q=0.1"
+    )
+    assert asked["Content-Type"] == LINES and asked.content == whole.content
     # JSON stays the default, and what a JSON client gets
     assert client.get(f"/api/v1/audit/logs/{log}/entries")["Content-Type"] == "application/json"
 
