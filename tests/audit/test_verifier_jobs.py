@@ -49,9 +49,10 @@ def test_runs_start_at_whole_chunks(tmp_path, monkeypatch):
     export = _export(tmp_path, lines)
     runs = export._runs(2, 4)
     data = Path(export.path).read_bytes()
-    starts = [start for start, _ in runs]
+    starts = [start for start, _end, _first in runs]
     assert starts[0] == export.offset
     assert data[starts[1] :].split(b"\n")[0] == lines[16]  # 9 chunks of 4: 4 in the first run
+    assert [first for _start, _end, first in runs] == [0, 16]  # each run's first line
     assert runs[-1][1] is None
 
 
