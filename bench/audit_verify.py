@@ -42,6 +42,7 @@ turn (raw, tree pass, verifier, raw, …) so that a busy machine slows them alik
 """
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -52,6 +53,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from contextlib import redirect_stderr, redirect_stdout
 from io import StringIO
 from pathlib import Path
 
@@ -265,9 +268,6 @@ def _over_http(tool, pinned: dict, log: str, earlier: dict | None, repeat: int) 
     """Seconds of tools/ipp_verify_log.py --url as an owner runs it, against gunicorn
     serving this database: a first run and a routine one (--state, the earlier head saved)
     in the lines format, and --save log.json (the JSON format, once)."""
-    import base64
-    from contextlib import redirect_stderr, redirect_stdout
-
     from django.contrib.auth import get_user_model
 
     from ippsite.models import ApiToken
@@ -329,8 +329,6 @@ def _over_http(tool, pinned: dict, log: str, earlier: dict | None, repeat: int) 
 
 
 def _wait_for(url: str, server) -> None:
-    import urllib.request
-
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and server.poll() is None:
         try:
@@ -344,8 +342,6 @@ def _wait_for(url: str, server) -> None:
 
 def _export(log: str, blobs: list[bytes]) -> dict:
     """The log as tools/ipp_verify_log.py --save writes it (built here, not over HTTP)."""
-    import base64
-
     from audit.models import AuditLog, TreeHead
     from ippsite.audit_ui.api_logs import head_body
 

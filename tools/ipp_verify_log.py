@@ -232,13 +232,16 @@ class LinesExport:
             offsets = [self.offset] + [_line_offset(handle, blocks, line) for line in starts[1:]]
         return list(zip(offsets, [*offsets[1:], None], starts, strict=True))
 
-    def check_content(self, log: str, hashes: Sequence[bytes], start: int = 0, jobs: int = 1):
+    def check_content(
+        self, log: str, hashes: Sequence[bytes], start: int = 0, jobs: int = 1
+    ) -> None:
         """check_lines over the entries from number `start` on; from the first entry of a
         big export with jobs > 1, in runs of whole chunks, one process each (a JSON parse
         holds the GIL, as hashing does); the first bad entry is the one reported."""
         runs = self._runs(jobs, CHUNK) if jobs > 1 and start == 0 else []
         if len(runs) < 2:
-            return check_lines(log, self.entries(start), hashes, start)
+            check_lines(log, self.entries(start), hashes, start)
+            return
         lasts = [first for _start, _end, first in runs[1:]] + [len(hashes)]
         tasks = [
             (self.path, begin, end, first, log, _hash_bytes(hashes, first, last))
@@ -250,7 +253,6 @@ class LinesExport:
                     problem = f"entry {checked}: the export changed while it was read"
                 if problem is not None:
                     raise Failed(f"log {log}: {problem}")
-        return None
 
     def entries(self, start: int = 0):
         """Each entry line's bytes, in file order, from entry number `start` on (the lines

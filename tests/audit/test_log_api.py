@@ -6,6 +6,8 @@ import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from audit import merkle
@@ -398,3 +400,14 @@ def test_destination_administrators_read_a_transfer_in_their_log_and_nothing_els
     assert [row["action"] for row in listed] == ["transfer.approved", "ipp.protection_changed"]
     assert {row["log"] for row in listed} == {emca}
     assert client.get(f"/api/v1/audit?log={acme}").status_code == 403
+
+
+def test_the_lines_format_costs_the_same_queries_for_any_range(logs):
+    client, log = client_for(logs.support), log_of(logs, "acme")
+    counts = []
+    for end in (1, 5):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"/api/v1/audit/logs/{log}/entries?end={end}", HTTP_ACCEPT=LINES)
+        assert response.content.count(b"\n") == end
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
